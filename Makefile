@@ -1,0 +1,86 @@
+# keyspaces-cdc-s3: the front door. `make help` lists the targets.
+#
+# Tools are pinned and installed into the repo (git ignores them): the CDK CLI in
+# infra/node_modules, dynalite in test/node_modules, versitygw in .bin/.
+
+SHELL := /bin/bash
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+BIN := $(ROOT)/.bin
+GO ?= go
+
+VERSITYGW_VERSION := v1.8.0
+VERSITYGW := $(BIN)/versitygw
+DYNALITE := $(ROOT)/test/node_modules/.bin/dynalite
+CDK := $(ROOT)/infra/node_modules/.bin/cdk
+
+# Node is v20 here; jsii prints an end-of-life banner on every call without this.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# Tests find the local servers through these (consumer/devservers).
+export CDC_TEST_DYNALITE := $(DYNALITE)
+export CDC_TEST_VERSITYGW := $(VERSITYGW)
+
+MODULES := consumer constructs infra test
+GO_TEST_FLAGS ?= -count=1 -timeout 30m
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+# ---- the consumer binary ---------------------------------------------------------------
+# consumer/Dockerfile runs exactly this target, so what is tested here is what ships.
+.PHONY: build
+build: ## Build the static consumer binary into bin/keyspaces-cdc-s3
+	cd consumer && CGO_ENABLED=0 GOWORK=off $(GO) build -trimpath -ldflags='-s -w' \
+		-o $(ROOT)/bin/keyspaces-cdc-s3 ./cmd/keyspaces-cdc-s3
+
+.PHONY: build-emulator
+build-emulator: ## Build the Keyspaces Streams emulator into bin/streams-emulator
+	cd consumer && CGO_ENABLED=0 GOWORK=off $(GO) build -trimpath -o $(ROOT)/bin/streams-emulator ./cmd/streams-emulator
+
+# ---- tools ---------------------------------------------------------------------------
+.PHONY: tools
+tools: $(CDK) $(DYNALITE) $(VERSITYGW) ## Install the pinned CDK CLI, dynalite and versitygw
+
+$(CDK): infra/package.json infra/package-lock.json
+	cd infra && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(DYNALITE): test/package.json test/package-lock.json
+	cd test && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(VERSITYGW):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) GOWORK=off $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+# ---- checks and tests ------------------------------------------------------------------
+.PHONY: fmt
+fmt: ## gofmt every module
+	gofmt -w $(MODULES)
+
+.PHONY: check
+check: ## gofmt and go vet, across the workspace
+	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(addsuffix /...,$(addprefix ./,$(MODULES)))
+
+.PHONY: test
+test: tools ## Run every module's tests (unit, servers, CDK, end-to-end)
+	$(GO) test $(GO_TEST_FLAGS) $(addsuffix /...,$(addprefix ./,$(MODULES)))
+
+.PHONY: bench
+bench: tools ## Run the benchmarks recorded in BENCHMARKS.md
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m ./consumer/... ./test/...
+
+# ---- CDK -------------------------------------------------------------------------------
+.PHONY: synth
+synth: $(CDK) ## Synthesize the CloudFormation into cdk.out/ (offline, no AWS account)
+	$(CDK) synth --quiet $(CDK_ARGS)
+	@ls cdk.out/*.template.json
+
+.PHONY: deploy
+deploy: $(CDK) ## Deploy with your AWS credentials: make deploy CDK_ARGS='-c keyspace=... -c table=...'
+	$(CDK) deploy $(CDK_ARGS)
+
+.PHONY: clean
+clean: ## Remove build output (keeps the installed tools)
+	rm -rf bin cdk.out

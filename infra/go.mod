@@ -1,0 +1,3 @@
+module github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/infra
+
+go 1.25
