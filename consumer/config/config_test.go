@@ -1,0 +1,146 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func base() map[string]string {
+	return map[string]string{
+		"AWS_REGION":      "eu-west-1",
+		"CDC_KEYSPACE":    "media",
+		"CDC_TABLE":       "media_content",
+		"CDC_BUCKET":      "my-cdc-bucket",
+		"CDC_LEASE_TABLE": "media-cdc-leases",
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(nil, env(base()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Keyspace: "media", Table: "media_content", Bucket: "my-cdc-bucket", LeaseTable: "media-cdc-leases",
+		KeyspacesRegion: "eu-west-1", S3Region: "eu-west-1", Format: "json", Compression: "gzip",
+		ApplicationName: "keyspaces-cdc-s3", StartPosition: "TRIM_HORIZON",
+		FlushRecords: 10000, FlushBytes: 64 << 20, FlushInterval: time.Minute,
+		LeaseFailoverTime: 10 * time.Second, LeaseRenewInterval: 3 * time.Second, ShardSyncInterval: time.Minute,
+		PollInterval: time.Second, GetRecordsLimit: 1000, TrimmedPolicy: "resume", ShutdownTimeout: 100 * time.Second,
+		HTTPPort: 8080, MetricsNamespace: "KeyspacesCdcToS3", MetricsInterval: time.Minute,
+	}
+	if *c != want {
+		t.Fatalf("defaults:\n got %+v\nwant %+v", *c, want)
+	}
+}
+
+func TestFlagsOverrideEnvAndAvroDefaults(t *testing.T) {
+	m := base()
+	m["CDC_FORMAT"] = "json"
+	m["CDC_S3_REGION"] = "us-west-2"
+	c, err := Load([]string{"--format", "avro", "--flush-interval=5s", "--keyspaces-region", "ap-south-1"}, env(m), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Format != "avro" || c.Compression != "deflate" || c.FlushInterval != 5*time.Second {
+		t.Fatalf("got format %s compression %s interval %s", c.Format, c.Compression, c.FlushInterval)
+	}
+	if c.KeyspacesRegion != "ap-south-1" || c.S3Region != "us-west-2" {
+		t.Fatalf("regions: keyspaces %s s3 %s", c.KeyspacesRegion, c.S3Region)
+	}
+}
+
+func TestBadValuesAreNamed(t *testing.T) {
+	cases := []struct {
+		name string
+		set  map[string]string
+		want []string
+	}{
+		{"missing keyspace", map[string]string{"CDC_KEYSPACE": ""}, []string{"CDC_KEYSPACE", "required"}},
+		{"missing table", map[string]string{"CDC_TABLE": ""}, []string{"CDC_TABLE", "required"}},
+		{"missing bucket", map[string]string{"CDC_BUCKET": ""}, []string{"CDC_BUCKET"}},
+		{"bad bucket", map[string]string{"CDC_BUCKET": "B"}, []string{"CDC_BUCKET", `"B"`}},
+		{"missing lease table", map[string]string{"CDC_LEASE_TABLE": ""}, []string{"CDC_LEASE_TABLE"}},
+		{"format", map[string]string{"CDC_FORMAT": "parquet"}, []string{"CDC_FORMAT", "parquet", "json, avro"}},
+		{"compression for json", map[string]string{"CDC_COMPRESSION": "deflate"}, []string{"CDC_COMPRESSION", "gzip, zstd, none"}},
+		{"compression for avro", map[string]string{"CDC_FORMAT": "avro", "CDC_COMPRESSION": "gzip"}, []string{"CDC_COMPRESSION", "deflate, snappy, zstandard, null"}},
+		{"flush records", map[string]string{"CDC_FLUSH_RECORDS": "0"}, []string{"CDC_FLUSH_RECORDS", "--flush-records"}},
+		{"flush bytes", map[string]string{"CDC_FLUSH_BYTES": "lots"}, []string{"CDC_FLUSH_BYTES"}},
+		{"flush interval", map[string]string{"CDC_FLUSH_INTERVAL": "soon"}, []string{"CDC_FLUSH_INTERVAL", "soon"}},
+		{"start position", map[string]string{"CDC_START_POSITION": "AT_SEQUENCE_NUMBER"}, []string{"CDC_START_POSITION", "TRIM_HORIZON, LATEST"}},
+		{"renew vs failover", map[string]string{"CDC_LEASE_RENEW_INTERVAL": "20s"}, []string{"CDC_LEASE_RENEW_INTERVAL", "CDC_LEASE_FAILOVER_TIME"}},
+		{"bool", map[string]string{"CDC_CREATE_LEASE_TABLE": "yes please"}, []string{"CDC_CREATE_LEASE_TABLE"}},
+		{"port", map[string]string{"CDC_HTTP_PORT": "70000"}, []string{"CDC_HTTP_PORT"}},
+		{"no region", map[string]string{"AWS_REGION": ""}, []string{"CDC_KEYSPACES_REGION", "CDC_S3_REGION"}},
+		{"bad region", map[string]string{"CDC_S3_REGION": "mars"}, []string{"CDC_S3_REGION", "mars"}},
+		{"stream arn", map[string]string{"CDC_STREAM_ARN": "arn:nope"}, []string{"CDC_STREAM_ARN"}},
+		{"log level", map[string]string{"CDC_LOG_LEVEL": "loud"}, []string{"CDC_LOG_LEVEL"}},
+		{"trimmed policy", map[string]string{"CDC_TRIMMED_POLICY": "skip"}, []string{"CDC_TRIMMED_POLICY", "resume, halt"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := base()
+			for k, v := range tc.set {
+				m[k] = v
+			}
+			_, err := Load(nil, env(m), nil)
+			if err == nil {
+				t.Fatal("accepted a bad configuration")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestAllErrorsReportedAtOnce(t *testing.T) {
+	_, err := Load(nil, env(map[string]string{"AWS_REGION": "us-east-1", "CDC_FORMAT": "xml"}), nil)
+	for _, w := range []string{"CDC_KEYSPACE", "CDC_TABLE", "CDC_BUCKET", "CDC_LEASE_TABLE", "CDC_FORMAT"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v does not name %s", err, w)
+		}
+	}
+}
+
+func TestHelpListsEverySetting(t *testing.T) {
+	var out bytes.Buffer
+	_, err := Load([]string{"--help"}, env(nil), &out)
+	if !errors.Is(err, ErrHelp) {
+		t.Fatalf("err = %v, want ErrHelp", err)
+	}
+	for _, s := range settings() {
+		if !strings.Contains(out.String(), s.env) || !strings.Contains(out.String(), "--"+s.flag) {
+			t.Errorf("--help misses %s / --%s", s.env, s.flag)
+		}
+	}
+}
+
+func TestUnknownFlag(t *testing.T) {
+	_, err := Load([]string{"--bukket", "x"}, env(base()), nil)
+	if err == nil || !strings.Contains(err.Error(), "bukket") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// The README's configuration table is generated from the settings; this keeps them equal.
+func TestREADMETableInSync(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), MarkdownTable()) {
+		t.Fatalf("README.md's consumer configuration table is out of date; paste this:\n%s", MarkdownTable())
+	}
+}
