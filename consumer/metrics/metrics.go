@@ -155,11 +155,16 @@ func (r *Registry) Observe(name string, unit Unit, v float64, dims ...Dim) {
 	r.mu.Unlock()
 }
 
-// Delete forgets every series carrying the dimension (a shard no longer held, say).
-func (r *Registry) Delete(d Dim) {
+// DeleteGauges forgets the gauges carrying the dimension (the lag of a shard no longer
+// held, say), so they stop being reported. Counters stay: their last deltas must still be
+// emitted.
+func (r *Registry) DeleteGauges(d Dim) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for k, s := range r.series {
+		if s.kind != gauge {
+			continue
+		}
 		for _, sd := range s.dims {
 			if sd == d {
 				delete(r.series, k)

@@ -137,14 +137,16 @@ func TestPrometheusText(t *testing.T) {
 	}
 }
 
-func TestDeleteForgetsAShard(t *testing.T) {
+func TestDeleteGaugesKeepsCounters(t *testing.T) {
 	r := NewRegistry("ns", "app")
 	r.Set(MillisBehindLatest, Milliseconds, 5, Dim{DimShard, "a"})
 	r.Set(MillisBehindLatest, Milliseconds, 6, Dim{DimShard, "b"})
-	r.Delete(Dim{DimShard, "a"})
+	r.Add(RecordsRead, Count, 1, Dim{DimShard, "a"})
+	r.DeleteGauges(Dim{DimShard, "a"})
 	var b bytes.Buffer
 	_ = r.WritePrometheus(&b)
-	if strings.Contains(b.String(), `shard_id="a"`) || !strings.Contains(b.String(), `shard_id="b"`) {
+	if strings.Contains(b.String(), `cdc_millis_behind_latest{application="app",shard_id="a"}`) ||
+		!strings.Contains(b.String(), `shard_id="b"`) || !strings.Contains(b.String(), `cdc_records_read_total{application="app",shard_id="a"} 1`) {
 		t.Fatalf("after Delete:\n%s", b.String())
 	}
 }
