@@ -1,0 +1,318 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/devservers"
+)
+
+var tableSeq atomic.Int64
+
+// newTable makes a fresh lease table on the dynalite of the test.
+func newTable(t *testing.T, srv *devservers.Server) (*Table, *dynamodb.Client) {
+	t.Helper()
+	db := dynamodb.NewFromConfig(srv.AWSConfig())
+	tbl := NewTable(db, fmt.Sprintf("leases-%d", tableSeq.Add(1)))
+	if err := tbl.CreateIfMissing(context.Background(), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return tbl, db
+}
+
+func mustGet(t *testing.T, tbl *Table, key string) Lease {
+	t.Helper()
+	l, ok, err := tbl.Get(context.Background(), key)
+	if err != nil || !ok {
+		t.Fatalf("get %s: ok=%v err=%v", key, ok, err)
+	}
+	return l
+}
+
+func TestLease(t *testing.T) {
+	srv := devservers.Dynalite(t)
+	ctx := context.Background()
+
+	t.Run("create table twice", func(t *testing.T) {
+		tbl, _ := newTable(t, srv)
+		if err := tbl.CreateIfMissing(ctx, 10*time.Second); err != nil {
+			t.Fatalf("second CreateIfMissing: %v", err)
+		}
+	})
+
+	t.Run("create lease only if absent", func(t *testing.T) {
+		tbl, _ := newTable(t, srv)
+		for i, want := range []bool{true, false} {
+			created, err := tbl.CreateLease(ctx, "shard-1", []string{"p1", "p2"}, checkpoint.TrimHorizon)
+			if err != nil || created != want {
+				t.Fatalf("call %d: created=%v err=%v, want %v", i, created, err, want)
+			}
+		}
+		l := mustGet(t, tbl, "shard-1")
+		if l.Owner != "" || l.Counter != 0 || l.Checkpoint != checkpoint.TrimHorizon || len(l.ParentShardIDs) != 2 {
+			t.Fatalf("new lease = %+v", l)
+		}
+	})
+
+	t.Run("take renew checkpoint release", func(t *testing.T) {
+		tbl, _ := newTable(t, srv)
+		if _, err := tbl.CreateLease(ctx, "s", nil, checkpoint.Latest); err != nil {
+			t.Fatal(err)
+		}
+		l := mustGet(t, tbl, "s")
+		h, err := tbl.Take(ctx, l, "w1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A second take on the counter seen before the first one must fail, not overwrite.
+		if _, err := tbl.Take(ctx, l, "w2"); !errors.Is(err, ErrConflict) || errors.Is(err, checkpoint.ErrLeaseLost) {
+			t.Fatalf("stale take: %v, want ErrConflict only", err)
+		}
+		if err := h.Renew(ctx); err != nil {
+			t.Fatal(err)
+		}
+		in := checkpoint.Intent{Key: "a/b.json.gz", FirstSeq: "10", LastSeq: "19", Records: 10}
+		if err := h.SaveIntent(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		got := mustGet(t, tbl, "s")
+		if got.Pending == nil || *got.Pending != in || got.Checkpoint != checkpoint.Latest || got.Owner != "w1" || got.Counter != 3 || got.OwnerSwitchesSinceCheckpoint != 1 {
+			t.Fatalf("after intent: %+v", got)
+		}
+		if err := h.Checkpoint(ctx, "19"); err != nil {
+			t.Fatal(err)
+		}
+		got = mustGet(t, tbl, "s")
+		if got.Pending != nil || got.Checkpoint != "19" || got.OwnerSwitchesSinceCheckpoint != 0 || got.CheckpointedAt == "" {
+			t.Fatalf("after checkpoint: %+v", got)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, got.CheckpointedAt); err != nil {
+			t.Fatalf("checkpointedAt: %v", err)
+		}
+		if err := h.ShardEnd(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got = mustGet(t, tbl, "s")
+		if got.Owner != "" || !got.Finished() || got.Counter != 6 {
+			t.Fatalf("after release: %+v", got)
+		}
+		if err := h.Renew(ctx); !errors.Is(err, checkpoint.ErrLeaseLost) {
+			t.Fatalf("renew after release: %v", err)
+		}
+	})
+
+	t.Run("zombie cannot checkpoint", func(t *testing.T) {
+		tbl, _ := newTable(t, srv)
+		if _, err := tbl.CreateLease(ctx, "s", nil, checkpoint.TrimHorizon); err != nil {
+			t.Fatal(err)
+		}
+		zombie, err := tbl.Take(ctx, mustGet(t, tbl, "s"), "old")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lostCalls atomic.Int32
+		zombie.OnLost(func() { lostCalls.Add(1) })
+		if err := zombie.Checkpoint(ctx, "5"); err != nil {
+			t.Fatal(err)
+		}
+		owner, err := tbl.Take(ctx, mustGet(t, tbl, "s"), "new")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := owner.Checkpoint(ctx, "7"); err != nil {
+			t.Fatal(err)
+		}
+		for _, op := range []func() error{
+			func() error { return zombie.Checkpoint(ctx, "9") },
+			func() error { return zombie.SaveIntent(ctx, checkpoint.Intent{Key: "k"}) },
+			func() error { return zombie.ShardEnd(ctx) },
+			func() error { return zombie.Renew(ctx) },
+			func() error { return zombie.Release(ctx) },
+		} {
+			if err := op(); !errors.Is(err, checkpoint.ErrLeaseLost) || !errors.Is(err, ErrConflict) {
+				t.Fatalf("zombie write: %v, want ErrLeaseLost", err)
+			}
+		}
+		if n := lostCalls.Load(); n != 1 {
+			t.Fatalf("OnLost called %d times, want 1", n)
+		}
+		got := mustGet(t, tbl, "s")
+		if got.Owner != "new" || got.Checkpoint != "7" || got.Pending != nil || got.OwnerSwitchesSinceCheckpoint != 0 {
+			t.Fatalf("new owner's lease changed by the zombie: %+v", got)
+		}
+	})
+
+	t.Run("renewals never fail a concurrent checkpoint", func(t *testing.T) {
+		tbl, _ := newTable(t, srv)
+		if _, err := tbl.CreateLease(ctx, "s", nil, checkpoint.TrimHorizon); err != nil {
+			t.Fatal(err)
+		}
+		h, err := tbl.Take(ctx, mustGet(t, tbl, "s"), "w")
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 30
+		var wg sync.WaitGroup
+		errs := make(chan error, 3*n)
+		for g := 0; g < 2; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < n; i++ {
+					errs <- h.Renew(ctx)
+				}
+			}()
+		}
+		for i := 1; i <= n; i++ {
+			if err := h.SaveIntent(ctx, checkpoint.Intent{Key: "k", FirstSeq: "1", LastSeq: fmt.Sprint(i), Records: i}); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Checkpoint(ctx, fmt.Sprint(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := mustGet(t, tbl, "s")
+		if got.Checkpoint != fmt.Sprint(n) || got.Counter != 1+2*n+2*n {
+			t.Fatalf("lease = %+v, want checkpoint %d, counter %d", got, n, 1+4*n)
+		}
+	})
+
+	t.Run("graceful handoff", func(t *testing.T) {
+		tbl, _ := newTable(t, srv)
+		if _, err := tbl.CreateLease(ctx, "s", nil, checkpoint.TrimHorizon); err != nil {
+			t.Fatal(err)
+		}
+		h, err := tbl.Take(ctx, mustGet(t, tbl, "s"), "busy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := mustGet(t, tbl, "s")
+		if err := tbl.RequestHandoff(ctx, l, "idle"); err != nil {
+			t.Fatal(err)
+		}
+		if err := tbl.RequestHandoff(ctx, l, "other"); !errors.Is(err, ErrConflict) {
+			t.Fatalf("second handoff request: %v", err)
+		}
+		// The owner keeps its fencing while the handoff is pending.
+		if err := h.Checkpoint(ctx, "3"); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Transfer(ctx, "other"); !errors.Is(err, checkpoint.ErrLeaseLost) {
+			t.Fatalf("transfer to a worker that did not ask: %v", err)
+		}
+		h2, err := tbl.Take(ctx, mustGet(t, tbl, "s"), "busy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tbl.RequestHandoff(ctx, mustGet(t, tbl, "s"), "idle"); err != nil {
+			t.Fatal(err)
+		}
+		if err := h2.Transfer(ctx, "idle"); err != nil {
+			t.Fatal(err)
+		}
+		got := mustGet(t, tbl, "s")
+		if got.Owner != "idle" || got.HandoffTo != "" || got.Checkpoint != "3" {
+			t.Fatalf("after handoff: %+v", got)
+		}
+		switches := got.OwnerSwitchesSinceCheckpoint
+		adopted, err := tbl.Take(ctx, got, "idle")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := adopted.Lease(); l.Owner != "idle" || l.OwnerSwitchesSinceCheckpoint != switches || l.Checkpoint != "3" {
+			t.Fatalf("adopted lease: %+v (switches before %d)", l, switches)
+		}
+	})
+
+	t.Run("evict and delete finished", func(t *testing.T) {
+		tbl, _ := newTable(t, srv)
+		if _, err := tbl.CreateLease(ctx, "s", nil, checkpoint.TrimHorizon); err != nil {
+			t.Fatal(err)
+		}
+		h, err := tbl.Take(ctx, mustGet(t, tbl, "s"), "w")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tbl.DeleteFinished(ctx, "s"); !errors.Is(err, ErrConflict) {
+			t.Fatalf("delete of an unfinished lease: %v", err)
+		}
+		stale := mustGet(t, tbl, "s")
+		if err := h.Renew(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := tbl.Evict(ctx, stale); !errors.Is(err, ErrConflict) {
+			t.Fatalf("evict on a stale counter: %v", err)
+		}
+		if err := tbl.Evict(ctx, mustGet(t, tbl, "s")); err != nil {
+			t.Fatal(err)
+		}
+		if l := mustGet(t, tbl, "s"); l.Owner != "" {
+			t.Fatalf("evicted lease still owned: %+v", l)
+		}
+		h, err = tbl.Take(ctx, mustGet(t, tbl, "s"), "w")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.ShardEnd(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 2; i++ { // the second call finds it gone
+			if err := tbl.DeleteFinished(ctx, "s"); err != nil {
+				t.Fatalf("delete finished, call %d: %v", i, err)
+			}
+		}
+		if _, ok, err := tbl.Get(ctx, "s"); ok || err != nil {
+			t.Fatalf("lease still there: ok=%v err=%v", ok, err)
+		}
+	})
+
+	t.Run("list pages and reads list parents", func(t *testing.T) {
+		tbl, db := newTable(t, srv)
+		tbl.scanLimit = 3
+		for i := 0; i < 10; i++ {
+			if _, err := tbl.CreateLease(ctx, fmt.Sprintf("s%02d", i), nil, checkpoint.TrimHorizon); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A lease written by another tool with parentShardIds as a list.
+		_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(tbl.Name()), Item: map[string]types.AttributeValue{
+			AttrKey: str("child"), AttrCounter: num(4), AttrCheckpoint: str(checkpoint.TrimHorizon),
+			AttrParents: &types.AttributeValueMemberL{Value: []types.AttributeValue{str("s00"), str("s01")}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := tbl.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) != 11 {
+			t.Fatalf("listed %d leases, want 11", len(all))
+		}
+		for _, l := range all {
+			if l.Key == "child" && (len(l.ParentShardIDs) != 2 || l.ParentShardIDs[1] != "s01" || l.Counter != 4) {
+				t.Fatalf("child lease = %+v", l)
+			}
+		}
+	})
+}
