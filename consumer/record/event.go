@@ -1,0 +1,206 @@
+// Package record turns the stream's change records into change events: one event per
+// record, with the operation inferred from the images and every value typed (numbers as
+// numbers, timestamps as times, exact decimals kept exact). The events are what the encode
+// package writes as JSON Lines or Avro.
+package record
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
+)
+
+// Op is the operation a change event stands for, inferred from the record's images.
+type Op string
+
+// The operations. OpUnknown is only given when the stream's view type cannot tell
+// (OLD_IMAGE and KEYS_ONLY views); see InferOp.
+const (
+	OpInsert  Op = "INSERT"
+	OpUpdate  Op = "UPDATE"
+	OpDelete  Op = "DELETE"
+	OpUnknown Op = "UNKNOWN"
+)
+
+// Stream view types (what the images of a record hold).
+const (
+	ViewNewImage        = "NEW_IMAGE"
+	ViewOldImage        = "OLD_IMAGE"
+	ViewNewAndOldImages = "NEW_AND_OLD_IMAGES"
+	ViewKeysOnly        = "KEYS_ONLY"
+)
+
+// Event is one change event: a change record of a shard, converted.
+type Event struct {
+	Keyspace       string
+	Table          string
+	ShardID        string
+	SequenceNumber string
+	CreatedAt      time.Time // UTC, millisecond precision
+	Origin         string    // USER | REPLICATION | TTL
+	Op             Op
+	// Keys are the partition key columns then the clustering key columns, in wire order.
+	Keys []Field
+	// NewImage and OldImage hold the row's columns (regular, then static with Static set);
+	// nil when the record has no such image.
+	NewImage *Image
+	OldImage *Image
+}
+
+// Image is a row image.
+type Image struct {
+	Columns []Field
+}
+
+// Source names where records come from: they do not carry their keyspace, table or shard.
+type Source struct {
+	Keyspace string
+	Table    string
+	ShardID  string
+	// ViewType is the stream's view type (NEW_AND_OLD_IMAGES, ...); empty when unknown,
+	// which InferOp treats as NEW_AND_OLD_IMAGES.
+	ViewType string
+}
+
+// FromStream converts one change record. An error (a value that cannot be converted
+// exactly) names the column; the caller routes such a record to the error prefix.
+func FromStream(rec *streams.Record, src Source) (*Event, error) {
+	ev := &Event{
+		Keyspace:       src.Keyspace,
+		Table:          src.Table,
+		ShardID:        src.ShardID,
+		SequenceNumber: rec.SequenceNumber,
+		CreatedAt:      rec.CreatedAt.UTC().Truncate(time.Millisecond),
+		Origin:         rec.Origin,
+		Op:             InferOp(rec, src.ViewType),
+	}
+	ev.Keys = make([]Field, 0, len(rec.PartitionKeys)+len(rec.ClusteringKeys))
+	for _, keys := range [][]streams.Column{rec.PartitionKeys, rec.ClusteringKeys} {
+		for _, k := range keys {
+			v, err := ConvertValue(k.Value)
+			if err != nil {
+				return nil, fmt.Errorf("key column %s: %w", k.Name, err)
+			}
+			ev.Keys = append(ev.Keys, Field{Name: k.Name, Value: v})
+		}
+	}
+	var err error
+	if ev.NewImage, err = convertRow(rec.NewImage); err != nil {
+		return nil, fmt.Errorf("new image: %w", err)
+	}
+	if ev.OldImage, err = convertRow(rec.OldImage); err != nil {
+		return nil, fmt.Errorf("old image: %w", err)
+	}
+	return ev, nil
+}
+
+func convertRow(r *streams.Row) (*Image, error) {
+	if r == nil {
+		return nil, nil
+	}
+	img := &Image{Columns: make([]Field, 0, len(r.ValueCells)+len(r.StaticCells))}
+	parts := []struct {
+		cells  []streams.NamedCell
+		static bool
+	}{{r.ValueCells, false}, {r.StaticCells, true}}
+	for _, part := range parts {
+		for _, c := range part.cells {
+			v, err := ConvertValue(c.Value)
+			if err != nil {
+				return nil, fmt.Errorf("column %s: %w", c.Name, err)
+			}
+			f := Field{Name: c.Name, Value: v, Static: part.static}
+			if c.Metadata != nil {
+				f.Meta = &Meta{WriteTime: c.Metadata.WriteTime, ExpirationTime: c.Metadata.ExpirationTime}
+			}
+			img.Columns = append(img.Columns, f)
+		}
+	}
+	return img, nil
+}
+
+// InferOp infers the operation from which images a record has. Cassandra writes are
+// upserts and the stream sends no operation, so the rule is only as good as the view type:
+//
+//	origin TTL                          → DELETE (a row expired)
+//	newImage and oldImage               → UPDATE (a prior row existed)
+//	newImage only                       → INSERT (NEW_AND_OLD_IMAGES: no prior row existed;
+//	                                       NEW_IMAGE: the stream cannot tell an insert from an
+//	                                       update, so this is "INSERT or UPDATE" — an upsert)
+//	oldImage only                       → DELETE (OLD_IMAGE view: UNKNOWN, as updates also
+//	                                       carry only the old image there)
+//	no image                            → DELETE (KEYS_ONLY view: UNKNOWN)
+//
+// An empty view type is treated as NEW_AND_OLD_IMAGES.
+func InferOp(rec *streams.Record, viewType string) Op {
+	if rec.Origin == "TTL" {
+		return OpDelete
+	}
+	switch viewType {
+	case ViewKeysOnly:
+		return OpUnknown
+	case ViewOldImage:
+		if rec.NewImage == nil {
+			return OpUnknown
+		}
+	}
+	switch {
+	case rec.NewImage != nil && rec.OldImage != nil:
+		return OpUpdate
+	case rec.NewImage != nil:
+		return OpInsert
+	default:
+		return OpDelete
+	}
+}
+
+// Size estimates the event's uncompressed encoded size in bytes (close to its JSON line).
+// The sink counts it against its byte flush limit; it is cheap, not exact.
+func (e *Event) Size() int {
+	n := 160 + len(e.Keyspace) + len(e.Table) + len(e.ShardID) + len(e.SequenceNumber) + len(e.Origin)
+	n += fieldsSize(e.Keys)
+	for _, img := range []*Image{e.NewImage, e.OldImage} {
+		if img != nil {
+			n += fieldsSize(img.Columns)
+		}
+	}
+	return n
+}
+
+func fieldsSize(fs []Field) int {
+	n := 2
+	for _, f := range fs {
+		n += len(f.Name) + 4 + valueSize(f.Value)
+		if f.Meta != nil {
+			n += 40 + len(f.Meta.WriteTime) + len(f.Meta.ExpirationTime)
+		}
+	}
+	return n
+}
+
+func valueSize(v Value) int {
+	switch v.Type {
+	case streams.TypeNull:
+		return 4
+	case streams.TypeBlob:
+		return 2 + (len(v.Bytes)+2)/3*4
+	case streams.TypeList, streams.TypeSet, streams.TypeTuple:
+		n := 2
+		for _, e := range v.Elems {
+			n += 1 + valueSize(e)
+		}
+		return n
+	case streams.TypeMap:
+		n := 2
+		for _, e := range v.Entries {
+			n += 18 + valueSize(e.Key) + valueSize(e.Value)
+		}
+		return n
+	case streams.TypeUDT:
+		return fieldsSize(v.Fields)
+	case streams.TypeTimestamp:
+		return 26
+	}
+	return 2 + len(v.Text) + 20
+}

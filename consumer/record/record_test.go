@@ -1,0 +1,211 @@
+package record
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record/recordtest"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
+)
+
+func TestConvertValueScalars(t *testing.T) {
+	s := recordtest.S
+	tests := []struct {
+		name string
+		in   streams.CellValue
+		want Value
+	}{
+		{"tinyint", s(streams.TypeTinyint, "-128"), Value{Type: streams.TypeTinyint, Int: -128}},
+		{"smallint", s(streams.TypeSmallint, "32767"), Value{Type: streams.TypeSmallint, Int: 32767}},
+		{"int", s(streams.TypeInt, "-2147483648"), Value{Type: streams.TypeInt, Int: math.MinInt32}},
+		{"bigint max", s(streams.TypeBigint, "9223372036854775807"), Value{Type: streams.TypeBigint, Int: math.MaxInt64}},
+		{"counter", s(streams.TypeCounter, "42"), Value{Type: streams.TypeCounter, Int: 42}},
+		{"double", s(streams.TypeDouble, "2.5e-3"), Value{Type: streams.TypeDouble, Float: 2.5e-3}},
+		{"float", s(streams.TypeFloat, "1.5"), Value{Type: streams.TypeFloat, Float: 1.5}},
+		{"bool", streams.CellValue{Type: streams.TypeBool, Bool: true}, Value{Type: streams.TypeBool, Bool: true}},
+		{"text", s(streams.TypeText, "a\"b"), Value{Type: streams.TypeText, Text: "a\"b"}},
+		{"inet4", s(streams.TypeInet, "10.0.0.1"), Value{Type: streams.TypeInet, Text: "10.0.0.1"}},
+		{"varint", s(streams.TypeVarint, "-123456789012345678901234567890"), Value{Type: streams.TypeVarint, Text: "-123456789012345678901234567890"}},
+		{"decimal", s(streams.TypeDecimal, "1.50E+3"), Value{Type: streams.TypeDecimal, Text: "1.50E+3"}},
+		{"timestamp ms", s(streams.TypeTimestamp, "1709251200123"), Value{Type: streams.TypeTimestamp, Time: time.UnixMilli(1709251200123).UTC()}},
+		{"timestamp iso", s(streams.TypeTimestamp, "2024-03-01T00:00:00.123456Z"), Value{Type: streams.TypeTimestamp, Time: time.UnixMilli(1709251200123).UTC()}},
+		{"timestamp offset", s(streams.TypeTimestamp, "2024-03-01 01:00:00.123+0100"), Value{Type: streams.TypeTimestamp, Time: time.UnixMilli(1709251200123).UTC()}},
+		{"date text", s(streams.TypeDate, "2024-02-29"), Value{Type: streams.TypeDate, Time: time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC)}},
+		{"date days", s(streams.TypeDate, "-1"), Value{Type: streams.TypeDate, Time: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)}},
+		{"time text", s(streams.TypeTime, "13:14:15.123"), Value{Type: streams.TypeTime, TimeOfDay: 13*time.Hour + 14*time.Minute + 15*time.Second + 123*time.Millisecond}},
+		{"time nanos", s(streams.TypeTime, "1000000001"), Value{Type: streams.TypeTime, TimeOfDay: time.Second + 1}},
+		{"null", streams.CellValue{}, Value{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ConvertValue(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Type != tt.want.Type || got.Int != tt.want.Int || got.Float != tt.want.Float ||
+				got.Bool != tt.want.Bool || got.Text != tt.want.Text || !got.Time.Equal(tt.want.Time) ||
+				got.Time.Location() != tt.want.Time.Location() || got.TimeOfDay != tt.want.TimeOfDay {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestConvertValueErrors(t *testing.T) {
+	s := recordtest.S
+	tests := []struct {
+		name string
+		in   streams.CellValue
+		want string // part of the error
+	}{
+		{"unknown member", streams.CellValue{Unknown: "vectorT"}, `unknown CQL value type "vectorT"`},
+		{"int text", s(streams.TypeInt, "12a"), `int "12a"`},
+		{"int overflow", s(streams.TypeInt, "2147483648"), "out of range"},
+		{"tinyint overflow", s(streams.TypeTinyint, "128"), "out of range"},
+		{"bigint overflow", s(streams.TypeBigint, "9223372036854775808"), "out of range"},
+		{"double", s(streams.TypeDouble, "pi"), "double"},
+		{"bad date", s(streams.TypeDate, "2024-02-30"), "not a date"},
+		{"bad time", s(streams.TypeTime, "25:00:00"), "not a time of day"},
+		{"bad timestamp", s(streams.TypeTimestamp, "yesterday"), "not a timestamp"},
+		{"bad uuid", s(streams.TypeUUID, "123"), "not a UUID"},
+		{"bad inet", s(streams.TypeInet, "300.1.1.1"), "inet"},
+		{"bad varint", s(streams.TypeVarint, "1.5"), "not an integer"},
+		{"bad decimal", s(streams.TypeDecimal, "1,5"), "not a decimal"},
+		{"nested", streams.CellValue{Type: streams.TypeList, Elems: []streams.Cell{recordtest.C(s(streams.TypeInt, "x"))}}, "list element 0"},
+		{"unknown type name", streams.CellValue{Type: "vector"}, "unknown CQL value type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ConvertValue(tt.in)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestFloatSpecials(t *testing.T) {
+	for _, text := range []string{"NaN", "Infinity", "-Infinity"} {
+		v, err := ConvertValue(recordtest.S(streams.TypeDouble, text))
+		if err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		if !math.IsNaN(v.Float) && !math.IsInf(v.Float, 0) {
+			t.Errorf("%s: got %v", text, v.Float)
+		}
+	}
+}
+
+func TestParseType(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"text", "text"},
+		{"boolean", "boolean"},
+		{"list<text>", "list<text>"},
+		{"map<text, int>", "map<text, int>"},
+		{"frozen<tuple<int, text>>", "tuple<int, text>"},
+		{"frozen<address>", "address"},
+		{"map<int, frozen<list<frozen<map<text,bigint>>>>>", "map<int, list<map<text, bigint>>>"},
+		{`frozen<"Odd Type">`, "Odd Type"},
+	}
+	for _, tt := range tests {
+		got, err := ParseType(tt.in)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.in, err)
+		}
+		if got.String() != tt.want {
+			t.Errorf("ParseType(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "list<", "map<text>", "list<int, int>", "text>"} {
+		if _, err := ParseType(bad); err == nil {
+			t.Errorf("ParseType(%q): no error", bad)
+		}
+	}
+}
+
+func TestMergeAndCovers(t *testing.T) {
+	listUnknown := Type{Name: streams.TypeList, Elems: []Type{{}}}
+	listInt := Type{Name: streams.TypeList, Elems: []Type{{Name: streams.TypeInt}}}
+	m, err := Merge(listUnknown, listInt)
+	if err != nil || m.String() != "list<int>" {
+		t.Fatalf("Merge = %s, %v", m, err)
+	}
+	if _, err := Merge(listInt, Type{Name: streams.TypeList, Elems: []Type{{Name: streams.TypeText}}}); err == nil {
+		t.Error("list<int> and list<text> merged")
+	}
+	if !(Type{Name: streams.TypeText}).Covers(Type{Name: streams.TypeVarchar}) {
+		t.Error("text does not cover varchar")
+	}
+	udt := Type{Name: streams.TypeUDT, UDT: "a", Fields: []FieldType{{"x", Type{Name: streams.TypeInt}}}}
+	wider := Type{Name: streams.TypeUDT, Fields: []FieldType{{"x", Type{Name: streams.TypeInt}}, {"y", Type{Name: streams.TypeText}}}}
+	if udt.Covers(wider) {
+		t.Error("udt without y covers a value with y")
+	}
+	if m, err := Merge(udt, wider); err != nil || !m.Covers(wider) || m.UDT != "a" {
+		t.Errorf("Merge(udt, wider) = %s, %v", m, err)
+	}
+}
+
+func TestInferOp(t *testing.T) {
+	img := &streams.Row{}
+	tests := []struct {
+		name string
+		rec  streams.Record
+		view string
+		want Op
+	}{
+		{"new and old", streams.Record{NewImage: img, OldImage: img}, "", OpUpdate},
+		{"new only", streams.Record{NewImage: img}, ViewNewAndOldImages, OpInsert},
+		{"new only, new image view", streams.Record{NewImage: img}, ViewNewImage, OpInsert},
+		{"old only", streams.Record{OldImage: img}, ViewNewAndOldImages, OpDelete},
+		{"keys only", streams.Record{}, ViewNewImage, OpDelete},
+		{"ttl", streams.Record{Origin: "TTL", OldImage: img}, "", OpDelete},
+		{"old image view", streams.Record{OldImage: img}, ViewOldImage, OpUnknown},
+		{"keys only view", streams.Record{}, ViewKeysOnly, OpUnknown},
+	}
+	for _, tt := range tests {
+		if got := InferOp(&tt.rec, tt.view); got != tt.want {
+			t.Errorf("%s: got %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestFromStreamAllTypes(t *testing.T) {
+	created := time.Date(2024, 3, 1, 10, 30, 0, 123456789, time.UTC)
+	rec := recordtest.AllTypes(3, recordtest.Seq(3), created)
+	ev, err := FromStream(rec, Source{Keyspace: "ks", Table: "t", ShardID: "shard-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Op != OpInsert || ev.SequenceNumber != recordtest.Seq(3) || !ev.CreatedAt.Equal(created.Truncate(time.Millisecond)) {
+		t.Errorf("event header %+v", ev)
+	}
+	if len(ev.Keys) != 2 || ev.Keys[0].Name != "id" || ev.Keys[1].Value.Int != 3 {
+		t.Errorf("keys %+v", ev.Keys)
+	}
+	cols := ev.NewImage.Columns
+	last := cols[len(cols)-1]
+	if last.Name != "c_static" || !last.Static || cols[0].Static {
+		t.Errorf("static column not marked: %+v", last)
+	}
+	if cols[0].Meta == nil || cols[0].Meta.WriteTime != "1709251200123456" {
+		t.Errorf("metadata lost: %+v", cols[0])
+	}
+	if ev.OldImage != nil {
+		t.Error("old image invented")
+	}
+	for _, c := range cols {
+		if c.Name == "c_map_int" {
+			if got := TypeOf(c.Value).String(); got != "map<int, list<text>>" {
+				t.Errorf("TypeOf(c_map_int) = %s", got)
+			}
+		}
+	}
+
+	rec.NewImage.ValueCells[5].Value = recordtest.S(streams.TypeDate, "2024-13-01")
+	if _, err := FromStream(rec, Source{}); err == nil || !strings.Contains(err.Error(), "column c_date") {
+		t.Errorf("bad date: error %v", err)
+	}
+}

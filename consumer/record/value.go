@@ -1,0 +1,287 @@
+package record
+
+import (
+	"fmt"
+	"math/big"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
+)
+
+// Value is one typed CQL value, converted from the wire's CellValue union. Which field is
+// meaningful depends on Type:
+//
+//	tinyint, smallint, int, bigint, counter   Int
+//	float, double                             Float (NaN and ±Inf allowed)
+//	bool                                      Bool
+//	text, ascii, varchar, inet, uuid,         Text (validated; kept exactly as sent)
+//	timeuuid, varint, decimal, duration
+//	blob                                      Bytes
+//	timestamp                                 Time (UTC, millisecond precision)
+//	date                                      Time (UTC midnight of the day)
+//	time                                      TimeOfDay (since midnight, nanoseconds)
+//	list, set, tuple                          Elems (a tuple's null component is a null Value)
+//	map                                       Entries
+//	udt                                       Fields
+//
+// The zero Value (Type "") is null.
+type Value struct {
+	Type      streams.CQLType
+	Int       int64
+	Float     float64
+	Bool      bool
+	Text      string
+	Bytes     []byte
+	Time      time.Time
+	TimeOfDay time.Duration
+	Elems     []Value
+	Entries   []Entry
+	Fields    []Field
+}
+
+// Entry is one entry of a map value.
+type Entry struct {
+	Key, Value Value
+}
+
+// Field is a named value: a column of a row or key, or a field of a UDT.
+type Field struct {
+	Name  string
+	Value Value
+	// Static marks a static column of an image.
+	Static bool
+	// Meta is the cell's write time / expiration metadata, when the stream sent it.
+	Meta *Meta
+}
+
+// Meta is a cell's metadata exactly as the stream sent it (its format is not pinned by the
+// API documentation, so it is not reinterpreted).
+type Meta struct {
+	WriteTime      string
+	ExpirationTime string
+}
+
+// IsNull reports whether the value is null.
+func (v Value) IsNull() bool { return v.Type == streams.TypeNull }
+
+// TypeOf is the CQL type the value itself shows. Collections take their element types from
+// their elements; an empty collection's element type is unknown (Name ""), as is a UDT's
+// name (the record does not carry it).
+func TypeOf(v Value) Type {
+	switch v.Type {
+	case streams.TypeList, streams.TypeSet:
+		var elem Type
+		for _, e := range v.Elems {
+			if m, err := Merge(elem, TypeOf(e)); err == nil {
+				elem = m
+			}
+		}
+		return Type{Name: v.Type, Elems: []Type{elem}}
+	case streams.TypeMap:
+		var k, val Type
+		for _, e := range v.Entries {
+			if m, err := Merge(k, TypeOf(e.Key)); err == nil {
+				k = m
+			}
+			if m, err := Merge(val, TypeOf(e.Value)); err == nil {
+				val = m
+			}
+		}
+		return Type{Name: v.Type, Elems: []Type{k, val}}
+	case streams.TypeTuple:
+		elems := make([]Type, len(v.Elems))
+		for i, e := range v.Elems {
+			elems[i] = TypeOf(e)
+		}
+		return Type{Name: v.Type, Elems: elems}
+	case streams.TypeUDT:
+		fields := make([]FieldType, len(v.Fields))
+		for i, f := range v.Fields {
+			fields[i] = FieldType{Name: f.Name, Type: TypeOf(f.Value)}
+		}
+		return Type{Name: v.Type, Fields: fields}
+	}
+	return Type{Name: v.Type}
+}
+
+// ConvertValue turns a wire CellValue into a typed Value. Anything it cannot convert
+// exactly — an unknown union member, a number that does not parse or overflows its CQL
+// type, a bad date — is an error, never a guess.
+func ConvertValue(c streams.CellValue) (Value, error) {
+	if c.Unknown != "" {
+		return Value{}, fmt.Errorf("unknown CQL value type %q", c.Unknown)
+	}
+	v := Value{Type: c.Type}
+	var err error
+	switch c.Type {
+	case streams.TypeNull:
+	case streams.TypeTinyint:
+		v.Int, err = parseInt(c.Text, 8)
+	case streams.TypeSmallint:
+		v.Int, err = parseInt(c.Text, 16)
+	case streams.TypeInt:
+		v.Int, err = parseInt(c.Text, 32)
+	case streams.TypeBigint, streams.TypeCounter:
+		v.Int, err = parseInt(c.Text, 64)
+	case streams.TypeFloat:
+		v.Float, err = strconv.ParseFloat(strings.TrimSpace(c.Text), 32)
+	case streams.TypeDouble:
+		v.Float, err = strconv.ParseFloat(strings.TrimSpace(c.Text), 64)
+	case streams.TypeBool:
+		v.Bool = c.Bool
+	case streams.TypeText, streams.TypeASCII, streams.TypeVarchar:
+		v.Text = c.Text
+	case streams.TypeInet:
+		v.Text = c.Text
+		if _, perr := netip.ParseAddr(c.Text); perr != nil {
+			err = perr
+		}
+	case streams.TypeUUID, streams.TypeTimeuuid:
+		v.Text = c.Text
+		if !uuidRE.MatchString(c.Text) {
+			err = fmt.Errorf("not a UUID")
+		}
+	case streams.TypeVarint:
+		v.Text = c.Text
+		if _, ok := new(big.Int).SetString(c.Text, 10); !ok {
+			err = fmt.Errorf("not an integer")
+		}
+	case streams.TypeDecimal:
+		v.Text = c.Text
+		if !decimalRE.MatchString(c.Text) {
+			err = fmt.Errorf("not a decimal number")
+		}
+	case streams.TypeDuration:
+		v.Text = c.Text
+		if strings.TrimSpace(c.Text) == "" {
+			err = fmt.Errorf("empty duration")
+		}
+	case streams.TypeBlob:
+		v.Bytes = c.Blob
+		if v.Bytes == nil {
+			v.Bytes = []byte{}
+		}
+	case streams.TypeTimestamp:
+		v.Time, err = ParseTimestamp(c.Text)
+	case streams.TypeDate:
+		v.Time, err = parseDate(c.Text)
+	case streams.TypeTime:
+		v.TimeOfDay, err = parseTimeOfDay(c.Text)
+	case streams.TypeList, streams.TypeSet, streams.TypeTuple:
+		v.Elems = make([]Value, len(c.Elems))
+		for i, e := range c.Elems {
+			if v.Elems[i], err = ConvertValue(e.Value); err != nil {
+				return Value{}, fmt.Errorf("%s element %d: %w", c.Type, i, err)
+			}
+		}
+	case streams.TypeMap:
+		v.Entries = make([]Entry, len(c.Entries))
+		for i, e := range c.Entries {
+			if v.Entries[i].Key, err = ConvertValue(e.Key); err != nil {
+				return Value{}, fmt.Errorf("map key %d: %w", i, err)
+			}
+			if v.Entries[i].Value, err = ConvertValue(e.Value); err != nil {
+				return Value{}, fmt.Errorf("map value %d: %w", i, err)
+			}
+		}
+	case streams.TypeUDT:
+		v.Fields = make([]Field, len(c.Fields))
+		for i, f := range c.Fields {
+			v.Fields[i].Name = f.Name
+			if v.Fields[i].Value, err = ConvertValue(f.Value); err != nil {
+				return Value{}, fmt.Errorf("udt field %s: %w", f.Name, err)
+			}
+		}
+	default:
+		return Value{}, fmt.Errorf("unknown CQL value type %q", c.Type)
+	}
+	if err != nil {
+		return Value{}, fmt.Errorf("%s %q: %w", c.Type, c.Text, err)
+	}
+	return v, nil
+}
+
+var (
+	uuidRE    = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	decimalRE = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+)
+
+func parseInt(s string, bits int) (int64, error) {
+	return strconv.ParseInt(strings.TrimSpace(s), 10, bits)
+}
+
+// ParseTimestamp reads a CQL timestamp as the stream may send it: milliseconds since the
+// epoch (an integer string), or ISO-8601 / RFC 3339 text. The result is UTC, truncated to
+// milliseconds (CQL's precision).
+func ParseTimestamp(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	for _, layout := range timestampLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC().Truncate(time.Millisecond), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("not a timestamp (epoch milliseconds or ISO-8601)")
+}
+
+var timestampLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999Z0700",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999Z0700",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999",
+}
+
+// parseDate reads a CQL date: `yyyy-MM-dd` or days since the epoch (signed).
+func parseDate(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if days, err := strconv.ParseInt(s, 10, 32); err == nil {
+		return time.Unix(0, 0).UTC().AddDate(0, 0, int(days)), nil
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("not a date (yyyy-MM-dd or days since epoch)")
+	}
+	return t, nil
+}
+
+// parseTimeOfDay reads a CQL time: `HH:MM:SS[.fffffffff]` or nanoseconds since midnight.
+func parseTimeOfDay(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if ns, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if ns < 0 || ns >= int64(24*time.Hour) {
+			return 0, fmt.Errorf("time of day out of range")
+		}
+		return time.Duration(ns), nil
+	}
+	hms, frac, _ := strings.Cut(s, ".")
+	parts := strings.Split(hms, ":")
+	if len(parts) != 3 || len(frac) > 9 {
+		return 0, fmt.Errorf("not a time of day (HH:MM:SS.fffffffff)")
+	}
+	var d time.Duration
+	limits := []int64{23, 59, 59}
+	units := []time.Duration{time.Hour, time.Minute, time.Second}
+	for i, p := range parts {
+		n, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || n < 0 || n > limits[i] || len(p) != 2 {
+			return 0, fmt.Errorf("not a time of day (HH:MM:SS.fffffffff)")
+		}
+		d += time.Duration(n) * units[i]
+	}
+	if frac != "" {
+		n, err := strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("not a time of day (HH:MM:SS.fffffffff)")
+		}
+		d += time.Duration(n)
+	}
+	return d, nil
+}
