@@ -1,0 +1,247 @@
+package constructs
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// Metric names of the consumer's EMF output (contract: dimension Application on every metric).
+const (
+	MetricRecordsRead         = "RecordsRead"
+	MetricRecordsWritten      = "RecordsWritten"
+	MetricBytesWritten        = "BytesWritten"
+	MetricFilesWritten        = "FilesWritten"
+	MetricFlushLatency        = "FlushLatency"
+	MetricGetRecordsThrottles = "GetRecordsThrottles"
+	MetricErrors              = "Errors"
+	MetricPoisonRecords       = "PoisonRecords"
+	MetricTrimmedDataAccess   = "TrimmedDataAccess"
+	MetricLeasesHeld          = "LeasesHeld"
+	MetricMillisBehindLatest  = "MillisBehindLatest"
+	MetricIteratorsAtTip      = "IteratorsAtTip"
+)
+
+// Alarms are the construct's alarms; a disabled one is nil.
+type Alarms struct {
+	Lag           awscloudwatch.Alarm
+	Stalled       awscloudwatch.Alarm
+	PoisonRecords awscloudwatch.Alarm
+	TrimmedData   awscloudwatch.Alarm
+	RunningTasks  awscloudwatch.Alarm
+	Throttling    awscloudwatch.Alarm
+}
+
+// metrics builds the consumer's metrics in its namespace, for its application.
+type metrics struct {
+	namespace, app string
+}
+
+func (m metrics) metric(name, stat string, period time.Duration) awscloudwatch.Metric {
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace:     jsii.String(m.namespace),
+		MetricName:    jsii.String(name),
+		DimensionsMap: &map[string]*string{"Application": jsii.String(m.app)},
+		Statistic:     jsii.String(stat),
+		Period:        duration(period),
+	})
+}
+
+// search sums a metric over every value of one extra dimension (ShardId, WorkerId, Kind).
+func (m metrics) search(name, dimension, stat string) awscloudwatch.MathExpression {
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.Sprintf(`SEARCH('{%s,Application,%s} MetricName="%s" Application="%s"', '%s', 300)`,
+			m.namespace, dimension, name, m.app, stat),
+		Label:  jsii.Sprintf("%s ${PROP('Dim.%s')}", name, dimension),
+		Period: awscdk.Duration_Minutes(jsii.Number(5)),
+	})
+}
+
+func duration(d time.Duration) awscdk.Duration {
+	return awscdk.Duration_Seconds(jsii.Number(d.Seconds()))
+}
+
+// tuned applies an AlarmConfig over the alarm's defaults.
+func tuned(c AlarmConfig, threshold float64, periods int, period time.Duration) (float64, int, time.Duration) {
+	if c.Threshold != 0 {
+		threshold = c.Threshold
+	}
+	if c.EvaluationPeriods != 0 {
+		periods = c.EvaluationPeriods
+	}
+	if c.Period != 0 {
+		period = c.Period
+	}
+	return threshold, periods, period
+}
+
+type monitoring struct {
+	dashboard awscloudwatch.Dashboard
+	alarms    Alarms
+	topic     awssns.ITopic
+}
+
+func newMonitoring(scope constructs.Construct, s *settings, c *compute) *monitoring {
+	mon := &monitoring{topic: s.AlarmTopic}
+	m := metrics{namespace: s.MetricsNamespace, app: s.ApplicationName}
+	if s.CreateAlarmTopic {
+		topic := awssns.NewTopic(scope, jsii.String("AlarmTopic"), &awssns.TopicProps{
+			DisplayName: jsii.Sprintf("%s alarms", s.ApplicationName),
+			EnforceSSL:  jsii.Bool(true),
+		})
+		for _, e := range s.AlarmEmails {
+			topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
+		}
+		cdknag.NagSuppressions_AddResourceSuppressions(topic, &[]*cdknag.NagPackSuppression{{
+			Id: jsii.String("AwsSolutions-SNS2"),
+			Reason: jsii.String("CloudWatch alarms cannot publish to a topic encrypted with the AWS managed SNS key, and alarm notifications carry no data; " +
+				"pass AlarmTopic to use a topic encrypted with your own key."),
+		}}, jsii.Bool(false))
+		mon.topic = topic
+	}
+
+	// Running tasks versus desired, from Container Insights: right during autoscaling too.
+	insights := func(name string) awscloudwatch.Metric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace:  jsii.String("ECS/ContainerInsights"),
+			MetricName: jsii.String(name),
+			DimensionsMap: &map[string]*string{
+				"ClusterName": c.cluster.ClusterName(),
+				"ServiceName": c.service.ServiceName(),
+			},
+			Statistic: jsii.String("Minimum"),
+			Period:    awscdk.Duration_Minutes(jsii.Number(1)),
+		})
+	}
+
+	alarm := func(id, description string, metric awscloudwatch.IMetric, threshold float64, periods int, op awscloudwatch.ComparisonOperator) awscloudwatch.Alarm {
+		a := awscloudwatch.NewAlarm(scope, jsii.String(id+"Alarm"), &awscloudwatch.AlarmProps{
+			Metric:             metric,
+			Threshold:          jsii.Number(threshold),
+			EvaluationPeriods:  jsii.Number(float64(periods)),
+			ComparisonOperator: op,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+			AlarmDescription:   jsii.String(fmt.Sprintf("%s (%s). See README, section operations.", description, s.ApplicationName)),
+		})
+		if mon.topic != nil {
+			a.AddAlarmAction(awscloudwatchactions.NewSnsAction(mon.topic))
+			a.AddOkAction(awscloudwatchactions.NewSnsAction(mon.topic))
+		}
+		return a
+	}
+	gte := awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+	if cfg := s.Alarms.Lag; !cfg.Disabled {
+		th, n, p := tuned(cfg, 300_000, 3, time.Minute)
+		mon.alarms.Lag = alarm("Lag", fmt.Sprintf("The newest record read is older than %.0f ms: the consumer falls behind the stream", th),
+			m.metric(MetricMillisBehindLatest, "Maximum", p), th, n, awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD)
+	}
+	if cfg := s.Alarms.Stalled; !cfg.Disabled {
+		_, n, p := tuned(cfg, 1, 3, 5*time.Minute)
+		stalled := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression: jsii.String("IF(FILL(r, 0) > 0 AND FILL(f, 0) == 0, 1, 0)"),
+			UsingMetrics: &map[string]awscloudwatch.IMetric{
+				"r": m.metric(MetricRecordsRead, "Sum", p),
+				"f": m.metric(MetricFilesWritten, "Sum", p),
+			},
+			Label:  jsii.String("records read but no file written"),
+			Period: duration(p),
+		})
+		mon.alarms.Stalled = alarm("Stalled", "Records are read but no file is written: uploads or checkpoints fail", stalled, 1, n, gte)
+	}
+	if cfg := s.Alarms.PoisonRecords; !cfg.Disabled {
+		th, n, p := tuned(cfg, 1, 1, 5*time.Minute)
+		mon.alarms.PoisonRecords = alarm("PoisonRecords", "Records could not be converted and went to the _errors/ prefix",
+			m.metric(MetricPoisonRecords, "Sum", p), th, n, gte)
+	}
+	if cfg := s.Alarms.TrimmedData; !cfg.Disabled {
+		th, n, p := tuned(cfg, 1, 1, 5*time.Minute)
+		mon.alarms.TrimmedData = alarm("TrimmedData", "Reads hit the 24-hour trim horizon: changes older than the retention were lost",
+			m.metric(MetricTrimmedDataAccess, "Sum", p), th, n, gte)
+	}
+	if cfg := s.Alarms.RunningTasks; !cfg.Disabled {
+		_, n, p := tuned(cfg, 1, 5, time.Minute)
+		missing := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression:   jsii.String("IF(desired - running > 0, 1, 0)"),
+			UsingMetrics: &map[string]awscloudwatch.IMetric{"desired": insights("DesiredTaskCount"), "running": insights("RunningTaskCount")},
+			Label:        jsii.String("tasks missing"),
+			Period:       duration(p),
+		})
+		mon.alarms.RunningTasks = alarm("RunningTasks", "Fewer tasks run than desired: shards wait for a worker", missing, 1, n, gte)
+	}
+	if cfg := s.Alarms.Throttling; !cfg.Disabled {
+		th, n, p := tuned(cfg, 60, 3, 5*time.Minute)
+		mon.alarms.Throttling = alarm("Throttling", "GetRecords is throttled, sustained: too many readers per shard or polling too fast",
+			m.metric(MetricGetRecordsThrottles, "Sum", p), th, n, gte)
+	}
+
+	if s.Dashboard == nil || *s.Dashboard {
+		mon.dashboard = newDashboard(scope, s, m, c, insights, &mon.alarms)
+	}
+	return mon
+}
+
+func newDashboard(scope constructs.Construct, s *settings, m metrics, c *compute, insights func(string) awscloudwatch.Metric, alarms *Alarms) awscloudwatch.Dashboard {
+	five := 5 * time.Minute
+	graph := func(title string, left []awscloudwatch.IMetric, right []awscloudwatch.IMetric) awscloudwatch.GraphWidget {
+		props := &awscloudwatch.GraphWidgetProps{Title: jsii.String(title), Left: &left, Width: jsii.Number(12), Height: jsii.Number(6)}
+		if right != nil {
+			props.Right = &right
+		}
+		return awscloudwatch.NewGraphWidget(props)
+	}
+	props := &awscloudwatch.DashboardProps{DefaultInterval: awscdk.Duration_Hours(jsii.Number(3))}
+	if s.DashboardName != "" {
+		props.DashboardName = jsii.String(s.DashboardName)
+	}
+	d := awscloudwatch.NewDashboard(scope, jsii.String("Dashboard"), props)
+	d.AddWidgets(
+		awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{
+			Markdown: jsii.Sprintf("# %s: %s.%s → S3\nThroughput, lag, errors, leases and the service. Alarms and what to do: README, section operations.",
+				s.ApplicationName, s.Keyspace, s.Table),
+			Width: jsii.Number(24), Height: jsii.Number(2),
+		}),
+	)
+	d.AddWidgets(
+		graph("Throughput (records / 5 min)",
+			[]awscloudwatch.IMetric{m.metric(MetricRecordsRead, "Sum", five), m.metric(MetricRecordsWritten, "Sum", five)},
+			[]awscloudwatch.IMetric{m.metric(MetricBytesWritten, "Sum", five), m.metric(MetricFilesWritten, "Sum", five)}),
+		graph("Lag (ms behind the newest record) and iterators at tip",
+			[]awscloudwatch.IMetric{m.metric(MetricMillisBehindLatest, "Maximum", time.Minute), m.search(MetricMillisBehindLatest, "ShardId", "Maximum")},
+			[]awscloudwatch.IMetric{m.metric(MetricIteratorsAtTip, "Sum", five)}),
+	)
+	d.AddWidgets(
+		graph("Errors by kind, poison records, trimmed reads, throttles",
+			[]awscloudwatch.IMetric{m.search(MetricErrors, "Kind", "Sum"), m.metric(MetricPoisonRecords, "Sum", five), m.metric(MetricTrimmedDataAccess, "Sum", five)},
+			[]awscloudwatch.IMetric{m.metric(MetricGetRecordsThrottles, "Sum", five)}),
+		graph("Flush latency (ms) and leases per worker",
+			[]awscloudwatch.IMetric{m.metric(MetricFlushLatency, "p50", five), m.metric(MetricFlushLatency, "p99", five)},
+			[]awscloudwatch.IMetric{m.search(MetricLeasesHeld, "WorkerId", "Maximum")}),
+	)
+	d.AddWidgets(
+		graph("Service CPU and memory (%)",
+			[]awscloudwatch.IMetric{c.service.MetricCpuUtilization(nil), c.service.MetricMemoryUtilization(nil)}, nil),
+		graph("Tasks: running and desired",
+			[]awscloudwatch.IMetric{insights("RunningTaskCount"), insights("DesiredTaskCount")}, nil),
+	)
+	var states []interfacesawscloudwatch.IAlarmRef
+	for _, a := range []awscloudwatch.Alarm{alarms.Lag, alarms.Stalled, alarms.PoisonRecords, alarms.TrimmedData, alarms.RunningTasks, alarms.Throttling} {
+		if a != nil {
+			states = append(states, a)
+		}
+	}
+	if len(states) > 0 {
+		d.AddWidgets(awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{
+			Title: jsii.String("Alarms"), Alarms: &states, Width: jsii.Number(24),
+		}))
+	}
+	return d
+}

@@ -1,0 +1,151 @@
+package constructs
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// network is the VPC side of the construct: the VPC, the tasks' subnets and security groups,
+// and the VPC endpoints that let tasks in private subnets without NAT reach AWS.
+type network struct {
+	vpc            awsec2.IVpc
+	subnets        *awsec2.SubnetSelection
+	securityGroups []awsec2.ISecurityGroup
+	endpoints      map[string]awsec2.IVpcEndpoint
+}
+
+// KeyspacesStreamsEndpointService is the interface endpoint service of Keyspaces Streams.
+// CDK has no constant for it; its dual-stack name is api.aws.<region>.cassandra-streams.
+func KeyspacesStreamsEndpointService() awsec2.InterfaceVpcEndpointAwsService {
+	return awsec2.NewInterfaceVpcEndpointAwsService(jsii.String("cassandra-streams"), jsii.String("api.aws"), nil, nil)
+}
+
+func newNetwork(scope constructs.Construct, s *settings, logRetention awslogs.RetentionDays) *network {
+	n := &network{endpoints: map[string]awsec2.IVpcEndpoint{}}
+	if s.createVpc {
+		flowLogs := awslogs.NewLogGroup(scope, jsii.String("FlowLogs"), &awslogs.LogGroupProps{Retention: logRetention})
+		n.vpc = awsec2.NewVpc(scope, jsii.String("Vpc"), &awsec2.VpcProps{
+			MaxAzs:      jsii.Number(2),
+			NatGateways: jsii.Number(0),
+			// Isolated subnets: every AWS API the consumer calls is reached through an endpoint.
+			SubnetConfiguration: &[]*awsec2.SubnetConfiguration{{
+				Name:       jsii.String("private"),
+				SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED,
+				CidrMask:   jsii.Number(24),
+			}},
+			FlowLogs: &map[string]*awsec2.FlowLogOptions{
+				"FlowLog": {Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(flowLogs, nil), TrafficType: awsec2.FlowLogTrafficType_REJECT},
+			},
+		})
+		n.subnets = &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED}
+	} else {
+		n.vpc = s.ExistingVpc
+		n.subnets = s.VpcSubnets
+		if n.subnets == nil {
+			subnets := n.vpc.PrivateSubnets()
+			if subnets == nil || len(*subnets) == 0 {
+				subnets = n.vpc.IsolatedSubnets()
+			}
+			n.subnets = &awsec2.SubnetSelection{Subnets: subnets}
+		}
+	}
+
+	n.securityGroups = s.SecurityGroups
+	if len(n.securityGroups) == 0 {
+		sg := awsec2.NewSecurityGroup(scope, jsii.String("ServiceSecurityGroup"), &awsec2.SecurityGroupProps{
+			Vpc:              n.vpc,
+			Description:      jsii.String("keyspaces-cdc-s3 tasks: no inbound, outbound HTTPS only (every AWS API the consumer calls)"),
+			AllowAllOutbound: jsii.Bool(false),
+		})
+		sg.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to AWS APIs and VPC endpoints"), nil)
+		n.securityGroups = []awsec2.ISecurityGroup{sg}
+	}
+
+	on := func(v *bool) bool {
+		if v == nil {
+			return s.createVpc
+		}
+		return *v
+	}
+	type iface struct {
+		id      string
+		enabled bool
+		service awsec2.IInterfaceVpcEndpointService
+	}
+	interfaces := []iface{
+		{"Keyspaces", on(s.KeyspacesEndpoint), awsec2.InterfaceVpcEndpointAwsService_KEYSPACES()},
+		{"KeyspacesStreams", on(s.KeyspacesStreamsEndpoint), KeyspacesStreamsEndpointService()},
+		{"EcrApi", on(s.EcrEndpoints), awsec2.InterfaceVpcEndpointAwsService_ECR()},
+		{"EcrDocker", on(s.EcrEndpoints), awsec2.InterfaceVpcEndpointAwsService_ECR_DOCKER()},
+		{"CloudWatchLogs", on(s.CloudWatchEndpoints), awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_LOGS()},
+		{"CloudWatchMonitoring", on(s.CloudWatchEndpoints), awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_MONITORING()},
+		{"Sts", on(s.StsEndpoint), awsec2.InterfaceVpcEndpointAwsService_STS()},
+	}
+	var endpointSG awsec2.SecurityGroup
+	for _, e := range interfaces {
+		if !e.enabled {
+			continue
+		}
+		if endpointSG == nil {
+			// Open:false plus this group: only the tasks reach the endpoints, and an imported
+			// VPC needs no CIDR block.
+			endpointSG = awsec2.NewSecurityGroup(scope, jsii.String("EndpointSecurityGroup"), &awsec2.SecurityGroupProps{
+				Vpc:              n.vpc,
+				Description:      jsii.String("keyspaces-cdc-s3 interface endpoints: HTTPS from the tasks only"),
+				AllowAllOutbound: jsii.Bool(false),
+			})
+			for i, sg := range n.securityGroups {
+				endpointSG.AddIngressRule(sg, awsec2.Port_Tcp(jsii.Number(443)), jsii.Sprintf("HTTPS from task security group %d", i+1), nil)
+			}
+		}
+		subnets := *n.subnets
+		subnets.OnePerAz = jsii.Bool(true)
+		n.endpoints[e.id] = awsec2.NewInterfaceVpcEndpoint(scope, jsii.String(e.id+"Endpoint"), &awsec2.InterfaceVpcEndpointProps{
+			Vpc:               n.vpc,
+			Service:           e.service,
+			Subnets:           &subnets,
+			Open:              jsii.Bool(false),
+			SecurityGroups:    &[]awsec2.ISecurityGroup{endpointSG},
+			PrivateDnsEnabled: jsii.Bool(true),
+		})
+	}
+
+	gateways := []struct {
+		id, name string
+		enabled  bool
+		service  awsec2.GatewayVpcEndpointAwsService
+	}{
+		{"DynamoDb", "dynamodb", on(s.DynamoDbEndpoint), awsec2.GatewayVpcEndpointAwsService_DYNAMODB()},
+		{"S3", "s3", on(s.S3Endpoint), awsec2.GatewayVpcEndpointAwsService_S3()},
+	}
+	for _, g := range gateways {
+		if !g.enabled {
+			continue
+		}
+		id := jsii.String(g.id + "Endpoint")
+		if len(s.RouteTableIds) > 0 {
+			routeTables := make([]any, len(s.RouteTableIds))
+			for i, rt := range s.RouteTableIds {
+				routeTables[i] = rt
+			}
+			// The L2 endpoint takes route tables only from subnets; given ids go in as they are.
+			ep := awsec2.NewCfnVPCEndpoint(scope, id, &awsec2.CfnVPCEndpointProps{
+				VpcId:           n.vpc.VpcId(),
+				ServiceName:     jsii.Sprintf("com.amazonaws.%s.%s", *awscdk.Stack_Of(scope).Region(), g.name),
+				VpcEndpointType: jsii.String("Gateway"),
+				RouteTableIds:   &routeTables,
+			})
+			n.endpoints[g.id] = awsec2.GatewayVpcEndpoint_FromGatewayVpcEndpointId(scope, jsii.String(g.id+"EndpointRef"), ep.Ref())
+			continue
+		}
+		n.endpoints[g.id] = awsec2.NewGatewayVpcEndpoint(scope, id, &awsec2.GatewayVpcEndpointProps{
+			Vpc:     n.vpc,
+			Service: g.service,
+			Subnets: &[]*awsec2.SubnetSelection{n.subnets},
+		})
+	}
+	return n
+}

@@ -1,0 +1,261 @@
+package constructs
+
+import (
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+)
+
+// Defaults of KeyspacesCdcToS3Props, exported so apps and docs quote the same values.
+const (
+	DefaultApplicationName  = "keyspaces-cdc-s3"
+	DefaultFormat           = "json"
+	DefaultDesiredCount     = 2
+	DefaultCPU              = 1024
+	DefaultMemoryMiB        = 2048
+	DefaultArchitecture     = "ARM64"
+	DefaultMetricsNamespace = "KeyspacesCdcToS3"
+	DefaultHTTPPort         = 8080
+	DefaultStopTimeout      = 120 * time.Second
+)
+
+// Formats lists the output formats the consumer writes.
+var Formats = []string{"json", "avro"}
+
+// Compressions lists, per format, the compressions the consumer accepts; the first is the default.
+var Compressions = map[string][]string{
+	"json": {"gzip", "zstd", "none"},
+	"avro": {"deflate", "snappy", "zstandard", "null"},
+}
+
+// Architectures lists the CPU architectures of the Fargate task (and of the built image).
+var Architectures = []string{"ARM64", "X86_64"}
+
+// StartPositions lists where new leases start reading a shard.
+var StartPositions = []string{"TRIM_HORIZON", "LATEST"}
+
+// KeyspacesCdcToS3Props configures KeyspacesCdcToS3. Only Keyspace and Table are required.
+//
+// Each part is either passed in (Existing*) or created from the other props; giving both for
+// the same part is an error at synth.
+type KeyspacesCdcToS3Props struct {
+	// ---- source ------------------------------------------------------------------------
+
+	// Keyspace of the table whose changes are read. Required.
+	Keyspace string
+	// Table whose changes are read. Required.
+	Table string
+	// StreamArn of the table's CDC stream. Default: empty — the consumer reads the newest
+	// ENABLED stream of Keyspace.Table, and the task role may read any stream of that table
+	// (plus cassandra:ListStreams). Its keyspace and table must be Keyspace and Table.
+	StreamArn string
+	// KeyspacesRegion of the table and its stream. Default: the region of StreamArn if given,
+	// else the stack's region.
+	KeyspacesRegion string
+
+	// ---- destination -------------------------------------------------------------------
+
+	// ExistingBucket receives the files. Default: a bucket is created (versioned, SSL only,
+	// public access blocked, encrypted, server access logs in a second bucket).
+	ExistingBucket awss3.IBucket
+	// S3Region of the bucket. Default: the stack's region. A created bucket lives in the stack's
+	// region, so a different S3Region needs ExistingBucket.
+	S3Region string
+	// BucketEncryptionKey encrypts the created bucket (SSE-KMS with a bucket key) or, with
+	// ExistingBucket, is the key the task role may use. Default: none — SSE-S3.
+	BucketEncryptionKey awskms.IKey
+	// LifecycleRules of the created bucket. Default: abort incomplete multipart uploads after
+	// 7 days and expire noncurrent versions after 30 days (replays overwrite keys).
+	LifecycleRules []*awss3.LifecycleRule
+	// BucketRemovalPolicyDestroy deletes the created buckets (and their objects) with the stack.
+	// Default: false — buckets are retained.
+	BucketRemovalPolicyDestroy bool
+	// Prefix of every object key, e.g. "cdc/". Default: empty.
+	Prefix string
+	// Format of the files: json (JSON Lines) or avro (Avro OCF). Default: json.
+	Format string
+	// Compression of the files. json: gzip, zstd, none; avro: deflate, snappy, zstandard, null.
+	// Default: gzip for json, deflate for avro.
+	Compression string
+	// CellMetadata writes each cell's write_time and ttl. Default: false.
+	CellMetadata bool
+
+	// ---- consumer ----------------------------------------------------------------------
+
+	// ApplicationName names the deployment in metrics (dimension Application) and logs.
+	// Default: keyspaces-cdc-s3.
+	ApplicationName string
+	// StartPosition of new leases: TRIM_HORIZON or LATEST. Default: the consumer's (TRIM_HORIZON).
+	StartPosition string
+	// FlushRecords flushes a shard's file at this many records. Default: the consumer's (10000).
+	FlushRecords int
+	// FlushBytes flushes a shard's file at this many uncompressed bytes. Default: the
+	// consumer's (64 MiB).
+	FlushBytes int64
+	// FlushInterval flushes a shard's file when its oldest record is this old. Default: the
+	// consumer's (60s).
+	FlushInterval time.Duration
+	// MaxLeasesPerWorker caps the leases one task holds. Default: 0 (no cap).
+	MaxLeasesPerWorker int
+	// LogLevel of the consumer: debug, info, warn, error. Default: the consumer's (info).
+	LogLevel string
+	// MetricsNamespace of the consumer's EMF metrics and of the dashboard and alarms.
+	// Default: KeyspacesCdcToS3.
+	MetricsNamespace string
+	// ExtraEnvironment adds environment variables to the container (never secrets).
+	// Default: none. Keys set by the construct cannot be overridden here.
+	ExtraEnvironment map[string]string
+
+	// ---- image -------------------------------------------------------------------------
+
+	// ContainerImage runs this image. Default: a DockerImageAsset built from
+	// SourceDirectory/consumer/Dockerfile for Architecture.
+	ContainerImage awsecs.ContainerImage
+	// ImageUri runs an existing image (e.g. an ECR URI); synth then needs no Docker and no
+	// build. For an ECR URI the execution role may pull from that repository. Default: empty.
+	ImageUri string
+	// SourceDirectory is the repository root holding consumer/Dockerfile (the build context).
+	// Default: found by walking up from this package's source file, then from the working
+	// directory. Set it when the construct is used from the Go module cache.
+	SourceDirectory string
+
+	// ---- compute -----------------------------------------------------------------------
+
+	// DesiredCount of tasks. Default: 2 (a second task takes over leases within the lease
+	// failover time).
+	DesiredCount *int
+	// Cpu units of the task: 256, 512, 1024, 2048, 4096, 8192 or 16384. Default: 1024.
+	Cpu int
+	// MemoryMiB of the task, a valid Fargate value for Cpu. Default: 2048.
+	MemoryMiB int
+	// Architecture of the task and image: ARM64 or X86_64. Default: ARM64.
+	Architecture string
+	// LogRetention of the container logs. Default: one month.
+	LogRetention awslogs.RetentionDays
+	// StopTimeout of the container: time between SIGTERM and SIGKILL for the final flush.
+	// Default (and Fargate's maximum): 120s.
+	StopTimeout time.Duration
+
+	// ---- network -----------------------------------------------------------------------
+
+	// ExistingVpc runs the service in this VPC. Default: a VPC is created with private
+	// isolated subnets in 2 AZs, no NAT gateway, flow logs, and every endpoint below.
+	ExistingVpc awsec2.IVpc
+	// VpcSubnets of the tasks and interface endpoints. Default: the VPC's private subnets
+	// (isolated subnets when it has none).
+	VpcSubnets *awsec2.SubnetSelection
+	// SecurityGroups of the tasks. Default: one is created allowing outbound HTTPS only.
+	SecurityGroups []awsec2.ISecurityGroup
+	// RouteTableIds receive the gateway endpoints (S3, DynamoDB). Default: the route tables
+	// of VpcSubnets (which an imported VPC knows only if given its route table ids).
+	RouteTableIds []string
+
+	// Endpoint switches. Default for each: on when the construct creates the VPC, off with
+	// ExistingVpc. Interface endpoints enable private DNS; gateway endpoints are free.
+	KeyspacesEndpoint        *bool // com.amazonaws.<region>.cassandra (interface)
+	KeyspacesStreamsEndpoint *bool // api.aws.<region>.cassandra-streams (interface)
+	EcrEndpoints             *bool // ecr.api and ecr.dkr (interface): image pulls
+	CloudWatchEndpoints      *bool // logs and monitoring (interface): logs and EMF metrics
+	StsEndpoint              *bool // sts (interface)
+	DynamoDbEndpoint         *bool // dynamodb (gateway): the lease table
+	S3Endpoint               *bool // s3 (gateway): the files and image layers
+
+	// ---- operations --------------------------------------------------------------------
+
+	// Dashboard creates a CloudWatch dashboard. Default: true (set false to skip).
+	Dashboard *bool
+	// DashboardName of the dashboard. Default: generated by CloudFormation.
+	DashboardName string
+	// Alarms tunes or disables each alarm. Default: every alarm on with the defaults of
+	// AlarmsConfig.
+	Alarms AlarmsConfig
+	// AlarmTopic receives every alarm and OK transition. Default: none, unless CreateAlarmTopic.
+	AlarmTopic awssns.ITopic
+	// CreateAlarmTopic creates an SNS topic (SSL only) for the alarms. Default: false.
+	CreateAlarmTopic bool
+	// AlarmEmails subscribe to the created topic. Default: none.
+	AlarmEmails []string
+	// Autoscaling scales the service on lag and CPU. Default: nil — a fixed DesiredCount.
+	Autoscaling *AutoscalingConfig
+	// GlueTable creates a Glue database and table over the files (Athena). Default: nil — none.
+	GlueTable *GlueTableConfig
+}
+
+// AlarmConfig tunes one alarm. The zero value keeps the alarm's defaults.
+type AlarmConfig struct {
+	// Disabled skips this alarm. Default: false.
+	Disabled bool
+	// Threshold of the alarm, in the metric's unit. Default: per alarm (see AlarmsConfig).
+	Threshold float64
+	// EvaluationPeriods before the alarm fires. Default: per alarm.
+	EvaluationPeriods int
+	// Period of each datapoint. Default: per alarm.
+	Period time.Duration
+}
+
+// AlarmsConfig tunes or disables each alarm of the construct.
+type AlarmsConfig struct {
+	// Lag: MillisBehindLatest (maximum) above Threshold ms. Default: 300000 ms (5 minutes),
+	// 3 periods of 1 minute.
+	Lag AlarmConfig
+	// Stalled: records read but no file written. Default: 3 periods of 5 minutes
+	// (Threshold is unused).
+	Stalled AlarmConfig
+	// PoisonRecords: records sent to <prefix>_errors/. Default: at least 1 in one 5-minute period.
+	PoisonRecords AlarmConfig
+	// TrimmedData: reads that hit the 24-hour trim horizon (data lost). Default: at least 1 in
+	// one 5-minute period.
+	TrimmedData AlarmConfig
+	// RunningTasks: fewer running tasks than desired (Container Insights). Default: 5 periods
+	// of 1 minute (Threshold is unused).
+	RunningTasks AlarmConfig
+	// Throttling: GetRecords throttles, sustained. Default: at least 60 per 5-minute period for
+	// 3 periods.
+	Throttling AlarmConfig
+}
+
+// AutoscalingConfig scales the service between MinTasks and MaxTasks.
+type AutoscalingConfig struct {
+	// MinTasks of the service. Default: 1.
+	MinTasks int
+	// MaxTasks of the service. Required. Set it to no more than the stream's shard count:
+	// one task reads a shard at a time, so tasks beyond the shard count hold no lease.
+	MaxTasks int
+	// TargetCpuPercent of the CPU target-tracking policy. Default: 70.
+	TargetCpuPercent float64
+	// LagThresholdMillis adds a task while MillisBehindLatest stays above it (two above 5×),
+	// and allows removing one below a tenth of it. Default: 60000.
+	LagThresholdMillis float64
+}
+
+// GlueTableConfig describes the Glue database and table over the files.
+type GlueTableConfig struct {
+	// DatabaseName of the created Glue database. Default: ApplicationName with every
+	// character outside [a-z0-9_] replaced by '_'.
+	DatabaseName string
+	// TableName of the Glue table. Default: <keyspace>_<table>, lowercased.
+	TableName string
+	// ProjectionStartDate is the first dt of the partition projection (yyyy-MM-dd).
+	// Default: 2025-01-01.
+	ProjectionStartDate string
+	// RowColumns are the Cassandra table's columns as Hive types (e.g. "id": "string",
+	// "n": "bigint"), in order. With avro they type keys/new_image/old_image as structs and
+	// are required; with json they are ignored (those columns are JSON strings).
+	RowColumns []GlueColumn
+	// KeyColumns names the partition and clustering key columns among RowColumns (avro only).
+	KeyColumns []string
+	// AvroSchema is the writer's schema (a file from <prefix>_schemas/), set as the table's
+	// avro.schema.literal (avro only). Default: none — the reader schema follows the columns.
+	AvroSchema string
+}
+
+// GlueColumn is one column of the Cassandra table, as a Hive type.
+type GlueColumn struct {
+	Name string
+	Type string
+}
