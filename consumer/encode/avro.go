@@ -1,0 +1,341 @@
+package encode
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/hamba/avro/v2/ocf"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
+)
+
+// avroFile builds an Avro Object Container File. Events are kept until Finish because the
+// schema may widen while the file fills (a column added mid-file): the file is written
+// with the newest schema, which covers every event added before it.
+type avroFile struct {
+	schemas *Schemas
+	codec   string
+	zstd    *zstd.Encoder // created on first use, reused for every file of this builder
+
+	schema *AvroSchema
+	events []*record.Event
+	size   int
+}
+
+func newAvroFile(schemas *Schemas, codec string) *avroFile {
+	return &avroFile{schemas: schemas, codec: codec}
+}
+
+func (f *avroFile) Add(ctx context.Context, ev *record.Event) error {
+	s, err := f.schemas.For(ctx, ev)
+	if err != nil {
+		return err
+	}
+	// Convert now so that an event that cannot be written fails here, alone, and not the
+	// whole file at Finish.
+	if _, err := s.Native(ev); err != nil {
+		return err
+	}
+	f.schema = s
+	f.events = append(f.events, ev)
+	f.size += ev.Size()
+	return nil
+}
+
+func (f *avroFile) Len() int  { return len(f.events) }
+func (f *avroFile) Size() int { return f.size }
+
+func (f *avroFile) Finish(key string) (*File, error) {
+	if f.schema == nil {
+		return nil, fmt.Errorf("finish avro file %s: no events", key)
+	}
+	if f.codec == CodecZstandard && f.zstd == nil {
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			return nil, fmt.Errorf("create zstd encoder: %w", err)
+		}
+		f.zstd = enc
+	}
+	body, err := WriteOCF(f.schema, f.codec, SyncMarker(key), f.events, f.zstd)
+	if err != nil {
+		return nil, fmt.Errorf("encode avro file %s: %w", key, err)
+	}
+	out := &File{Body: body, Ext: "avro", ContentType: "application/avro", Records: len(f.events),
+		UncompressedBytes: f.size, Schema: f.schema}
+	f.events, f.size = nil, 0
+	return out, nil
+}
+
+// SyncMarker derives a file's 16-byte sync marker from its object key, so that a replay
+// into the same key writes the same bytes (a random marker, the usual choice, would not).
+func SyncMarker(key string) [16]byte {
+	sum := sha256.Sum256([]byte("avro-sync:" + key))
+	var s [16]byte
+	copy(s[:], sum[:16])
+	return s
+}
+
+// WriteOCF encodes events as an Avro Object Container File with the schema and codec.
+// hamba/avro's ocf.Encoder writes the data blocks (and compresses them); the header is
+// written here, because ocf writes its metadata map in Go's random map order, which would
+// make two runs differ. zenc is used for the zstandard codec.
+func WriteOCF(s *AvroSchema, codec string, sync [16]byte, events []*record.Event, zenc *zstd.Encoder) ([]byte, error) {
+	opts := []ocf.EncoderFunc{ocf.WithCodec(ocf.CodecName(codec)), ocf.WithSyncBlock(sync),
+		ocf.WithBlockLength(1000), ocf.WithBlockSize(1 << 20)}
+	if zenc != nil {
+		opts = append(opts, ocf.WithZStandardEncoder(zenc))
+	}
+	var blocks bytes.Buffer
+	enc, err := ocf.NewEncoderWithSchema(s.schema, &blocks, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create ocf encoder: %w", err)
+	}
+	headerLen := blocks.Len()
+	for _, ev := range events {
+		n, err := s.Native(ev)
+		if err != nil {
+			return nil, err
+		}
+		if err := enc.Encode(n); err != nil {
+			return nil, fmt.Errorf("encode event %s: %w", ev.SequenceNumber, err)
+		}
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("close ocf encoder: %w", err)
+	}
+	out := appendOCFHeader(make([]byte, 0, blocks.Len()-headerLen+len(s.JSON)+64), s.JSON, codec, sync)
+	return append(out, blocks.Bytes()[headerLen:]...), nil
+}
+
+// appendOCFHeader writes the container header with its metadata in sorted key order.
+func appendOCFHeader(b []byte, schemaJSON, codec string, sync [16]byte) []byte {
+	b = append(b, 'O', 'b', 'j', 1)
+	b = binary.AppendVarint(b, 2) // one block of two entries (Avro longs are zig-zag varints)
+	b = appendAvroBytes(b, "avro.codec")
+	b = appendAvroBytes(b, codec)
+	b = appendAvroBytes(b, "avro.schema")
+	b = appendAvroBytes(b, schemaJSON)
+	b = binary.AppendVarint(b, 0)
+	return append(b, sync[:]...)
+}
+
+func appendAvroBytes(b []byte, s string) []byte {
+	b = binary.AppendVarint(b, int64(len(s)))
+	return append(b, s...)
+}
+
+// Native converts an event to the generic form hamba/avro (and goavro) encode: records are
+// map[string]any, a non-null value of a nullable union is map[string]any{branch: value}.
+func (a *AvroSchema) Native(ev *record.Event) (map[string]any, error) {
+	keys, err := a.nativeRow(a.keys, a.keyIndex, ev.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	n := map[string]any{
+		"keyspace": ev.Keyspace, "table": ev.Table, "shard_id": ev.ShardID,
+		"sequence_number": ev.SequenceNumber, "created_at": ev.CreatedAt,
+		"origin": ev.Origin, "op": string(ev.Op), "keys": keys,
+	}
+	for _, side := range []struct {
+		name string
+		img  *record.Image
+	}{{"new_image", ev.NewImage}, {"old_image", ev.OldImage}} {
+		if side.img == nil {
+			n[side.name] = nil
+			if a.cellMetadata {
+				n[side.name+"_metadata"] = nil
+			}
+			continue
+		}
+		row, err := a.nativeRow(a.columns, a.colIndex, side.img.Columns)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", side.name, err)
+		}
+		n[side.name] = map[string]any{a.image: row}
+		if a.cellMetadata {
+			meta := []any{}
+			for _, c := range side.img.Columns {
+				if c.Meta != nil {
+					meta = append(meta, map[string]any{"column": c.Name,
+						"write_time": optString(c.Meta.WriteTime), "expiration_time": optString(c.Meta.ExpirationTime)})
+				}
+			}
+			n[side.name+"_metadata"] = map[string]any{"array": meta}
+		}
+	}
+	return n, nil
+}
+
+func optString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return map[string]any{"string": s}
+}
+
+// nativeRow fills every column of the record (absent ones null).
+func (a *AvroSchema) nativeRow(cols []avroColumn, idx map[string]int, fields []record.Field) (map[string]any, error) {
+	row := make(map[string]any, len(cols))
+	for _, c := range cols {
+		row[c.avroName] = nil
+	}
+	for _, f := range fields {
+		i, ok := idx[f.Name]
+		if !ok {
+			return nil, fmt.Errorf("column %s: not in the schema", f.Name)
+		}
+		v, err := a.nullable(cols[i].typ, f.Value)
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", f.Name, err)
+		}
+		row[cols[i].avroName] = v
+	}
+	return row, nil
+}
+
+// nullable converts a value at a ["null", T] position.
+func (a *AvroSchema) nullable(t record.Type, v record.Value) (any, error) {
+	if v.IsNull() {
+		return nil, nil
+	}
+	if t.Name == "" {
+		return nil, fmt.Errorf("%s value in a column of unknown type", v.Type)
+	}
+	n, err := a.native(t, v)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{a.branch(t): n}, nil
+}
+
+// branch is the union branch name of t's Avro type.
+func (a *AvroSchema) branch(t record.Type) string {
+	if b, ok := scalarBranch[string(t.Name)]; ok {
+		return b
+	}
+	switch t.Name {
+	case "list", "set", "map":
+		return "array"
+	case "tuple", "udt":
+		return a.names[typeKey(t)]
+	}
+	return "string"
+}
+
+// native converts a non-null value under the declared type t.
+func (a *AvroSchema) native(t record.Type, v record.Value) (any, error) {
+	if v.IsNull() {
+		return nil, fmt.Errorf("null where %s needs a value", t)
+	}
+	if !t.Covers(record.TypeOf(v)) {
+		return nil, fmt.Errorf("%w: %s value for %s", ErrTypeConflict, record.TypeOf(v), t)
+	}
+	switch t.Name {
+	case streams.TypeTinyint, streams.TypeSmallint, streams.TypeInt:
+		return int32(v.Int), nil
+	case streams.TypeBigint, streams.TypeCounter:
+		return v.Int, nil
+	case streams.TypeFloat:
+		return float32(v.Float), nil
+	case streams.TypeDouble:
+		return v.Float, nil
+	case streams.TypeBool:
+		return v.Bool, nil
+	case streams.TypeBlob:
+		return v.Bytes, nil
+	case streams.TypeTimestamp, streams.TypeDate:
+		return v.Time, nil
+	case streams.TypeTime:
+		return v.TimeOfDay.Truncate(time.Microsecond), nil
+	case streams.TypeList, streams.TypeSet:
+		out := make([]any, len(v.Elems))
+		for i, e := range v.Elems {
+			n, err := a.native(t.Elems[0], e)
+			if err != nil {
+				return nil, fmt.Errorf("element %d: %w", i, err)
+			}
+			out[i] = n
+		}
+		return out, nil
+	case streams.TypeMap:
+		out := make([]any, len(v.Entries))
+		for i, e := range v.Entries {
+			k, err := a.native(t.Elems[0], e.Key)
+			if err != nil {
+				return nil, fmt.Errorf("map key %d: %w", i, err)
+			}
+			val, err := a.native(t.Elems[1], e.Value)
+			if err != nil {
+				return nil, fmt.Errorf("map value %d: %w", i, err)
+			}
+			out[i] = map[string]any{"key": k, "value": val}
+		}
+		return out, nil
+	case streams.TypeTuple:
+		out := make(map[string]any, len(t.Elems))
+		for i, et := range t.Elems {
+			var e record.Value
+			if i < len(v.Elems) {
+				e = v.Elems[i]
+			}
+			n, err := a.nullable(et, e)
+			if err != nil {
+				return nil, fmt.Errorf("tuple component %d: %w", i, err)
+			}
+			out[fmt.Sprintf("f%d", i)] = n
+		}
+		return out, nil
+	case streams.TypeUDT:
+		return a.nativeUDT(t, v)
+	}
+	// Strings: text, ascii, varchar, inet, uuid, timeuuid, varint, decimal, duration.
+	return v.Text, nil
+}
+
+func (a *AvroSchema) nativeUDT(t record.Type, v record.Value) (any, error) {
+	out := make(map[string]any, len(t.Fields))
+	names := udtFieldNames(t)
+	for _, n := range names {
+		out[n] = nil
+	}
+	for _, f := range v.Fields {
+		i := -1
+		for j, tf := range t.Fields {
+			if tf.Name == f.Name {
+				i = j
+				break
+			}
+		}
+		if i < 0 {
+			return nil, fmt.Errorf("udt field %s: not in the type", f.Name)
+		}
+		n, err := a.nullable(t.Fields[i].Type, f.Value)
+		if err != nil {
+			return nil, fmt.Errorf("udt field %s: %w", f.Name, err)
+		}
+		out[names[i]] = n
+	}
+	return out, nil
+}
+
+// udtFieldNames are the sanitised Avro names of a UDT's fields (as schemaWriter.typ
+// writes them).
+func udtFieldNames(t record.Type) []string {
+	out := make([]string, len(t.Fields))
+	used := map[string]bool{}
+	for i, f := range t.Fields {
+		name := AvroName(f.Name)
+		for n := 2; used[name]; n++ {
+			name = fmt.Sprintf("%s_%d", AvroName(f.Name), n)
+		}
+		used[name] = true
+		out[i] = name
+	}
+	return out
+}

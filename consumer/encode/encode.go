@@ -1,0 +1,117 @@
+// Package encode writes change events as files: JSON Lines (gzip, zstd or uncompressed)
+// or Avro Object Container Files (deflate, snappy, zstandard or null codec) whose schema is
+// derived from the table's definition (Amazon Keyspaces GetTable/GetType) or, when that is
+// not available, from the values the records carry.
+//
+// Encoding is deterministic: the same events in the same order give the same bytes, so a
+// file replayed after a crash overwrites its object with identical content.
+package encode
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record"
+)
+
+// Formats.
+const (
+	FormatJSON = "json"
+	FormatAvro = "avro"
+)
+
+// Compressions: JSON Lines takes gzip (default), zstd or none; Avro takes its codecs
+// deflate (default), snappy, zstandard or null.
+const (
+	CompressionGzip = "gzip"
+	CompressionZstd = "zstd"
+	CompressionNone = "none"
+
+	CodecDeflate   = "deflate"
+	CodecSnappy    = "snappy"
+	CodecZstandard = "zstandard"
+	CodecNull      = "null"
+)
+
+// DefaultCompression is the compression a format uses when none is configured.
+func DefaultCompression(format string) string {
+	if format == FormatAvro {
+		return CodecDeflate
+	}
+	return CompressionGzip
+}
+
+// CheckFormat validates a format and its compression, naming the allowed values.
+func CheckFormat(format, compression string) error {
+	switch format {
+	case FormatJSON:
+		switch compression {
+		case CompressionGzip, CompressionZstd, CompressionNone:
+			return nil
+		}
+		return fmt.Errorf("Compression %q: format json allows gzip, zstd, none", compression)
+	case FormatAvro:
+		switch compression {
+		case CodecDeflate, CodecSnappy, CodecZstandard, CodecNull:
+			return nil
+		}
+		return fmt.Errorf("Compression %q: format avro allows deflate, snappy, zstandard, null", compression)
+	}
+	return fmt.Errorf("Format %q: allowed values are json, avro", format)
+}
+
+// File is an encoded object, ready to upload.
+type File struct {
+	Body        []byte
+	Ext         string // "jsonl.gz", "avro", ...
+	ContentType string
+	Records     int
+	// UncompressedBytes is the JSON text's size, or the Avro events' estimated size.
+	UncompressedBytes int
+	// Schema is the Avro schema the file embeds (nil for JSON Lines).
+	Schema *AvroSchema
+}
+
+// Builder accumulates the events of one file. It is not safe for concurrent use.
+type Builder interface {
+	// Add appends an event. An error means this event cannot be written (its values do
+	// not fit its column's type); the builder is unchanged and the caller routes the event
+	// to the error prefix.
+	Add(ctx context.Context, ev *record.Event) error
+	// Len is the number of events added since the last Finish.
+	Len() int
+	// Size is their uncompressed size in bytes (exact for JSON, estimated for Avro).
+	Size() int
+	// Finish encodes the events added so far into a file and starts an empty one. The key
+	// the file will be stored under seeds the Avro sync marker.
+	Finish(key string) (*File, error)
+}
+
+// Options choose a Builder.
+type Options struct {
+	Format       string // json (default) | avro
+	Compression  string // default: DefaultCompression(Format)
+	CellMetadata bool   // write each image's per-cell write_time / expiration_time
+	// Schemas gives Avro files their schema; required for avro.
+	Schemas *Schemas
+}
+
+// NewBuilder returns a Builder for the options.
+func NewBuilder(opts Options) (Builder, error) {
+	if opts.Format == "" {
+		opts.Format = FormatJSON
+	}
+	if opts.Compression == "" {
+		opts.Compression = DefaultCompression(opts.Format)
+	}
+	if err := CheckFormat(opts.Format, opts.Compression); err != nil {
+		return nil, err
+	}
+	if opts.Format == FormatAvro {
+		if opts.Schemas == nil {
+			return nil, fmt.Errorf("Schemas: required for format avro")
+		}
+		return newAvroFile(opts.Schemas, opts.Compression), nil
+	}
+	return newJSONLines(opts.Compression, opts.CellMetadata)
+}
