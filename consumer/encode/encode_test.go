@@ -250,8 +250,8 @@ func wantAvro(tupleSecond any) map[string]any {
 		"c_timeuuid":  "e8f2a4a0-d6b1-11ee-8c90-0242ac120002", "c_tinyint": int64(-128),
 		"c_uuid": "123e4567-e89b-12d3-a456-426614174000", "c_varchar": "varchar",
 		"c_varint": "-123456789012345678901234567890", "c_list": []any{"a", "b"},
-		"c_set": []any{int64(1), int64(2)},
-		"c_map": []any{map[string]any{"key": "k1", "value": int64(1)}, map[string]any{"key": "k2", "value": int64(2)}},
+		"c_set":     []any{int64(1), int64(2)},
+		"c_map":     []any{map[string]any{"key": "k1", "value": int64(1)}, map[string]any{"key": "k2", "value": int64(2)}},
 		"c_map_int": []any{map[string]any{"key": int64(7), "value": []any{"x"}}},
 		"c_tuple":   map[string]any{"f0": int64(3), "f1": tupleSecond},
 		"c_udt":     map[string]any{"street": "1 Main St", "zip": int64(12345), "tags": []any{"home"}},
@@ -282,7 +282,9 @@ func decodeOCF(t *testing.T, body []byte) ([]map[string]any, map[string][]byte) 
 func TestAvroRoundTrip(t *testing.T) {
 	sources := map[string]func() TableSource{
 		"GetTable": func() TableSource { return KeyspacesSource{API: &fakeKeyspaces{}} },
-		"derived":  func() TableSource { return KeyspacesSource{API: &fakeKeyspaces{err: errors.New("AccessDeniedException")}} },
+		"derived": func() TableSource {
+			return KeyspacesSource{API: &fakeKeyspaces{err: errors.New("AccessDeniedException")}}
+		},
 	}
 	for srcName, src := range sources {
 		for _, codec := range []string{CodecDeflate, CodecSnappy, CodecZstandard, CodecNull} {
@@ -318,7 +320,7 @@ func TestAvroRoundTrip(t *testing.T) {
 				head := map[string]any{"keyspace": "ks", "table": "all_types", "shard_id": "shard-1",
 					"sequence_number": recordtest.Seq(3), "created_at": created, "origin": "USER", "op": "INSERT",
 					"old_image": nil, "old_image_metadata": nil,
-					"keys": map[string]any{"id": "00000000-0000-0000-0000-000000000003", "ck": int64(3)},
+					"keys":               map[string]any{"id": "00000000-0000-0000-0000-000000000003", "ck": int64(3)},
 					"new_image_metadata": []any{map[string]any{"column": "c_ascii", "write_time": "1709251200123456", "expiration_time": "1709337600"}},
 				}
 				for k, want := range head {

@@ -2,8 +2,8 @@ package encode
 
 import (
 	"bytes"
-	"context"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
