@@ -66,6 +66,9 @@ type Source struct {
 // FromStream converts one change record. An error (a value that cannot be converted
 // exactly) names the column; the caller routes such a record to the error prefix.
 func FromStream(rec *streams.Record, src Source) (*Event, error) {
+	if rec.DecodeErr != nil {
+		return nil, fmt.Errorf("undecodable record: %w", rec.DecodeErr)
+	}
 	ev := &Event{
 		Keyspace:       src.Keyspace,
 		Table:          src.Table,

@@ -57,6 +57,9 @@ type Record struct {
 	// Raw is the record exactly as received, kept so a record that cannot be converted can
 	// be stored untouched under the error prefix.
 	Raw json.RawMessage
+	// DecodeErr is set when the record arrived but could not be decoded: only Raw (and
+	// SequenceNumber, when readable) are meaningful, and the sink stores it as a poison record.
+	DecodeErr error
 }
 
 // Column is a key column: its name and value.
