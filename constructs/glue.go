@@ -144,6 +144,6 @@ func newGlueTable(scope constructs.Construct, s *settings, bucket awss3.IBucket)
 			},
 		},
 	})
-	table.AddDependency(db)
+	table.Node().AddDependency(db)
 	return &glueTable{database: db, table: table}
 }

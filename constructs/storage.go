@@ -41,10 +41,11 @@ func newStorage(scope constructs.Construct, s *settings) *storage {
 		st.accessLogs = awss3.NewBucket(scope, jsii.String("AccessLogsBucket"), &awss3.BucketProps{
 			BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 			EnforceSSL:        jsii.Bool(true),
-			// Server access log delivery writes only to SSE-S3 buckets.
-			Encryption:      awss3.BucketEncryption_S3_MANAGED,
-			ObjectOwnership: awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-			Versioned:       jsii.Bool(true),
+			// Server access log delivery writes only to SSE-S3 buckets. Object ownership is
+			// left to CDK: it depends on whether the app's feature flags deliver the logs by
+			// bucket policy (owner enforced) or by ACL (object writer).
+			Encryption: awss3.BucketEncryption_S3_MANAGED,
+			Versioned:  jsii.Bool(true),
 			LifecycleRules: &[]*awss3.LifecycleRule{{
 				Id:                          jsii.String("expire-access-logs"),
 				Expiration:                  awscdk.Duration_Days(jsii.Number(365)),
