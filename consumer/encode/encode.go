@@ -60,6 +60,16 @@ func CheckFormat(format, compression string) error {
 	return fmt.Errorf("Format %q: allowed values are json, avro", format)
 }
 
+// Ext is the file name extension of a format and compression: jsonl.gz, jsonl.zst, jsonl,
+// avro.
+func Ext(format, compression string) string {
+	if format == FormatAvro {
+		return "avro"
+	}
+	ext, _ := jsonExt(compression)
+	return ext
+}
+
 // File is an encoded object, ready to upload.
 type File struct {
 	Body        []byte

@@ -281,9 +281,11 @@ func decodeOCF(t *testing.T, body []byte) ([]map[string]any, map[string][]byte) 
 
 func TestAvroRoundTrip(t *testing.T) {
 	sources := map[string]func() TableSource{
-		"GetTable": func() TableSource { return KeyspacesSource{API: &fakeKeyspaces{}} },
+		"GetTable": func() TableSource { return KeyspacesSource{API: &recordtest.FakeKeyspaces{}} },
 		"derived": func() TableSource {
-			return KeyspacesSource{API: &fakeKeyspaces{err: errors.New("AccessDeniedException")}}
+			api := &recordtest.FakeKeyspaces{}
+			api.Fail(errors.New("AccessDeniedException"))
+			return KeyspacesSource{API: api}
 		},
 	}
 	for srcName, src := range sources {
@@ -347,7 +349,7 @@ func TestAvroRoundTrip(t *testing.T) {
 }
 
 func TestSchemaWidensOnNewColumn(t *testing.T) {
-	api := &fakeKeyspaces{}
+	api := &recordtest.FakeKeyspaces{}
 	schemas := NewSchemas(KeyspacesSource{API: api}, false, nil)
 	ctx := context.Background()
 	ev1 := allTypesEvent(t, 1)
@@ -355,14 +357,12 @@ func TestSchemaWidensOnNewColumn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := schemas.For(ctx, allTypesEvent(t, 2)); again != s1 || api.getTable != 1 {
-		t.Fatalf("covered event changed the schema or called GetTable again (%d calls)", api.getTable)
+	if again, _ := schemas.For(ctx, allTypesEvent(t, 2)); again != s1 || api.GetTableCalls() != 1 {
+		t.Fatalf("covered event changed the schema or called GetTable again (%d calls)", api.GetTableCalls())
 	}
 
 	// ALTER TABLE ADD c_new bigint; the next record carries it.
-	api.mu.Lock()
-	api.extra = append(api.extra, struct{ Name, Type string }{"c_new", "bigint"})
-	api.mu.Unlock()
+	api.AddColumn("c_new", "bigint")
 	ev2 := allTypesEvent(t, 2)
 	ev2.NewImage.Columns = append(ev2.NewImage.Columns, record.Field{Name: "c_new", Value: record.Value{Type: streams.TypeBigint, Int: 5}})
 	s2, err := schemas.For(ctx, ev2)
@@ -377,9 +377,7 @@ func TestSchemaWidensOnNewColumn(t *testing.T) {
 	}
 
 	// A column GetTable does not know (denied now) is derived from the record.
-	api.mu.Lock()
-	api.err = errors.New("AccessDeniedException")
-	api.mu.Unlock()
+	api.Fail(errors.New("AccessDeniedException"))
 	ev3 := allTypesEvent(t, 3)
 	ev3.NewImage.Columns = append(ev3.NewImage.Columns, record.Field{Name: "c-odd name", Value: record.Value{Type: streams.TypeText, Text: "x"}})
 	s3, err := schemas.For(ctx, ev3)
@@ -392,7 +390,7 @@ func TestSchemaWidensOnNewColumn(t *testing.T) {
 }
 
 func TestAvroTypeConflictIsRejectedAlone(t *testing.T) {
-	b, err := NewBuilder(Options{Format: FormatAvro, Schemas: NewSchemas(KeyspacesSource{API: &fakeKeyspaces{}}, false, nil)})
+	b, err := NewBuilder(Options{Format: FormatAvro, Schemas: NewSchemas(KeyspacesSource{API: &recordtest.FakeKeyspaces{}}, false, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,26 +103,48 @@ func AllTypes(i int, seq string, created time.Time) *streams.Record {
 	}
 }
 
-// Row is a plain record of a small table (id int, v text padded to about size bytes), the
-// shape the flush and benchmark tests flood with.
+// Row is a record of a plain table (id int, name text, note text, n bigint, score double,
+// at timestamp, tags list<text>) of about size bytes as a JSON line. Its text is made of
+// words picked pseudo-randomly from i, so it compresses like real text, not like padding.
 func Row(i int, seq string, created time.Time, size int) *streams.Record {
 	it := strconv.Itoa(i)
-	pad := size - 200
-	if pad < 1 {
-		pad = 1
-	}
+	note := words(uint64(i)+1, size-420)
 	return &streams.Record{
 		EventVersion:  "1",
 		CreatedAt:     created,
 		Origin:        "USER",
 		PartitionKeys: []streams.Column{{Name: "id", Value: S(streams.TypeInt, it)}},
 		NewImage: &streams.Row{ValueCells: []streams.NamedCell{
-			N("v", S(streams.TypeText, strings.Repeat("x", pad))),
-			N("n", S(streams.TypeBigint, it)),
-			N("at", S(streams.TypeTimestamp, "1709251200123")),
+			N("name", S(streams.TypeText, words(uint64(i)*7+3, 24))),
+			N("note", S(streams.TypeText, note)),
+			N("n", S(streams.TypeBigint, strconv.Itoa(i*7919))),
+			N("score", S(streams.TypeDouble, strconv.FormatFloat(float64(i)/7, 'g', -1, 64))),
+			N("at", S(streams.TypeTimestamp, strconv.FormatInt(created.UnixMilli(), 10))),
+			N("tags", streams.CellValue{Type: streams.TypeList, Elems: []streams.Cell{
+				C(S(streams.TypeText, words(uint64(i)+11, 8))), C(S(streams.TypeText, words(uint64(i)+13, 8)))}}),
 		}},
 		SequenceNumber: seq,
+		Raw:            []byte(`{"sequenceNumber":"` + seq + `"}`),
 	}
+}
+
+var vocabulary = strings.Fields(`alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo
+lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu
+order customer invoice shipped pending payment address street city region warehouse parcel
+amount currency discount refund status created updated deleted account session device`)
+
+// words is about n bytes of words chosen by a linear congruential generator seeded by seed.
+func words(seed uint64, n int) string {
+	var b strings.Builder
+	x := seed
+	for b.Len() < n {
+		x = x*6364136223846793005 + 1442695040888963407
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(vocabulary[(x>>33)%uint64(len(vocabulary))])
+	}
+	return b.String()
 }
 
 // Seq is a sequence number of the fixed width the stream uses (so they sort as text too).

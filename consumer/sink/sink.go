@@ -1,0 +1,396 @@
+// Package sink writes a table's change events to S3 as JSON Lines or Avro files, one
+// stream of files per shard, exactly once.
+//
+// Each file is cut from a shard's records, built in memory, announced in the lease item
+// (checkpoint.Intent: its key and sequence range) before it is uploaded, and the shard's
+// checkpoint moves past its last record only after the object exists. A worker that crashes
+// between the upload and the checkpoint leaves the intent behind; the next owner re-reads
+// the same records from the checkpoint, cuts the file at exactly the intent's last sequence
+// number and writes it to the intent's key: the object is overwritten with identical bytes
+// (encoding is deterministic), never duplicated. Records that cannot be converted go, raw,
+// to the _errors/ prefix before the checkpoint can pass them.
+package sink
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/encode"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
+)
+
+// Defaults of Config.
+const (
+	DefaultFlushRecords       = 10_000
+	DefaultFlushBytes         = 64 << 20
+	DefaultFlushInterval      = 60 * time.Second
+	DefaultMultipartThreshold = 32 << 20
+	DefaultInitialBackoff     = 200 * time.Millisecond
+	DefaultMaxBackoff         = 30 * time.Second
+)
+
+// Config configures a Sink. Zero values take the documented defaults.
+type Config struct {
+	Bucket   string // required
+	Prefix   string // key prefix, e.g. "cdc/" (a trailing "/" is added when missing)
+	Keyspace string // required
+	Table    string // required
+
+	Format      string // json (default) | avro
+	Compression string // json: gzip (default), zstd, none; avro: deflate (default), snappy, zstandard, null
+
+	// A shard's file is cut when it holds FlushRecords records (default 10,000), or
+	// FlushBytes uncompressed bytes (default 64 MiB), or when its first record was buffered
+	// FlushInterval ago (default 60 s; checked by FlushIfDue).
+	FlushRecords  int
+	FlushBytes    int
+	FlushInterval time.Duration
+
+	// CellMetadata adds each image's per-cell write_time / expiration_time.
+	CellMetadata bool
+	// ViewType is the stream's view type (NEW_AND_OLD_IMAGES, ...), for the op inference;
+	// empty is treated as NEW_AND_OLD_IMAGES.
+	ViewType string
+
+	// Upload is the retry policy of uploads.
+	Upload RetryPolicy
+	// MultipartThreshold: files at least this large are uploaded in parts with the
+	// s3/manager uploader (default 32 MiB); smaller ones with a single PutObject.
+	MultipartThreshold int
+}
+
+// RetryPolicy is how failed uploads are retried: exponential backoff with full jitter from
+// InitialBackoff (default 200 ms) up to MaxBackoff (default 30 s). MaxAttempts 0 (the
+// default) retries until the context ends: a file is never dropped.
+type RetryPolicy struct {
+	InitialBackoff time.Duration
+	MaxBackoff     time.Duration
+	MaxAttempts    int
+}
+
+func (c *Config) setDefaults() {
+	if c.Format == "" {
+		c.Format = encode.FormatJSON
+	}
+	if c.Compression == "" {
+		c.Compression = encode.DefaultCompression(c.Format)
+	}
+	if c.FlushRecords == 0 {
+		c.FlushRecords = DefaultFlushRecords
+	}
+	if c.FlushBytes == 0 {
+		c.FlushBytes = DefaultFlushBytes
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.MultipartThreshold == 0 {
+		c.MultipartThreshold = DefaultMultipartThreshold
+	}
+	if c.Upload.InitialBackoff == 0 {
+		c.Upload.InitialBackoff = DefaultInitialBackoff
+	}
+	if c.Upload.MaxBackoff == 0 {
+		c.Upload.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.Prefix != "" && !strings.HasSuffix(c.Prefix, "/") {
+		c.Prefix += "/"
+	}
+}
+
+// Validate checks the configuration (after defaults), naming the bad field and what it
+// allows.
+func (c Config) Validate() error {
+	var errs []error
+	if n := len(c.Bucket); n < 3 || n > 63 {
+		errs = append(errs, fmt.Errorf("Bucket %q: an S3 bucket name of 3 to 63 characters is required", c.Bucket))
+	}
+	if c.Keyspace == "" {
+		errs = append(errs, errors.New("Keyspace: required"))
+	}
+	if c.Table == "" {
+		errs = append(errs, errors.New("Table: required"))
+	}
+	if strings.HasPrefix(c.Prefix, "/") {
+		errs = append(errs, fmt.Errorf("Prefix %q: must not start with /", c.Prefix))
+	}
+	if err := encode.CheckFormat(c.Format, c.Compression); err != nil {
+		errs = append(errs, err)
+	}
+	if c.FlushRecords < 1 {
+		errs = append(errs, fmt.Errorf("FlushRecords %d: must be at least 1", c.FlushRecords))
+	}
+	if c.FlushBytes < 1 {
+		errs = append(errs, fmt.Errorf("FlushBytes %d: must be at least 1", c.FlushBytes))
+	}
+	if c.FlushInterval < 0 {
+		errs = append(errs, fmt.Errorf("FlushInterval %s: must be positive", c.FlushInterval))
+	}
+	switch c.ViewType {
+	case "", record.ViewNewImage, record.ViewOldImage, record.ViewNewAndOldImages, record.ViewKeysOnly:
+	default:
+		errs = append(errs, fmt.Errorf("ViewType %q: allowed values are NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES, KEYS_ONLY or empty", c.ViewType))
+	}
+	if c.MultipartThreshold < 5<<20 {
+		errs = append(errs, fmt.Errorf("MultipartThreshold %d: must be at least 5 MiB (the S3 minimum part size)", c.MultipartThreshold))
+	}
+	if c.Upload.InitialBackoff < 0 || c.Upload.MaxBackoff < c.Upload.InitialBackoff || c.Upload.MaxAttempts < 0 {
+		errs = append(errs, fmt.Errorf("Upload %+v: backoffs must be positive with MaxBackoff >= InitialBackoff, MaxAttempts >= 0", c.Upload))
+	}
+	return errors.Join(errs...)
+}
+
+// S3API is the part of the S3 client the sink uses (PutObject, and the multipart calls of
+// the s3/manager uploader). *s3.Client implements it.
+type S3API interface {
+	manager.UploadAPIClient
+}
+
+// Sink writes one table's change events. It is safe for concurrent use by the shard
+// writers it opens (each ShardWriter belongs to one goroutine).
+type Sink struct {
+	cfg      Config
+	s3       S3API
+	uploader *manager.Uploader
+	schemas  *encode.Schemas
+	logger   *slog.Logger
+
+	mu             sync.Mutex
+	schemasWritten map[string]bool // fingerprints already in _schemas/
+
+	stats counters
+}
+
+// New returns a Sink. tables answers the table's definition for Avro schemas (typically
+// encode.KeyspacesSource over a keyspaces.Client); nil derives the schemas from the records
+// alone. It is not used for JSON.
+func New(cfg Config, s3api S3API, tables encode.TableSource, logger *slog.Logger) (*Sink, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("sink config: %w", err)
+	}
+	if s3api == nil {
+		return nil, errors.New("sink: S3 client required")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("keyspace", cfg.Keyspace, "table", cfg.Table)
+	return &Sink{
+		cfg: cfg, s3: s3api, logger: logger,
+		uploader: manager.NewUploader(s3api, func(u *manager.Uploader) {
+			u.PartSize = 16 << 20
+			u.Concurrency = 2
+		}),
+		schemas:        encode.NewSchemas(tables, cfg.CellMetadata, logger),
+		schemasWritten: map[string]bool{},
+	}, nil
+}
+
+// Config is the sink's configuration with defaults applied.
+func (s *Sink) Config() Config { return s.cfg }
+
+// Stats are the sink's cumulative counters, for metrics.
+type Stats struct {
+	RecordsWritten    int64 // records stored in data objects
+	BytesWritten      int64 // bytes of data objects (compressed)
+	UncompressedBytes int64 // their uncompressed size (exact for JSON, estimated for Avro)
+	FilesWritten      int64 // data objects written
+	PoisonRecords     int64 // records stored under _errors/
+	SchemasWritten    int64 // .avsc objects written under _schemas/
+	UploadRetries     int64 // failed upload attempts that were retried
+	Checkpoints       int64 // checkpoints written
+	// Flush latency (build + intent + upload + checkpoint of one file).
+	Flushes            int64
+	FlushLatencyTotal  time.Duration
+	FlushLatencyMax    time.Duration
+	FlushLatencyLatest time.Duration
+}
+
+type counters struct {
+	records, bytes, uncompressed, files, poison, schemas, retries, checkpoints atomic.Int64
+	flushes, latencyTotal, latencyMax, latencyLatest                           atomic.Int64
+}
+
+// Stats returns the counters so far.
+func (s *Sink) Stats() Stats {
+	c := &s.stats
+	return Stats{
+		RecordsWritten: c.records.Load(), BytesWritten: c.bytes.Load(), UncompressedBytes: c.uncompressed.Load(),
+		FilesWritten: c.files.Load(), PoisonRecords: c.poison.Load(), SchemasWritten: c.schemas.Load(),
+		UploadRetries: c.retries.Load(), Checkpoints: c.checkpoints.Load(), Flushes: c.flushes.Load(),
+		FlushLatencyTotal:  time.Duration(c.latencyTotal.Load()),
+		FlushLatencyMax:    time.Duration(c.latencyMax.Load()),
+		FlushLatencyLatest: time.Duration(c.latencyLatest.Load()),
+	}
+}
+
+func (c *counters) flushed(d time.Duration) {
+	c.flushes.Add(1)
+	c.latencyTotal.Add(int64(d))
+	c.latencyLatest.Store(int64(d))
+	for {
+		m := c.latencyMax.Load()
+		if int64(d) <= m || c.latencyMax.CompareAndSwap(m, int64(d)) {
+			return
+		}
+	}
+}
+
+// DataKey is the object key of a file: <prefix><keyspace>/<table>/dt=YYYY-MM-DD/hr=HH/
+// <shard_id>-<first_seq>-<last_seq>.<ext>, dt and hr from the created_at (UTC) of the
+// file's first record.
+func (s *Sink) DataKey(shardID, firstSeq, lastSeq string, firstCreated time.Time) string {
+	return fmt.Sprintf("%s%s/%s/%s/%s-%s-%s.%s", s.cfg.Prefix, s.cfg.Keyspace, s.cfg.Table,
+		partition(firstCreated), keyPart(shardID), firstSeq, lastSeq, encode.Ext(s.cfg.Format, s.cfg.Compression))
+}
+
+// ErrorKey is the object key of a poison record: <prefix>_errors/<keyspace>/<table>/
+// dt=YYYY-MM-DD/hr=HH/<shard_id>-<seq>.json.
+func (s *Sink) ErrorKey(shardID, seq string, created time.Time) string {
+	return fmt.Sprintf("%s_errors/%s/%s/%s/%s-%s.json", s.cfg.Prefix, s.cfg.Keyspace, s.cfg.Table,
+		partition(created), keyPart(shardID), keyPart(seq))
+}
+
+// SchemaKey is the object key of an Avro schema version: <prefix>_schemas/<keyspace>/
+// <table>/<fingerprint>.avsc.
+func (s *Sink) SchemaKey(fingerprint string) string {
+	return fmt.Sprintf("%s_schemas/%s/%s/%s.avsc", s.cfg.Prefix, s.cfg.Keyspace, s.cfg.Table, fingerprint)
+}
+
+func partition(t time.Time) string {
+	return t.UTC().Format("dt=2006-01-02/hr=15")
+}
+
+// keyPart keeps an identifier from adding folders to a key.
+func keyPart(s string) string { return strings.ReplaceAll(s, "/", "_") }
+
+// put uploads one object, retrying with backoff until it succeeds, the policy's attempts
+// run out, or ctx ends.
+func (s *Sink) put(ctx context.Context, key string, body []byte, contentType string) error {
+	backoff := s.cfg.Upload.InitialBackoff
+	for attempt := 1; ; attempt++ {
+		err := s.putOnce(ctx, key, body, contentType)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("upload s3://%s/%s: %w", s.cfg.Bucket, key, errors.Join(ctx.Err(), err))
+		}
+		if s.cfg.Upload.MaxAttempts > 0 && attempt >= s.cfg.Upload.MaxAttempts {
+			return fmt.Errorf("upload s3://%s/%s: %d attempts: %w", s.cfg.Bucket, key, attempt, err)
+		}
+		s.stats.retries.Add(1)
+		wait := time.Duration(rand.Int64N(int64(backoff)) + 1)
+		s.logger.Warn("upload failed; retrying", "key", key, "attempt", attempt, "wait", wait.String(), "error", err.Error())
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("upload s3://%s/%s: %w", s.cfg.Bucket, key, errors.Join(ctx.Err(), err))
+		case <-t.C:
+		}
+		backoff = min(backoff*2, s.cfg.Upload.MaxBackoff)
+	}
+}
+
+func (s *Sink) putOnce(ctx context.Context, key string, body []byte, contentType string) error {
+	in := &s3.PutObjectInput{
+		Bucket:            aws.String(s.cfg.Bucket),
+		Key:               aws.String(key),
+		Body:              bytes.NewReader(body),
+		ContentType:       aws.String(contentType),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+	}
+	if len(body) >= s.cfg.MultipartThreshold {
+		_, err := s.uploader.Upload(ctx, in)
+		return err
+	}
+	in.ContentLength = aws.Int64(int64(len(body)))
+	_, err := s.s3.PutObject(ctx, in)
+	return err
+}
+
+// writeSchema stores an Avro schema version once (per Sink; writing it again would only
+// overwrite it with the same text).
+func (s *Sink) writeSchema(ctx context.Context, sc *encode.AvroSchema) error {
+	s.mu.Lock()
+	done := s.schemasWritten[sc.Fingerprint]
+	s.mu.Unlock()
+	if done {
+		return nil
+	}
+	if err := s.put(ctx, s.SchemaKey(sc.Fingerprint), []byte(sc.JSON), "application/json"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.schemasWritten[sc.Fingerprint] = true
+	s.mu.Unlock()
+	s.stats.schemas.Add(1)
+	return nil
+}
+
+// poisonObject is what _errors/ holds for a record that could not be converted.
+type poisonObject struct {
+	Keyspace       string          `json:"keyspace"`
+	Table          string          `json:"table"`
+	ShardID        string          `json:"shard_id"`
+	SequenceNumber string          `json:"sequence_number"`
+	CreatedAt      string          `json:"created_at"`
+	Error          string          `json:"error"`
+	Record         json.RawMessage `json:"record"`               // the record as received
+	RecordText     string          `json:"record_text,omitempty"` // when Raw is not JSON
+}
+
+func (s *Sink) writePoison(ctx context.Context, shardID string, rec *streams.Record, cause error) error {
+	obj := poisonObject{
+		Keyspace: s.cfg.Keyspace, Table: s.cfg.Table, ShardID: shardID,
+		SequenceNumber: rec.SequenceNumber, CreatedAt: rec.CreatedAt.UTC().Format(time.RFC3339Nano),
+		Error: cause.Error(), Record: json.RawMessage("null"),
+	}
+	switch {
+	case json.Valid(rec.Raw):
+		obj.Record = rec.Raw
+	case len(rec.Raw) > 0:
+		obj.RecordText = string(rec.Raw)
+	}
+	body, err := json.Marshal(obj)
+	if err != nil {
+		return fmt.Errorf("encode poison record %s: %w", rec.SequenceNumber, err)
+	}
+	key := s.ErrorKey(shardID, rec.SequenceNumber, rec.CreatedAt)
+	if err := s.put(ctx, key, append(body, '\n'), "application/json"); err != nil {
+		return err
+	}
+	s.stats.poison.Add(1)
+	s.logger.Warn("poison record stored under _errors/", "shard_id", shardID,
+		"sequence_number", rec.SequenceNumber, "key", key, "error", cause.Error())
+	return nil
+}
+
+// compareSeq orders two sequence numbers (decimal strings of any length).
+func compareSeq(a, b string) int {
+	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
+	if len(a) != len(b) {
+		if len(a) < len(b) {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a, b)
+}
