@@ -353,7 +353,7 @@ type poisonObject struct {
 	SequenceNumber string          `json:"sequence_number"`
 	CreatedAt      string          `json:"created_at"`
 	Error          string          `json:"error"`
-	Record         json.RawMessage `json:"record"`               // the record as received
+	Record         json.RawMessage `json:"record"`                // the record as received
 	RecordText     string          `json:"record_text,omitempty"` // when Raw is not JSON
 }
 
