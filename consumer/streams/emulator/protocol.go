@@ -206,7 +206,8 @@ func (s *Server) encodeToken(t token) string {
 func (s *Server) decodeToken(text, kind, what, expiredCode string) (token, error) {
 	var t token
 	b, err := base64.RawURLEncoding.DecodeString(text)
-	if err != nil || json.Unmarshal(b, &t) != nil || t.Kind != kind || t.Pos < 0 {
+	if err != nil || json.Unmarshal(b, &t) != nil || t.Kind != kind || t.Pos < 0 || t.Expires == 0 ||
+		(kind == "it" && (t.Arn == "" || t.Shard == "")) {
 		return token{}, validation(streams.CodeInvalidFormat, "invalid %s", what)
 	}
 	if s.cfg.Now().UnixNano() > t.Expires {
