@@ -113,6 +113,7 @@ func TestDefaultsCreateASafeDeployment(t *testing.T) {
 					}),
 					"StopTimeout":            120,
 					"ReadonlyRootFilesystem": true,
+					"MountPoints":            []any{map[string]any{"ContainerPath": "/tmp", "SourceVolume": "tmp", "ReadOnly": false}},
 					"Essential":              true,
 					"LogConfiguration": assertions.Match_ObjectLike(&map[string]any{
 						"LogDriver": "awslogs",

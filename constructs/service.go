@@ -130,6 +130,10 @@ func newCompute(scope constructs.Construct, s *settings, net *network, st *stora
 		ReadonlyRootFilesystem: jsii.Bool(true),
 		Essential:              jsii.Bool(true),
 	})
+	// The root filesystem is read-only; /tmp is a task-local scratch volume for whatever the
+	// Go runtime or SDK spills (os.TempDir).
+	c.taskDef.AddVolume(&awsecs.Volume{Name: jsii.String("tmp")})
+	c.container.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String("/tmp"), SourceVolume: jsii.String("tmp"), ReadOnly: jsii.Bool(false)})
 	cdknag.NagSuppressions_AddResourceSuppressions(c.taskDef, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-ECS2"),
 		Reason: jsii.String("The environment holds only resource names and tuning settings of the consumer (CDC_*); it has no secrets, and the task role supplies credentials."),
