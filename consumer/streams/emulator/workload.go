@@ -173,26 +173,19 @@ func (w *Workload) upsert(now time.Time, partition, ck int) streams.Record {
 		CreatedAt: now, Origin: streams.OriginUser,
 		PartitionKeys: w.pks[partition], ClusteringKeys: w.cks[ck],
 	}
-	newImg := &streams.Row{ValueCells: cells, RowMetadata: &streams.Metadata{WriteTime: md.WriteTime}}
-	var oldImg *streams.Row
-	if old != nil {
-		oldImg = &streams.Row{ValueCells: old.cells, RowMetadata: &streams.Metadata{WriteTime: old.writeTime}}
-	}
-	w.images(&rec, newImg, oldImg)
 	target := w.cfg.RowBytes
 	if w.cfg.LargeRowRate > 0 && w.rng.Float64() < w.cfg.LargeRowRate {
 		target = w.cfg.LargeRowBytes
 	}
-	if short := target - len(streams.EncodeRecord(&rec)); short > 0 && w.pad != "" {
-		// Rows grow to the target through their padding column; the live row keeps it,
-		// as the table would.
-		pad := streams.NamedCell{Name: w.pad, Cell: streams.Cell{Value: streams.CellValue{Type: streams.TypeVarchar, Text: w.filler(short)}, Metadata: md}}
-		if c, ok := w.cfg.Schema.column(w.pad); ok {
-			pad.Value.Type = valueType(c.Type)
-		}
-		cells = setCell(cells, pad)
-		newImg.ValueCells = cells
+	rowMD := &streams.Metadata{WriteTime: md.WriteTime}
+	if target > 0 {
+		cells = w.fit(rec, cells, rowMD, md, target)
 	}
+	var oldImg *streams.Row
+	if old != nil {
+		oldImg = &streams.Row{ValueCells: old.cells, RowMetadata: &streams.Metadata{WriteTime: old.writeTime}}
+	}
+	w.images(&rec, &streams.Row{ValueCells: cells, RowMetadata: rowMD}, oldImg)
 	if old == nil {
 		w.liveIDs = append(w.liveIDs, id)
 		w.live[id] = &liveRow{partition: partition, ck: ck, cells: cells, writeTime: md.WriteTime}
@@ -200,6 +193,45 @@ func (w *Workload) upsert(now time.Time, partition, ck int) streams.Record {
 		old.cells, old.writeTime = cells, md.WriteTime
 	}
 	return rec
+}
+
+// fit drops random cells, then pads the padding column, until the record carrying only
+// this new image is about target bytes of wire JSON. The live row keeps the result, as the
+// table would.
+func (w *Workload) fit(rec streams.Record, cells []streams.NamedCell, rowMD, md *streams.Metadata, target int) []streams.NamedCell {
+	size := func() int {
+		rec.NewImage = &streams.Row{ValueCells: cells, RowMetadata: rowMD}
+		return len(streams.EncodeRecord(&rec))
+	}
+	// shrink drops random cells other than the padding column while the row is too big.
+	shrink := func() {
+		for size() > target {
+			var others []int
+			for i, c := range cells {
+				if c.Name != w.pad {
+					others = append(others, i)
+				}
+			}
+			if len(others) == 0 || (w.pad == "" && len(others) == 1) {
+				return
+			}
+			i := others[w.rng.IntN(len(others))]
+			cells = append(cells[:i:i], cells[i+1:]...)
+		}
+	}
+	shrink()
+	if w.pad == "" || size() == target {
+		return cells
+	}
+	c, _ := w.cfg.Schema.column(w.pad)
+	padCell := func(n int) streams.NamedCell {
+		return streams.NamedCell{Name: w.pad, Cell: streams.Cell{Value: streams.CellValue{Type: valueType(c.Type), Text: w.filler(n)}, Metadata: md}}
+	}
+	// Set the padding cell with this write's metadata first (its name, framing and metadata
+	// count too), make room for it, then size its text to close the gap.
+	cells = setCell(cells, padCell(1))
+	shrink()
+	return setCell(cells, padCell(max(1, 1+target-size())))
 }
 
 // setCell replaces the named cell or appends it, keeping column order stable.
