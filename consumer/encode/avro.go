@@ -2,12 +2,15 @@ package encode
 
 import (
 	"bytes"
+	"errors"
+	"compress/flate"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"time"
 
+	"github.com/hamba/avro/v2"
 	"github.com/hamba/avro/v2/ocf"
 	"github.com/klauspost/compress/zstd"
 
@@ -15,46 +18,81 @@ import (
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
 )
 
-// avroFile builds an Avro Object Container File. Events are kept until Finish because the
-// schema may widen while the file fills (a column added mid-file): the file is written
-// with the newest schema, which covers every event added before it.
+// ErrSchemaChanged is returned by an Avro Builder's Add when the event needs a newer schema
+// than the file being built was started with: the caller finishes the file and adds the
+// event again, to a new file with the new schema.
+var ErrSchemaChanged = errors.New("avro schema changed: finish the file first")
+
+// avroFile builds an Avro Object Container File. Normally each event is encoded at Add
+// into compressed blocks (memory: the compressed file plus one block), and an event that
+// needs a newer schema ends the file (ErrSchemaChanged). With keepEvents (a replay, whose
+// file must end at a given record), events are kept and encoded at Finish with the newest
+// schema, which covers every event added before it.
 type avroFile struct {
-	schemas *Schemas
-	codec   string
-	zstd    *zstd.Encoder // created on first use, reused for every file of this builder
+	schemas    *Schemas
+	codec      string
+	keepEvents bool
+	zstd       *zstd.Encoder // created on first use, reused for every file of this builder
 
 	schema *AvroSchema
-	events []*record.Event
+	out    *ocfWriter     // streaming mode
+	events []*record.Event // keepEvents mode
+	n      int
 	size   int
+	sync   [16]byte
 }
 
-func newAvroFile(schemas *Schemas, codec string) *avroFile {
-	return &avroFile{schemas: schemas, codec: codec}
+func newAvroFile(schemas *Schemas, codec string, keepEvents bool) *avroFile {
+	return &avroFile{schemas: schemas, codec: codec, keepEvents: keepEvents}
 }
 
 func (f *avroFile) Add(ctx context.Context, ev *record.Event) error {
-	s, err := f.schemas.For(ctx, ev)
+	s := f.schema
+	if s == nil || s.covers(ev) != nil {
+		var err error
+		if s, err = f.schemas.For(ctx, ev); err != nil {
+			return err
+		}
+	}
+	// Convert and encode before anything changes, so that an event that cannot be
+	// written fails here, alone.
+	native, err := s.Native(ev)
 	if err != nil {
 		return err
 	}
-	// Convert now so that an event that cannot be written fails here, alone, and not the
-	// whole file at Finish.
-	if _, err := s.Native(ev); err != nil {
-		return err
+	if f.n == 0 {
+		f.sync = SyncMarker(ev.ShardID, ev.SequenceNumber)
 	}
-	f.schema = s
-	f.events = append(f.events, ev)
+	if f.keepEvents {
+		f.schema = s
+		f.events = append(f.events, ev)
+	} else {
+		if f.n > 0 && s != f.schema {
+			return ErrSchemaChanged
+		}
+		datum, err := avro.Marshal(s.schema, native)
+		if err != nil {
+			return fmt.Errorf("encode event %s: %w", ev.SequenceNumber, err)
+		}
+		if f.n == 0 {
+			if f.out, err = f.newOCF(s); err != nil {
+				return err
+			}
+			f.schema = s
+		}
+		if err := f.out.write(datum); err != nil {
+			return err
+		}
+	}
+	f.n++
 	f.size += ev.Size()
 	return nil
 }
 
-func (f *avroFile) Len() int  { return len(f.events) }
+func (f *avroFile) Len() int  { return f.n }
 func (f *avroFile) Size() int { return f.size }
 
-func (f *avroFile) Finish(key string) (*File, error) {
-	if f.schema == nil {
-		return nil, fmt.Errorf("finish avro file %s: no events", key)
-	}
+func (f *avroFile) newOCF(s *AvroSchema) (*ocfWriter, error) {
 	if f.codec == CodecZstandard && f.zstd == nil {
 		enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
 		if err != nil {
@@ -62,55 +100,99 @@ func (f *avroFile) Finish(key string) (*File, error) {
 		}
 		f.zstd = enc
 	}
-	body, err := WriteOCF(f.schema, f.codec, SyncMarker(key), f.events, f.zstd)
-	if err != nil {
-		return nil, fmt.Errorf("encode avro file %s: %w", key, err)
-	}
-	out := &File{Body: body, Ext: "avro", ContentType: "application/avro", Records: len(f.events),
-		UncompressedBytes: f.size, Schema: f.schema}
-	f.events, f.size = nil, 0
-	return out, nil
+	return newOCFWriter(s, f.codec, f.sync, f.zstd)
 }
 
-// SyncMarker derives a file's 16-byte sync marker from its object key, so that a replay
-// into the same key writes the same bytes (a random marker, the usual choice, would not).
-func SyncMarker(key string) [16]byte {
-	sum := sha256.Sum256([]byte("avro-sync:" + key))
+func (f *avroFile) Finish() (*File, error) {
+	if f.n == 0 {
+		return nil, errors.New("finish avro file: no events")
+	}
+	if f.keepEvents {
+		out, err := f.newOCF(f.schema)
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range f.events {
+			native, err := f.schema.Native(ev)
+			if err == nil {
+				var datum []byte
+				if datum, err = avro.Marshal(f.schema.schema, native); err == nil {
+					err = out.write(datum)
+				}
+			}
+			if err != nil {
+				return nil, fmt.Errorf("encode event %s: %w", ev.SequenceNumber, err)
+			}
+		}
+		f.out = out
+	}
+	body, err := f.out.finish()
+	if err != nil {
+		return nil, err
+	}
+	file := &File{Body: body, Ext: "avro", ContentType: "application/avro", Records: f.n,
+		UncompressedBytes: f.size, Schema: f.schema}
+	f.out, f.events, f.schema, f.n, f.size = nil, nil, nil, 0, 0
+	return file, nil
+}
+
+// SyncMarker derives a file's 16-byte sync marker from its shard and first record, which a
+// replay of the file shares: the replay then writes the same bytes (a random marker, the
+// usual choice, would not).
+func SyncMarker(shardID, firstSeq string) [16]byte {
+	sum := sha256.Sum256([]byte("avro-sync:" + shardID + ":" + firstSeq))
 	var s [16]byte
 	copy(s[:], sum[:16])
 	return s
 }
 
-// WriteOCF encodes events as an Avro Object Container File with the schema and codec.
-// hamba/avro's ocf.Encoder writes the data blocks (and compresses them); the header is
-// written here, because ocf writes its metadata map in Go's random map order, which would
-// make two runs differ. zenc is used for the zstandard codec.
-func WriteOCF(s *AvroSchema, codec string, sync [16]byte, events []*record.Event, zenc *zstd.Encoder) ([]byte, error) {
+// ocfWriter writes an Avro Object Container File. hamba/avro's ocf.Encoder writes the data
+// blocks (and compresses them); the header is written here, because ocf writes its
+// metadata map in Go's random map order, which would make two runs differ.
+type ocfWriter struct {
+	schema    *AvroSchema
+	codec     string
+	sync      [16]byte
+	blocks    bytes.Buffer
+	enc       *ocf.Encoder
+	headerLen int
+}
+
+func newOCFWriter(s *AvroSchema, codec string, sync [16]byte, zenc *zstd.Encoder) (*ocfWriter, error) {
 	opts := []ocf.EncoderFunc{ocf.WithCodec(ocf.CodecName(codec)), ocf.WithSyncBlock(sync),
 		ocf.WithBlockLength(1000), ocf.WithBlockSize(1 << 20)}
+	if codec == CodecDeflate {
+		// Level 1 encodes twice as fast as the default 6 for files about a quarter larger
+		// (see BENCHMARKS.md); CPU is the scarcer resource of a shard worker.
+		opts = append(opts, ocf.WithCompressionLevel(flate.BestSpeed))
+	}
 	if zenc != nil {
 		opts = append(opts, ocf.WithZStandardEncoder(zenc))
 	}
-	var blocks bytes.Buffer
-	enc, err := ocf.NewEncoderWithSchema(s.schema, &blocks, opts...)
+	w := &ocfWriter{schema: s, codec: codec, sync: sync}
+	enc, err := ocf.NewEncoderWithSchema(s.schema, &w.blocks, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create ocf encoder: %w", err)
 	}
-	headerLen := blocks.Len()
-	for _, ev := range events {
-		n, err := s.Native(ev)
-		if err != nil {
-			return nil, err
-		}
-		if err := enc.Encode(n); err != nil {
-			return nil, fmt.Errorf("encode event %s: %w", ev.SequenceNumber, err)
-		}
+	w.enc, w.headerLen = enc, w.blocks.Len()
+	return w, nil
+}
+
+// write appends one encoded datum.
+func (w *ocfWriter) write(datum []byte) error {
+	if _, err := w.enc.Write(datum); err != nil {
+		return fmt.Errorf("write ocf block: %w", err)
 	}
-	if err := enc.Close(); err != nil {
+	return nil
+}
+
+func (w *ocfWriter) finish() ([]byte, error) {
+	if err := w.enc.Close(); err != nil {
 		return nil, fmt.Errorf("close ocf encoder: %w", err)
 	}
-	out := appendOCFHeader(make([]byte, 0, blocks.Len()-headerLen+len(s.JSON)+64), s.JSON, codec, sync)
-	return append(out, blocks.Bytes()[headerLen:]...), nil
+	blocks := w.blocks.Bytes()[w.headerLen:]
+	out := appendOCFHeader(make([]byte, 0, len(blocks)+len(w.schema.JSON)+64), w.schema.JSON, w.codec, w.sync)
+	return append(out, blocks...), nil
 }
 
 // appendOCFHeader writes the container header with its metadata in sorted key order.

@@ -92,9 +92,8 @@ type Builder interface {
 	Len() int
 	// Size is their uncompressed size in bytes (exact for JSON, estimated for Avro).
 	Size() int
-	// Finish encodes the events added so far into a file and starts an empty one. The key
-	// the file will be stored under seeds the Avro sync marker.
-	Finish(key string) (*File, error)
+	// Finish encodes the events added so far into a file and starts an empty one.
+	Finish() (*File, error)
 }
 
 // Options choose a Builder.
@@ -104,6 +103,10 @@ type Options struct {
 	CellMetadata bool   // write each image's per-cell write_time / expiration_time
 	// Schemas gives Avro files their schema; required for avro.
 	Schemas *Schemas
+	// KeepEvents (Avro) keeps the events and encodes them at Finish, so the schema may
+	// widen within the file instead of Add returning ErrSchemaChanged. A replay uses it:
+	// its file must end at a given record. Memory: the events, not the compressed file.
+	KeepEvents bool
 }
 
 // NewBuilder returns a Builder for the options.
@@ -121,7 +124,7 @@ func NewBuilder(opts Options) (Builder, error) {
 		if opts.Schemas == nil {
 			return nil, fmt.Errorf("Schemas: required for format avro")
 		}
-		return newAvroFile(opts.Schemas, opts.Compression), nil
+		return newAvroFile(opts.Schemas, opts.Compression, opts.KeepEvents), nil
 	}
 	return newJSONLines(opts.Compression, opts.CellMetadata)
 }

@@ -93,7 +93,7 @@ func TestJSONLinesRoundTrip(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				f, err := b.Finish("key")
+				f, err := b.Finish()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -291,8 +291,9 @@ func TestAvroRoundTrip(t *testing.T) {
 	for srcName, src := range sources {
 		for _, codec := range []string{CodecDeflate, CodecSnappy, CodecZstandard, CodecNull} {
 			t.Run(srcName+"/"+codec, func(t *testing.T) {
-				encodeOnce := func() *File {
-					b, err := NewBuilder(Options{Format: FormatAvro, Compression: codec, CellMetadata: true, Schemas: NewSchemas(src(), true, nil)})
+				encodeOnce := func(keepEvents bool) *File {
+					b, err := NewBuilder(Options{Format: FormatAvro, Compression: codec, CellMetadata: true,
+						Schemas: NewSchemas(src(), true, nil), KeepEvents: keepEvents})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -301,15 +302,18 @@ func TestAvroRoundTrip(t *testing.T) {
 							t.Fatal(err)
 						}
 					}
-					f, err := b.Finish("ks/all_types/k.avro")
+					f, err := b.Finish()
 					if err != nil {
 						t.Fatal(err)
 					}
 					return f
 				}
-				f := encodeOnce()
-				if again := encodeOnce(); !bytes.Equal(f.Body, again.Body) {
+				f := encodeOnce(false)
+				if again := encodeOnce(false); !bytes.Equal(f.Body, again.Body) {
 					t.Fatal("two encodings of the same events differ")
+				}
+				if kept := encodeOnce(true); !bytes.Equal(f.Body, kept.Body) {
+					t.Fatal("KeepEvents (replay) encoding differs from the streamed one")
 				}
 				rows, meta := decodeOCF(t, f.Body)
 				if string(meta["avro.schema"]) != f.Schema.JSON || string(meta["avro.codec"]) != codec {
@@ -410,7 +414,7 @@ func TestAvroTypeConflictIsRejectedAlone(t *testing.T) {
 	if b.Len() != 1 {
 		t.Errorf("Len = %d after a rejected event", b.Len())
 	}
-	if _, err := b.Finish("k"); err != nil {
+	if _, err := b.Finish(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -434,6 +438,57 @@ func TestAvroName(t *testing.T) {
 	for in, want := range map[string]string{"plain": "plain", "1st": "_1st", "a-b c": "a_b_c", "": "_", "é": "_"} {
 		if got := AvroName(in); got != want {
 			t.Errorf("AvroName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestAvroSchemaChangeWithinAFile: a streamed file ends when an event needs a newer
+// schema; a kept-events (replay) file widens instead and holds both.
+func TestAvroSchemaChangeWithinAFile(t *testing.T) {
+	ctx := context.Background()
+	withNew := allTypesEvent(t, 2)
+	withNew.NewImage.Columns = append(withNew.NewImage.Columns, record.Field{Name: "c_new", Value: record.Value{Type: streams.TypeText, Text: "n"}})
+	for _, keep := range []bool{false, true} {
+		api := &recordtest.FakeKeyspaces{}
+		b, err := NewBuilder(Options{Format: FormatAvro, Schemas: NewSchemas(KeyspacesSource{API: api}, false, nil), KeepEvents: keep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Add(ctx, allTypesEvent(t, 1)); err != nil {
+			t.Fatal(err)
+		}
+		api.AddColumn("c_new", "text")
+		err = b.Add(ctx, withNew)
+		if !keep {
+			if !errors.Is(err, ErrSchemaChanged) || b.Len() != 1 {
+				t.Fatalf("streamed: Add = %v, Len %d; want ErrSchemaChanged and 1", err, b.Len())
+			}
+			f1, err := b.Finish()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Add(ctx, withNew); err != nil {
+				t.Fatal(err)
+			}
+			f2, err := b.Finish()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(f1.Schema.JSON, "c_new") || !strings.Contains(f2.Schema.JSON, "c_new") {
+				t.Error("streamed: the second file should carry the new schema, the first the old")
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := b.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, _ := decodeOCF(t, f.Body)
+		if len(rows) != 2 || rows[0]["new_image"].(map[string]any)["c_new"] != nil || rows[1]["new_image"].(map[string]any)["c_new"] != "n" {
+			t.Errorf("kept events: rows %v", len(rows))
 		}
 	}
 }

@@ -27,6 +27,9 @@ type ShardWriter struct {
 	logger  *slog.Logger
 	src     record.Source
 	builder encode.Builder
+	// replay builds the pending intent's file: it keeps its events, so that a schema change
+	// within the range cannot force a cut before pending.LastSeq.
+	replay encode.Builder
 	// pending is an intent left by a previous owner: the range up to pending.LastSeq must
 	// be cut there, whatever the triggers say, and written to pending.Key.
 	pending *checkpoint.Intent
@@ -68,16 +71,30 @@ func (s *Sink) OpenShard(shardID string, cp checkpoint.Checkpointer, pending *ch
 		w.logger.Info("replaying the intent of an unfinished flush", "key", p.Key,
 			"first_seq", p.FirstSeq, "last_seq", p.LastSeq, "records", p.Records)
 	}
-	b, err := encode.NewBuilder(encode.Options{Format: s.cfg.Format, Compression: s.cfg.Compression,
-		CellMetadata: s.cfg.CellMetadata, Schemas: s.schemas})
+	opts := encode.Options{Format: s.cfg.Format, Compression: s.cfg.Compression,
+		CellMetadata: s.cfg.CellMetadata, Schemas: s.schemas}
+	b, err := encode.NewBuilder(opts)
+	if err == nil && w.pending != nil {
+		opts.KeepEvents = true
+		w.replay, err = encode.NewBuilder(opts)
+	}
 	if err != nil {
 		// New validated the format and compression; should the encoder still fail to
 		// start, every call reports it.
 		w.err = fmt.Errorf("shard %s: %w", shardID, err)
 		b, _ = encode.NewBuilder(encode.Options{Format: encode.FormatJSON, Compression: encode.CompressionNone})
+		w.pending = nil
 	}
 	w.builder = b
 	return w
+}
+
+// cur is the builder of the current range.
+func (w *ShardWriter) cur() encode.Builder {
+	if w.pending != nil {
+		return w.replay
+	}
+	return w.builder
 }
 
 // Add consumes the shard's next record. It may flush synchronously: when the file reaches
@@ -101,7 +118,15 @@ func (w *ShardWriter) Add(ctx context.Context, rec *streams.Record) error {
 
 	ev, err := record.FromStream(rec, w.src)
 	if err == nil {
-		err = w.builder.Add(ctx, ev)
+		err = w.cur().Add(ctx, ev)
+		if errors.Is(err, encode.ErrSchemaChanged) {
+			// The Avro schema widened (a column was added): the file so far keeps the
+			// old schema, this record starts a file with the new one.
+			if err := w.cut(ctx); err != nil {
+				return err
+			}
+			err = w.cur().Add(ctx, ev)
+		}
 	}
 	if err != nil {
 		if perr := w.s.writePoison(ctx, w.shardID, rec, err); perr != nil {
@@ -124,7 +149,7 @@ func (w *ShardWriter) Add(ctx context.Context, rec *streams.Record) error {
 		}
 		return nil
 	}
-	if w.count >= w.s.cfg.FlushRecords || w.builder.Size() >= w.s.cfg.FlushBytes {
+	if w.count >= w.s.cfg.FlushRecords || w.cur().Size() >= w.s.cfg.FlushBytes {
 		return w.cut(ctx)
 	}
 	return nil
@@ -157,7 +182,7 @@ func (w *ShardWriter) Flush(ctx context.Context) error {
 // Buffered is what the writer holds that is not yet checkpointed: records (poison ones
 // included) and uncompressed bytes of the file being built.
 func (w *ShardWriter) Buffered() (records int, bytes int) {
-	records, bytes = w.count, w.builder.Size()
+	records, bytes = w.count, w.cur().Size()
 	if w.sealed != nil {
 		records += w.sealed.intent.Records
 		if w.sealed.file != nil {
@@ -174,19 +199,20 @@ func (w *ShardWriter) cut(ctx context.Context) error {
 		w.pending = nil
 		return nil
 	}
+	b := w.cur()
 	sf := &sealedFile{started: time.Now(), uncounted: true}
-	sf.intent = checkpoint.Intent{FirstSeq: w.firstSeq, LastSeq: w.lastSeq, Records: w.builder.Len()}
-	if w.builder.Len() > 0 {
+	sf.intent = checkpoint.Intent{FirstSeq: w.firstSeq, LastSeq: w.lastSeq, Records: b.Len()}
+	if b.Len() > 0 {
 		key := w.s.DataKey(w.shardID, w.firstSeq, w.lastSeq, w.firstCreated)
 		if w.pending != nil {
 			key = w.pending.Key
-			if w.pending.LastSeq != w.lastSeq || w.pending.Records != w.builder.Len() {
+			if w.pending.LastSeq != w.lastSeq || w.pending.Records != b.Len() {
 				w.logger.Warn("replayed file differs from the pending intent",
 					"key", key, "intent_last_seq", w.pending.LastSeq, "last_seq", w.lastSeq,
-					"intent_records", w.pending.Records, "records", w.builder.Len())
+					"intent_records", w.pending.Records, "records", b.Len())
 			}
 		}
-		f, err := w.builder.Finish(key)
+		f, err := b.Finish()
 		if err != nil {
 			return fmt.Errorf("shard %s: build file %s: %w", w.shardID, key, err)
 		}
