@@ -2,11 +2,11 @@ package encode
 
 import (
 	"bytes"
-	"errors"
 	"compress/flate"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,7 +35,7 @@ type avroFile struct {
 	zstd       *zstd.Encoder // created on first use, reused for every file of this builder
 
 	schema *AvroSchema
-	out    *ocfWriter     // streaming mode
+	out    *ocfWriter      // streaming mode
 	events []*record.Event // keepEvents mode
 	n      int
 	size   int
