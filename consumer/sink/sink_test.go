@@ -510,3 +510,32 @@ func TestCompareSeq(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayOfADifferentRangeKeepsTheStoredFile: when the replay cannot re-read the
+// intent's exact range (its first record was trimmed away), overwriting the stored file
+// would lose that record; the replay goes to its own key instead.
+func TestReplayOfADifferentRangeKeepsTheStoredFile(t *testing.T) {
+	b := newBucket(t)
+	intent := checkpoint.Intent{Key: "cdc/ks/all_types/dt=2024-03-01/hr=23/shard-1-" + recordtest.Seq(1) + "-" + recordtest.Seq(3) + ".jsonl.gz",
+		FirstSeq: recordtest.Seq(1), LastSeq: recordtest.Seq(3), Records: 3}
+	s1 := newSink(t, b, nil)
+	w1 := s1.OpenShard("shard-1", &fakeCP{beforeCheckpoint: func(string) error { return errors.New("crash") }}, nil)
+	addAll(t, w1, rows(1, 3))
+	if err := w1.Flush(context.Background()); err == nil {
+		t.Fatal("no crash")
+	}
+	if !b.exists(intent.Key) {
+		t.Fatalf("first upload missing: %v", b.keys(t, "cdc/"))
+	}
+	stored := b.get(t, intent.Key)
+
+	cp := &fakeCP{}
+	w2 := newSink(t, b, nil).OpenShard("shard-1", cp, &intent)
+	addAll(t, w2, rows(2, 3)) // record 1 is gone from the stream
+	if !bytes.Equal(b.get(t, intent.Key), stored) {
+		t.Error("the stored file was overwritten by a shorter replay")
+	}
+	if len(cp.intents) != 1 || cp.intents[0].Key == intent.Key || cp.lastCheckpoint() != recordtest.Seq(3) {
+		t.Errorf("replay intents %v, checkpoint %s", cp.intents, cp.lastCheckpoint())
+	}
+}

@@ -204,12 +204,16 @@ func (w *ShardWriter) cut(ctx context.Context) error {
 	sf.intent = checkpoint.Intent{FirstSeq: w.firstSeq, LastSeq: w.lastSeq, Records: b.Len()}
 	if b.Len() > 0 {
 		key := w.s.DataKey(w.shardID, w.firstSeq, w.lastSeq, w.firstCreated)
-		if w.pending != nil {
-			key = w.pending.Key
-			if w.pending.LastSeq != w.lastSeq || w.pending.Records != b.Len() {
-				w.logger.Warn("replayed file differs from the pending intent",
-					"key", key, "intent_last_seq", w.pending.LastSeq, "last_seq", w.lastSeq,
-					"intent_records", w.pending.Records, "records", b.Len())
+		if p := w.pending; p != nil {
+			if p.FirstSeq == w.firstSeq && p.LastSeq == w.lastSeq && p.Records == b.Len() {
+				key = p.Key
+			} else {
+				// Overwriting the stored file with a different range (records trimmed
+				// away since, say) could lose records it holds: keep it, and write this
+				// range under its own key. Its records may then be stored twice.
+				w.logger.Warn("replayed range differs from the pending intent; writing it under its own key",
+					"intent_key", p.Key, "key", key, "intent_first_seq", p.FirstSeq, "first_seq", w.firstSeq,
+					"intent_last_seq", p.LastSeq, "last_seq", w.lastSeq, "intent_records", p.Records, "records", b.Len())
 			}
 		}
 		f, err := b.Finish()
