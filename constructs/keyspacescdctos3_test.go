@@ -465,6 +465,7 @@ func TestValidationNamesThePropAndTheAllowedValues(t *testing.T) {
 		{"autoscaling max", func(p *KeyspacesCdcToS3Props) { p.Autoscaling = &AutoscalingConfig{MinTasks: 3, MaxTasks: 2} }, []string{"Autoscaling.MaxTasks", "shard count"}},
 		{"glue avro columns", func(p *KeyspacesCdcToS3Props) { p.Format, p.GlueTable = "avro", &GlueTableConfig{} }, []string{"GlueTable.RowColumns", "avro"}},
 		{"alarm period", func(p *KeyspacesCdcToS3Props) { p.Alarms.Lag.Period = 90 * time.Second }, []string{"Alarms.Lag.Period", "whole minutes"}},
+		{"vpc cidr", func(p *KeyspacesCdcToS3Props) { p.VpcCidr = "10.0.0.0" }, []string{"VpcCidr", "/16 to /24"}},
 		{"subnets without vpc", func(p *KeyspacesCdcToS3Props) { p.RouteTableIds = []string{"rtb-0123456789abcdef0"} }, []string{"ExistingVpc"}},
 	}
 	for _, c := range cases {
@@ -511,5 +512,26 @@ func TestFindSourceDirectoryFindsTheRepositoryRoot(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("source directory %q: %v", dir, err)
 		}
+	}
+}
+
+func TestCreatedVpcSize(t *testing.T) {
+	props := baseProps()
+	props.VpcCidr, props.MaxAzs = "10.20.0.0/16", 3
+	s := synth(t, props, stackOptions{region: "us-east-1"})
+	if got := s.only(t, "AWS::EC2::VPC")["CidrBlock"]; got != "10.20.0.0/16" {
+		t.Errorf("VPC CIDR %v", got)
+	}
+	subnets := s.resources("AWS::EC2::Subnet")
+	if len(subnets) != 3 {
+		t.Errorf("%d subnets, want one per AZ (3)", len(subnets))
+	}
+	for id, sn := range subnets {
+		if sn["Properties"].(map[string]any)["MapPublicIpOnLaunch"] != false {
+			t.Errorf("subnet %s maps public IPs", id)
+		}
+	}
+	if n := len(s.resources("AWS::EC2::InternetGateway")) + len(s.resources("AWS::EC2::NatGateway")); n != 0 {
+		t.Errorf("%d internet or NAT gateways in the created VPC, want none", n)
 	}
 }

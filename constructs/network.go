@@ -27,8 +27,17 @@ func newNetwork(scope constructs.Construct, s *settings, logRetention awslogs.Re
 	n := &network{endpoints: map[string]awsec2.IVpcEndpoint{}}
 	if s.createVpc {
 		flowLogs := awslogs.NewLogGroup(scope, jsii.String("FlowLogs"), &awslogs.LogGroupProps{Retention: logRetention})
+		maxAzs := 2
+		if s.MaxAzs != 0 {
+			maxAzs = s.MaxAzs
+		}
+		var cidr awsec2.IIpAddresses
+		if s.VpcCidr != "" {
+			cidr = awsec2.IpAddresses_Cidr(jsii.String(s.VpcCidr))
+		}
 		n.vpc = awsec2.NewVpc(scope, jsii.String("Vpc"), &awsec2.VpcProps{
-			MaxAzs:      jsii.Number(2),
+			IpAddresses: cidr,
+			MaxAzs:      jsii.Number(float64(maxAzs)),
 			NatGateways: jsii.Number(0),
 			// Isolated subnets: every AWS API the consumer calls is reached through an endpoint.
 			SubnetConfiguration: &[]*awsec2.SubnetConfiguration{{

@@ -146,6 +146,10 @@ type KeyspacesCdcToS3Props struct {
 	// ExistingVpc runs the service in this VPC. Default: a VPC is created with private
 	// isolated subnets in 2 AZs, no NAT gateway, flow logs, and every endpoint below.
 	ExistingVpc awsec2.IVpc
+	// VpcCidr of the created VPC. Default: 10.0.0.0/16.
+	VpcCidr string
+	// MaxAzs of the created VPC (one private subnet per AZ). Default: 2.
+	MaxAzs int
 	// VpcSubnets of the tasks and interface endpoints. Default: the VPC's private subnets
 	// (isolated subnets when it has none).
 	VpcSubnets *awsec2.SubnetSelection

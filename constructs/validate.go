@@ -31,6 +31,7 @@ var (
 	hiveType   = regexp.MustCompile(`^[a-z][a-z0-9_<>,:() ]*$`)
 	dateYMD    = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	cidr16to24 = regexp.MustCompile(`^(\d{1,3}\.){3}\d{1,3}/(1[6-9]|2[0-4])$`)
 )
 
 // fargateMemory lists the valid memory sizes (MiB) for each Fargate CPU size.
@@ -239,6 +240,15 @@ func (p *KeyspacesCdcToS3Props) resolve() (*settings, error) {
 	s.createVpc = s.ExistingVpc == nil
 	if s.createVpc && (s.VpcSubnets != nil || len(s.SecurityGroups) > 0 || len(s.RouteTableIds) > 0) {
 		return nil, bad("ExistingVpc", "VpcSubnets, SecurityGroups and RouteTableIds apply to ExistingVpc only: the created VPC brings its own")
+	}
+	if !s.createVpc && (s.VpcCidr != "" || s.MaxAzs != 0) {
+		return nil, bad("ExistingVpc", "give either ExistingVpc or the props of a created VPC (VpcCidr, MaxAzs), not both")
+	}
+	if s.VpcCidr != "" && !cidr16to24.MatchString(s.VpcCidr) {
+		return nil, bad("VpcCidr", "%q is not an IPv4 CIDR block from /16 to /24 (e.g. 10.20.0.0/16)", s.VpcCidr)
+	}
+	if s.MaxAzs < 0 || s.MaxAzs > 6 {
+		return nil, bad("MaxAzs", "%d is out of range: 1 to 6 (0: 2)", s.MaxAzs)
 	}
 
 	if err := s.validateOps(); err != nil {

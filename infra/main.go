@@ -34,7 +34,7 @@ var propParam = map[string]string{
 	"FlushInterval": "flushInterval", "MaxLeasesPerWorker": "maxLeasesPerWorker", "LogLevel": "logLevel",
 	"MetricsNamespace": "metricsNamespace", "ContainerImage": "image", "ImageUri": "image",
 	"DesiredCount": "desiredCount", "Cpu": "cpu", "MemoryMiB": "memory", "Architecture": "arch",
-	"LogRetention": "logRetentionDays", "ExistingVpc": "vpcId", "RouteTableIds": "routeTableIds",
+	"LogRetention": "logRetentionDays", "ExistingVpc": "vpcId", "VpcCidr": "vpcCidr", "MaxAzs": "maxAzs", "RouteTableIds": "routeTableIds",
 	"AlarmEmails": "alarmEmails", "Alarms.Lag.Threshold": "lagAlarmMillis",
 	"Autoscaling.MinTasks": "minTasks", "Autoscaling.MaxTasks": "maxTasks",
 	"GlueTable.DatabaseName": "glueDatabase", "GlueTable.TableName": "glueTableName",
@@ -146,6 +146,8 @@ func buildStack(app awscdk.App) (awscdk.Stack, *cdc.KeyspacesCdcToS3, error) {
 		Cpu:                deref(integer("cpu", 0, 16384)),
 		MemoryMiB:          deref(integer("memory", 0, 122880)),
 		Architecture:       str("arch", nil, ""),
+		VpcCidr:            str("vpcCidr", nil, ""),
+		MaxAzs:             deref(integer("maxAzs", 1, 6)),
 		DashboardName:      str("dashboardName", regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`), "a dashboard name (letters, digits, _ -)"),
 
 		KeyspacesEndpoint:        boolean("keyspacesEndpoint"),
@@ -257,8 +259,10 @@ func buildStack(app awscdk.App) (awscdk.Stack, *cdc.KeyspacesCdcToS3, error) {
 	rtbs := ids("routeTableIds", rtbID, "a route table id (rtb-0123456789abcdef0)")
 	bucketName := str("bucketName", s3Bucket, "a bucket name (3-63 of a-z, 0-9, '.', '-')")
 	switch {
-	case vpcId == "" && (len(subnets) > 0 || len(azs) > 0 || len(sgs) > 0 || len(rtbs) > 0):
-		errs = append(errs, &ParamError{"vpcId", "required with privateSubnetIds, availabilityZones, securityGroupIds or routeTableIds"})
+	case vpcId == "" && (len(subnets) > 0 || len(sgs) > 0 || len(rtbs) > 0):
+		errs = append(errs, &ParamError{"vpcId", "required with privateSubnetIds, securityGroupIds or routeTableIds"})
+	case vpcId == "" && len(azs) > 0 && (env.Account == nil || env.Region == nil):
+		errs = append(errs, &ParamError{"availabilityZones", "without vpcId they name the zones of the created VPC, which needs account and region (an environment-agnostic stack picks its zones at deploy time)"})
 	case vpcId != "" && len(subnets) == 0:
 		errs = append(errs, &ParamError{"privateSubnetIds", "required with vpcId: the subnets of the tasks and endpoints"})
 	case vpcId != "" && len(azs) != len(subnets):
@@ -275,6 +279,11 @@ func buildStack(app awscdk.App) (awscdk.Stack, *cdc.KeyspacesCdcToS3, error) {
 		return nil, nil, asParamError(err)
 	}
 
+	if vpcId == "" && env.Account != nil && env.Region != nil && len(azs) > 0 {
+		// A created VPC in a pinned environment asks for the region's zones: answer from the
+		// context, as cdk.context.json would, so synth stays offline.
+		app.Node().SetContext(jsii.Sprintf("availability-zones:account=%s:region=%s", *env.Account, *env.Region), azs)
+	}
 	stack := awscdk.NewStack(app, jsii.String(name), &awscdk.StackProps{
 		Env:         env,
 		Description: jsii.Sprintf("keyspaces-cdc-s3: CDC of Amazon Keyspaces table %s.%s to S3 (%s)", props.Keyspace, props.Table, orDefault(props.Format, cdc.DefaultFormat)),

@@ -298,6 +298,39 @@ func TestContextTypesFromCdkJSONAndFromTheCommandLine(t *testing.T) {
 	}
 }
 
+func TestPinnedEnvironmentStaysOffline(t *testing.T) {
+	a := run(t, map[string]any{"account": "123456789012", "region": "eu-west-1", "availabilityZones": "eu-west-1a,eu-west-1b,eu-west-1c"})
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	var missing []string
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("synth: %v", r)
+			}
+		}()
+		if m := awscdk.Stage_Of(a.stack).Synth(nil).Manifest().Missing; m != nil {
+			for _, mc := range *m {
+				missing = append(missing, *mc.Key)
+			}
+		}
+	}()
+	if len(missing) > 0 {
+		t.Errorf("synth needs lookups %v", missing)
+	}
+	if *a.stack.Region() != "eu-west-1" || *a.stack.Account() != "123456789012" {
+		t.Errorf("stack environment %s/%s", *a.stack.Account(), *a.stack.Region())
+	}
+	azs := map[string]bool{}
+	for _, sn := range a.resources("AWS::EC2::Subnet") {
+		azs[sn["AvailabilityZone"].(string)] = true
+	}
+	if len(azs) != 2 || !azs["eu-west-1a"] || !azs["eu-west-1b"] {
+		t.Errorf("subnets in %v, want the first two given zones", azs)
+	}
+}
+
 func TestOperationsContext(t *testing.T) {
 	a := run(t, map[string]any{
 		"alarmEmails": "oncall@example.com", "lagAlarmMillis": "60000", "disableAlarms": "Throttling",
@@ -341,6 +374,7 @@ func TestBadContextFailsNamingTheParameter(t *testing.T) {
 		{map[string]any{"vpcId": "vpc-0123456789abcdef0"}, []string{"context parameter privateSubnetIds", "required"}},
 		{map[string]any{"vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": "subnet-0123456789abcdef0"}, []string{"context parameter availabilityZones"}},
 		{map[string]any{"privateSubnetIds": "subnet-0123456789abcdef0"}, []string{"context parameter vpcId"}},
+		{map[string]any{"availabilityZones": "us-east-1a"}, []string{"context parameter availabilityZones", "account and region"}},
 		{map[string]any{"vpcId": "vpc-1"}, []string{"context parameter vpcId", "vpc-0123456789abcdef0"}},
 		{map[string]any{"s3Region": "eu-central-1"}, []string{"context parameter s3Region", "bucketName"}},
 		{map[string]any{"logRetentionDays": "2"}, []string{"context parameter logRetentionDays", "1, 3, 5"}},
@@ -349,6 +383,8 @@ func TestBadContextFailsNamingTheParameter(t *testing.T) {
 		{map[string]any{"streamArn": "arn:aws:cassandra:us-east-1:123456789012:/keyspace/other/table/t/stream/x"}, []string{"context parameter streamArn"}},
 		{map[string]any{"startPosition": "middle"}, []string{"context parameter startPosition", "TRIM_HORIZON, LATEST"}},
 		{map[string]any{"flushInterval": "soon"}, []string{"context parameter flushInterval", "duration"}},
+		{map[string]any{"vpcCidr": "10.0.0.0/8"}, []string{"context parameter vpcCidr", "/16 to /24"}},
+		{map[string]any{"vpcCidr": "10.0.0.0/16", "vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": "subnet-0123456789abcdef0", "availabilityZones": "us-east-1a"}, []string{"context parameter vpcId", "VpcCidr"}},
 	}
 	for _, c := range cases {
 		t.Run(jsonText(c.ctx), func(t *testing.T) {
