@@ -535,3 +535,35 @@ func TestCreatedVpcSize(t *testing.T) {
 		t.Errorf("%d internet or NAT gateways in the created VPC, want none", n)
 	}
 }
+
+// TestEveryVariableIsOneTheConsumerReads checks the env names against the consumer's own
+// table (README, section consumer-config, which the consumer's tests keep in sync with its
+// code): the construct must not set a name the consumer ignores.
+func TestEveryVariableIsOneTheConsumerReads(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	start := strings.Index(readme, "<!-- section:consumer-config -->")
+	end := strings.Index(readme, "<!-- /section:consumer-config -->")
+	if start < 0 || end < start {
+		t.Fatal("README has no consumer-config section")
+	}
+	known := map[string]bool{}
+	for _, line := range strings.Split(readme[start:end], "\n") {
+		if strings.HasPrefix(line, "| `CDC_") {
+			known[strings.Trim(strings.Split(line, "|")[1], " `")] = true
+		}
+	}
+	props := baseProps()
+	props.StreamArn = "arn:aws:cassandra:us-east-1:123456789012:/keyspace/media/table/media_content/stream/x"
+	props.StartPosition, props.LogLevel, props.CellMetadata = "LATEST", "debug", true
+	props.FlushRecords, props.FlushBytes, props.FlushInterval = 500, 1<<20, 30*time.Second
+	props.MaxLeasesPerWorker, props.StopTimeout = 8, 90*time.Second
+	for name := range synth(t, props, stackOptions{}).environment(t) {
+		if !known[name] {
+			t.Errorf("%s is not a variable of the consumer (README, consumer-config: %d known)", name, len(known))
+		}
+	}
+}
