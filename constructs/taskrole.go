@@ -83,16 +83,13 @@ func newTaskRole(scope constructs.Construct, s *settings, st *storage) awsiam.Ro
 	}, nil)
 	add("Leases", leaseTableActions, []*string{st.leaseTable.TableArn()}, nil)
 
+	// No s3:ListBucket: the sink never lists. Without it S3 answers 403, not 404, for a missing
+	// key, so existence checks use conditional writes (If-None-Match), which PutObject covers.
 	var objects []*string
-	var listPrefixes []*string
 	for _, p := range keyPrefixes(s) {
 		objects = append(objects, st.bucket.ArnForObjects(jsii.String(p+"*")))
-		listPrefixes = append(listPrefixes, jsii.String(p+"*"))
 	}
 	add("WriteFiles", objectActions, objects, nil)
-	// Listing its own prefixes lets the consumer tell a missing object (404) from a denied one.
-	add("ListOwnPrefixes", []string{"s3:ListBucket"}, []*string{st.bucket.BucketArn()},
-		map[string]any{"StringLike": map[string]any{"s3:prefix": listPrefixes}})
 	if s.BucketEncryptionKey != nil {
 		s.BucketEncryptionKey.Grant(role, jsii.String("kms:GenerateDataKey"), jsii.String("kms:Decrypt"))
 	}
