@@ -278,8 +278,21 @@ func FuzzDecodeRecord(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := DecodeRecord(data)
+		// The scanner agrees with the encoding/json token decoder on every input.
+		o, oerr := decodeRecordTokens(data)
+		if (err == nil) != (oerr == nil) {
+			t.Fatalf("scanner error %v, token decoder error %v", err, oerr)
+		}
 		if err != nil {
 			return // an error, not a panic, is all that is asked of bad input
+		}
+		if !o.CreatedAt.Equal(r.CreatedAt) {
+			t.Fatalf("createdAt %v, token decoder %v", r.CreatedAt, o.CreatedAt)
+		}
+		a, b := r, o
+		a.CreatedAt, b.CreatedAt = time.Time{}, time.Time{}
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("scanner and token decoder differ:\n%+v\n%+v", a, b)
 		}
 		checkRoundTrip(t, r)
 	})

@@ -1,5 +1,9 @@
 package streams
 
+// The first decoder of this package, built on encoding/json's token API, kept as the test
+// oracle for the hand-written scanner in decode.go: FuzzDecodeRecord checks that both agree
+// on every input.
+
 import (
 	"bytes"
 	"encoding/base64"
@@ -7,25 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"strconv"
-	"strings"
-	"time"
 )
 
-// maxNesting bounds how deep collections, tuples and UDTs may nest inside one cell value, so a
-// hostile record cannot exhaust the stack. CQL itself rarely nests more than a few levels.
-const maxNesting = 64
-
-// maxEpochSeconds bounds createdAt (about the year 5138): beyond it time.Time arithmetic
-// could overflow and nothing real sends such a value.
-const maxEpochSeconds = 1e11
-
-// DecodeRecord decodes one change record from its wire JSON. Record.Raw aliases data (not a
-// copy). Unknown record members are ignored, unknown CellValue union members are kept in
-// CellValue.Unknown and CellValue.Raw; JSON of the wrong kind for a known member is an error.
-func DecodeRecord(data []byte) (Record, error) {
-	d := newDecoder(data)
+// decodeRecordTokens is DecodeRecord done with json.Decoder tokens.
+func decodeRecordTokens(data []byte) (Record, error) {
+	d := newTokenDecoder(data)
 	var r Record
 	t, err := d.next()
 	if err != nil {
@@ -41,81 +31,20 @@ func DecodeRecord(data []byte) (Record, error) {
 	return r, nil
 }
 
-// UnmarshalJSON decodes a record (see DecodeRecord); Raw is a copy of data.
-func (r *Record) UnmarshalJSON(data []byte) error {
-	rec, err := DecodeRecord(data)
-	if err != nil {
-		return err
-	}
-	rec.Raw = bytes.Clone(data)
-	*r = rec
-	return nil
-}
-
-// UnmarshalJSON decodes a CellValue union object.
-func (v *CellValue) UnmarshalJSON(data []byte) error {
-	return decodeWhole(data, func(d *decoder, t json.Token) error { return d.cellValue(t, v, 0) })
-}
-
-// UnmarshalJSON decodes a cell ({value, metadata}).
-func (c *Cell) UnmarshalJSON(data []byte) error {
-	return decodeWhole(data, func(d *decoder, t json.Token) error { return d.cell(t, c, 0) })
-}
-
-// UnmarshalJSON decodes a row image ({valueCells, staticCells, rowMetadata}).
-func (r *Row) UnmarshalJSON(data []byte) error {
-	return decodeWhole(data, func(d *decoder, t json.Token) error {
-		row, err := d.row(t)
-		if err != nil {
-			return err
-		}
-		if row != nil {
-			*r = *row
-		}
-		return nil
-	})
-}
-
-// UnmarshalJSON decodes cell or row metadata ({writeTime, expirationTime}).
-func (m *Metadata) UnmarshalJSON(data []byte) error {
-	return decodeWhole(data, func(d *decoder, t json.Token) error {
-		md, err := d.metadata(t)
-		if err != nil {
-			return err
-		}
-		if md != nil {
-			*m = *md
-		}
-		return nil
-	})
-}
-
-func decodeWhole(data []byte, fn func(*decoder, json.Token) error) error {
-	d := newDecoder(data)
-	t, err := d.next()
-	if err != nil {
-		return err
-	}
-	if err := fn(d, t); err != nil {
-		return err
-	}
-	return d.end()
-}
-
-// decoder walks the JSON tokens of one value. Maps arrive as objects whose member order
+// tokenDecoder walks the JSON tokens of one value. Maps arrive as objects whose member order
 // matters (column order), so it reads tokens rather than decoding into Go maps.
-type decoder struct {
+type tokenDecoder struct {
 	dec  *json.Decoder
 	data []byte
 }
 
-func newDecoder(data []byte) *decoder {
+func newTokenDecoder(data []byte) *tokenDecoder {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber() // numbers keep their exact text
-	return &decoder{dec: dec, data: data}
+	return &tokenDecoder{dec: dec, data: data}
 }
 
-func (d *decoder) next() (json.Token, error) {
+func (d *tokenDecoder) next() (json.Token, error) {
 	t, err := d.dec.Token()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -127,14 +56,14 @@ func (d *decoder) next() (json.Token, error) {
 }
 
 // end checks that nothing but white space follows the value.
-func (d *decoder) end() error {
+func (d *tokenDecoder) end() error {
 	if _, err := d.dec.Token(); !errors.Is(err, io.EOF) {
 		return errors.New("decode record: data after the JSON value")
 	}
 	return nil
 }
 
-func (d *decoder) skip() error {
+func (d *tokenDecoder) skip() error {
 	var raw json.RawMessage
 	if err := d.dec.Decode(&raw); err != nil {
 		return fmt.Errorf("decode record: %w", err)
@@ -144,7 +73,7 @@ func (d *decoder) skip() error {
 
 // object reads the members of an object whose opening token is t; a JSON null reads as an
 // absent object (fn is never called, present is false).
-func (d *decoder) object(t json.Token, what string, fn func(name string) error) (present bool, err error) {
+func (d *tokenDecoder) object(t json.Token, what string, fn func(name string) error) (present bool, err error) {
 	if t == nil {
 		return false, nil
 	}
@@ -167,7 +96,7 @@ func (d *decoder) object(t json.Token, what string, fn func(name string) error) 
 
 // array reads the elements of an array whose opening token is t; fn reads one element
 // given its first token.
-func (d *decoder) array(t json.Token, what string, fn func(t json.Token) error) error {
+func (d *tokenDecoder) array(t json.Token, what string, fn func(t json.Token) error) error {
 	if t != json.Delim('[') {
 		return fmt.Errorf("decode record: %s: want a JSON array, got %s", what, tokenKind(t))
 	}
@@ -185,7 +114,7 @@ func (d *decoder) array(t json.Token, what string, fn func(t json.Token) error) 
 }
 
 // text reads a JSON string, or a JSON number when numberOK (its exact text).
-func (d *decoder) text(what string, numberOK bool) (string, error) {
+func (d *tokenDecoder) text(what string, numberOK bool) (string, error) {
 	t, err := d.next()
 	if err != nil {
 		return "", err
@@ -223,7 +152,7 @@ func tokenKind(t json.Token) string {
 	return fmt.Sprintf("%T", t)
 }
 
-func (d *decoder) record(t json.Token, r *Record) error {
+func (d *tokenDecoder) record(t json.Token, r *Record) error {
 	present, err := d.object(t, "record", func(name string) error {
 		var err error
 		switch name {
@@ -268,7 +197,7 @@ func (d *decoder) record(t json.Token, r *Record) error {
 
 // columns reads a key map ({col: CellValue}); an empty object gives an empty, non-nil
 // slice so presence survives a re-encode.
-func (d *decoder) columns(what string) ([]Column, error) {
+func (d *tokenDecoder) columns(what string) ([]Column, error) {
 	t, err := d.next()
 	if err != nil {
 		return nil, err
@@ -292,7 +221,7 @@ func (d *decoder) columns(what string) ([]Column, error) {
 	return cols, err
 }
 
-func (d *decoder) row(t json.Token) (*Row, error) {
+func (d *tokenDecoder) row(t json.Token) (*Row, error) {
 	r := &Row{}
 	present, err := d.object(t, "row", func(name string) error {
 		var err error
@@ -321,7 +250,7 @@ func (d *decoder) row(t json.Token) (*Row, error) {
 }
 
 // namedCells reads {name: Cell} (row cells, UDT fields) in wire order.
-func (d *decoder) namedCells(what string, depth int) ([]NamedCell, error) {
+func (d *tokenDecoder) namedCells(what string, depth int) ([]NamedCell, error) {
 	t, err := d.next()
 	if err != nil {
 		return nil, err
@@ -345,7 +274,7 @@ func (d *decoder) namedCells(what string, depth int) ([]NamedCell, error) {
 	return cells, err
 }
 
-func (d *decoder) metadata(t json.Token) (*Metadata, error) {
+func (d *tokenDecoder) metadata(t json.Token) (*Metadata, error) {
 	m := &Metadata{}
 	present, err := d.object(t, "metadata", func(name string) error {
 		var err error
@@ -366,7 +295,7 @@ func (d *decoder) metadata(t json.Token) (*Metadata, error) {
 }
 
 // cell reads {value, metadata}; a null cell reads as a null value.
-func (d *decoder) cell(t json.Token, c *Cell, depth int) error {
+func (d *tokenDecoder) cell(t json.Token, c *Cell, depth int) error {
 	_, err := d.object(t, "cell", func(name string) error {
 		switch name {
 		case "value":
@@ -388,25 +317,8 @@ func (d *decoder) cell(t json.Token, c *Cell, depth int) error {
 	return err
 }
 
-// memberTypes maps a union member name to its type, and says whether the member may also
-// arrive as a JSON number (numeric scalars: their text is kept either way).
-var memberTypes = map[string]struct {
-	typ      CQLType
-	numberOK bool
-}{
-	"asciiT": {TypeASCII, false}, "bigintT": {TypeBigint, true}, "blobT": {TypeBlob, false},
-	"boolT": {TypeBool, false}, "counterT": {TypeCounter, true}, "dateT": {TypeDate, true},
-	"decimalT": {TypeDecimal, true}, "doubleT": {TypeDouble, true}, "durationT": {TypeDuration, false},
-	"floatT": {TypeFloat, true}, "inetT": {TypeInet, false}, "intT": {TypeInt, true},
-	"listT": {TypeList, false}, "mapT": {TypeMap, false}, "setT": {TypeSet, false},
-	"smallintT": {TypeSmallint, true}, "textT": {TypeText, false}, "timestampT": {TypeTimestamp, true},
-	"timeT": {TypeTime, true}, "timeuuidT": {TypeTimeuuid, false}, "tinyintT": {TypeTinyint, true},
-	"tupleT": {TypeTuple, false}, "udtT": {TypeUDT, false}, "uuidT": {TypeUUID, false},
-	"varcharT": {TypeVarchar, false}, "varintT": {TypeVarint, true},
-}
-
 // cellValue reads the union object whose first token is t. {} and null are a null value.
-func (d *decoder) cellValue(t json.Token, v *CellValue, depth int) error {
+func (d *tokenDecoder) cellValue(t json.Token, v *CellValue, depth int) error {
 	if depth > maxNesting {
 		return fmt.Errorf("decode record: values nested deeper than %d", maxNesting)
 	}
@@ -498,7 +410,7 @@ func (d *decoder) cellValue(t json.Token, v *CellValue, depth int) error {
 	return nil
 }
 
-func (d *decoder) mapEntry(t json.Token, depth int) (MapEntry, error) {
+func (d *tokenDecoder) mapEntry(t json.Token, depth int) (MapEntry, error) {
 	var e MapEntry
 	_, err := d.object(t, "map entry", func(name string) error {
 		switch name {
@@ -522,49 +434,4 @@ func (d *decoder) mapEntry(t json.Token, depth int) (MapEntry, error) {
 		return d.skip()
 	})
 	return e, err
-}
-
-// ParseEpochSeconds reads epoch seconds with an optional fraction ("1700000000.123456",
-// exponent forms too) into a UTC time, exactly to the nanosecond for plain decimals.
-func ParseEpochSeconds(s string) (time.Time, error) {
-	if strings.ContainsAny(s, "eE") {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || math.IsNaN(f) || math.Abs(f) >= maxEpochSeconds {
-			return time.Time{}, fmt.Errorf("epoch seconds %q: out of range or malformed", s)
-		}
-		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
-	}
-	neg := strings.HasPrefix(s, "-")
-	intPart, fracPart, _ := strings.Cut(strings.TrimPrefix(s, "-"), ".")
-	if intPart == "" || !allDigits(intPart) || !allDigits(fracPart) {
-		return time.Time{}, fmt.Errorf("epoch seconds %q: malformed", s)
-	}
-	if len(intPart) > 12 {
-		return time.Time{}, fmt.Errorf("epoch seconds %q: out of range", s)
-	}
-	sec, err := strconv.ParseInt(intPart, 10, 64)
-	if err != nil || sec >= maxEpochSeconds {
-		return time.Time{}, fmt.Errorf("epoch seconds %q: out of range", s)
-	}
-	if len(fracPart) > 9 {
-		fracPart = fracPart[:9] // below a nanosecond: truncated
-	}
-	var nsec int64
-	if fracPart != "" {
-		nsec, _ = strconv.ParseInt(fracPart+strings.Repeat("0", 9-len(fracPart)), 10, 64)
-	}
-	if neg {
-		sec, nsec = -sec, -nsec
-	}
-	return time.Unix(sec, nsec).UTC(), nil
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
