@@ -55,12 +55,12 @@ $(VERSITYGW):
 
 # ---- checks and tests ------------------------------------------------------------------
 .PHONY: fmt
-fmt: ## gofmt every module
-	gofmt -w $(MODULES)
+fmt: ## gofmt every Go file of the repo
+	git ls-files '*.go' | xargs gofmt -w
 
 .PHONY: check
 check: ## gofmt and go vet, across the workspace
-	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(git ls-files '*.go' | xargs gofmt -l); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(addsuffix /...,$(addprefix ./,$(MODULES)))
 
 .PHONY: test

@@ -122,6 +122,14 @@ func (r *Registry) Add(name string, unit Unit, v float64, dims ...Dim) {
 	r.mu.Unlock()
 }
 
+// SetCounter sets a counter's cumulative total, for counts kept elsewhere (a component's
+// own statistics); EMF still gets the change since the last flush.
+func (r *Registry) SetCounter(name string, unit Unit, total float64, dims ...Dim) {
+	r.mu.Lock()
+	r.get(name, unit, counter, dims).total = total
+	r.mu.Unlock()
+}
+
 // Set sets a gauge.
 func (r *Registry) Set(name string, unit Unit, v float64, dims ...Dim) {
 	r.mu.Lock()

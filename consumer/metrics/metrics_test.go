@@ -96,8 +96,9 @@ func TestEMFNamesUnitsValuesAndDeltas(t *testing.T) {
 	}
 
 	// Second flush: counters emit only what is new, unchanged counters and empty
-	// distributions are skipped, gauges repeat.
+	// distributions are skipped, gauges repeat; a counter kept elsewhere is set by its total.
 	r.Add(RecordsRead, Count, 5, shard)
+	r.SetCounter(FilesWritten, Count, 9)
 	out.Reset()
 	if err := r.WriteEMF(&out, now); err != nil {
 		t.Fatal(err)
@@ -108,7 +109,7 @@ func TestEMFNamesUnitsValuesAndDeltas(t *testing.T) {
 			got[m.Name] = l.Fields[m.Name]
 		}
 	}
-	if got[RecordsRead] != 5.0 || got[LeasesHeld] != 4.0 || got[BytesWritten] != nil || got[FlushLatency] != nil {
+	if got[RecordsRead] != 5.0 || got[LeasesHeld] != 4.0 || got[BytesWritten] != nil || got[FlushLatency] != nil || got[FilesWritten] != 9.0 {
 		t.Fatalf("second flush: %v", got)
 	}
 	if r.Value(RecordsRead, shard) != 15 || r.Sum(RecordsRead) != 15 {

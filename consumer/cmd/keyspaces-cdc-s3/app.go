@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/keyspaces"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/config"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/encode"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/lease"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/metrics"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/pipeline"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/sink"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/worker"
+)
+
+// runConsumer wires the clients, the sink, the pipeline and the lease coordinator, serves
+// /healthz and /metrics, writes EMF metrics, and runs until ctx ends (then shuts down
+// gracefully within cfg.ShutdownTimeout) or a fatal error.
+func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) string, metricsOut io.Writer, logger *slog.Logger) error {
+	// The clients must outlive ctx: the graceful shutdown still flushes and checkpoints.
+	live := context.WithoutCancel(ctx)
+	base, err := awsconfig.LoadDefaultConfig(live)
+	if err != nil {
+		return fmt.Errorf("load AWS configuration: %w", err)
+	}
+	ksCfg, s3Cfg := base.Copy(), base.Copy()
+	ksCfg.Region, s3Cfg.Region = cfg.KeyspacesRegion, cfg.S3Region
+	if base.Region == "" {
+		// The lease table lives in the deployment's region; without AWS_REGION, the table's.
+		base.Region = cfg.KeyspacesRegion
+	}
+
+	streamsClient, err := streams.New(streams.Config{AWS: ksCfg, Getenv: getenv})
+	if err != nil {
+		return fmt.Errorf("keyspaces streams client: %w", err)
+	}
+	arn := cfg.StreamARN
+	if arn == "" {
+		if arn, err = streamsClient.FindStream(live, cfg.Keyspace, cfg.Table); err != nil {
+			return fmt.Errorf("CDC_STREAM_ARN is empty and %w", err)
+		}
+	}
+	desc, err := streamsClient.GetStream(live, &streams.GetStreamInput{StreamArn: arn, MaxResults: 1})
+	if err != nil {
+		return fmt.Errorf("describe stream %s: %w", arn, err)
+	}
+	if desc.KeyspaceName != cfg.Keyspace || desc.TableName != cfg.Table {
+		return fmt.Errorf("CDC_STREAM_ARN %s is the stream of %s.%s, not of CDC_KEYSPACE.CDC_TABLE %s.%s",
+			arn, desc.KeyspaceName, desc.TableName, cfg.Keyspace, cfg.Table)
+	}
+
+	table := &watchedTable{Table: lease.NewTable(dynamodb.NewFromConfig(base), cfg.LeaseTable)}
+	if cfg.CreateLeaseTable {
+		if err := table.CreateIfMissing(live, 2*time.Minute); err != nil {
+			return fmt.Errorf("create lease table %s: %w", cfg.LeaseTable, err)
+		}
+	}
+
+	s3Client := s3.NewFromConfig(s3Cfg, func(o *s3.Options) { o.UsePathStyle = s3PathStyle(cfg.S3ForcePathStyle, getenv) })
+	snk, err := sink.New(sink.Config{
+		Bucket: cfg.Bucket, Prefix: cfg.Prefix, Keyspace: cfg.Keyspace, Table: cfg.Table,
+		Format: cfg.Format, Compression: cfg.Compression, CellMetadata: cfg.CellMetadata,
+		FlushRecords: cfg.FlushRecords, FlushBytes: int(cfg.FlushBytes), FlushInterval: cfg.FlushInterval,
+		ViewType: desc.StreamViewType,
+	}, s3Client, encode.KeyspacesSource{API: keyspaces.NewFromConfig(ksCfg)}, logger)
+	if err != nil {
+		return err
+	}
+
+	reg := metrics.NewRegistry(cfg.MetricsNamespace, cfg.ApplicationName)
+	reader := pipeline.StreamsReader{API: streamsClient, StreamARN: arn}
+	proc, err := pipeline.NewProcessor(pipeline.Config{
+		PollInterval: cfg.PollInterval, Limit: cfg.GetRecordsLimit, TrimmedPolicy: cfg.TrimmedPolicy,
+		Metrics: reg, Logger: logger,
+		OpenShard: func(shardID string, cp checkpoint.Checkpointer, pending *checkpoint.Intent) pipeline.ShardWriter {
+			return snk.OpenShard(shardID, cp, pending)
+		},
+	}, reader)
+	if err != nil {
+		return err
+	}
+
+	workerID := cfg.WorkerID
+	if workerID == "" {
+		workerID = defaultWorkerID(live, getenv)
+	}
+	logger = logger.With("worker", workerID)
+	coord, err := worker.New(worker.Config{
+		WorkerID: workerID, FailoverTime: cfg.LeaseFailoverTime, RenewInterval: cfg.LeaseRenewInterval,
+		ShardSyncInterval: cfg.ShardSyncInterval, MaxLeasesPerWorker: cfg.MaxLeasesPerWorker,
+		InitialPosition: cfg.StartPosition, Logger: logger,
+	}, table, reader, proc)
+	if err != nil {
+		return err
+	}
+
+	// /healthz answers 200 only while the coordinator runs and its leases are being renewed.
+	var running atomic.Bool
+	running.Store(true)
+	h := &health{table: table, running: &running, staleAfter: 2 * cfg.LeaseFailoverTime, started: time.Now()}
+	ln, err := listen(cfg.HTTPPort)
+	if err != nil {
+		return fmt.Errorf("CDC_HTTP_PORT %d: %w", cfg.HTTPPort, err)
+	}
+	srv := newHTTPServer(h.check, reg)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("http server stopped", "err", err)
+		}
+	}()
+	defer srv.Close()
+
+	pump := &statsPump{reg: reg, sink: snk, coord: coord, workerID: workerID}
+	var wg sync.WaitGroup
+	metricsDone := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(cfg.MetricsInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-metricsDone:
+				return
+			case now := <-t.C:
+				pump.pump()
+				if err := reg.WriteEMF(metricsOut, now); err != nil {
+					logger.Warn("write metrics", "err", err)
+				}
+			}
+		}
+	}()
+
+	logger.Info("consumer started", "stream", arn, "view_type", desc.StreamViewType, "bucket", cfg.Bucket,
+		"prefix", cfg.Prefix, "format", cfg.Format, "compression", cfg.Compression, "lease_table", cfg.LeaseTable,
+		"http", ln.Addr().String(), "keyspaces_region", cfg.KeyspacesRegion, "s3_region", cfg.S3Region)
+
+	// A graceful shutdown that overruns its budget becomes a hard stop: ECS kills the task
+	// at its stop timeout anyway, and whatever was not checkpointed is re-read by the next
+	// owner.
+	stopHard := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			logger.Info("shutting down: draining shards", "timeout", cfg.ShutdownTimeout.String())
+			select {
+			case <-time.After(cfg.ShutdownTimeout):
+				logger.Error("graceful shutdown timed out: stopping hard")
+				coord.Abort()
+			case <-stopHard:
+			}
+		case <-stopHard:
+		}
+	}()
+	runErr := coord.Run(ctx)
+	close(stopHard)
+	running.Store(false)
+
+	pump.pump()
+	close(metricsDone)
+	wg.Wait()
+	_ = reg.WriteEMF(metricsOut, time.Now())
+	st := snk.Stats()
+	logger.Info("consumer stopped", "records_written", st.RecordsWritten, "files_written", st.FilesWritten,
+		"poison_records", st.PoisonRecords, "records_read", reg.Sum(metrics.RecordsRead))
+	if runErr != nil && !(ctx.Err() != nil && errors.Is(runErr, worker.ErrAborted)) {
+		return runErr
+	}
+	return nil
+}
+
+// watchedTable is the lease table, noting when it last answered a List: the coordinator
+// lists it every take interval, so a stale time means the worker cannot coordinate.
+type watchedTable struct {
+	*lease.Table
+	lastOK atomic.Int64 // unix nanoseconds
+}
+
+func (w *watchedTable) List(ctx context.Context) ([]lease.Lease, error) {
+	l, err := w.Table.List(ctx)
+	if err == nil {
+		w.lastOK.Store(time.Now().UnixNano())
+	}
+	return l, err
+}
+
+// health decides /healthz.
+type health struct {
+	table      *watchedTable
+	running    *atomic.Bool
+	staleAfter time.Duration
+	started    time.Time
+}
+
+func (h *health) check() error {
+	if !h.running.Load() {
+		return errors.New("the lease coordinator is not running")
+	}
+	last := h.started
+	if ns := h.table.lastOK.Load(); ns != 0 {
+		last = time.Unix(0, ns)
+	}
+	if age := time.Since(last); age > h.staleAfter {
+		return fmt.Errorf("the lease table has not answered for %s", age.Round(time.Second))
+	}
+	return nil
+}
+
+// statsPump copies the sink's and the coordinator's cumulative counters into the registry.
+type statsPump struct {
+	reg      *metrics.Registry
+	sink     *sink.Sink
+	coord    *worker.Coordinator
+	workerID string
+
+	mu               sync.Mutex
+	lastFlushes      int64
+	lastLatencyTotal time.Duration
+}
+
+func (p *statsPump) pump() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.sink.Stats()
+	p.reg.SetCounter(metrics.RecordsWritten, metrics.Count, float64(s.RecordsWritten))
+	p.reg.SetCounter(metrics.BytesWritten, metrics.Bytes, float64(s.BytesWritten))
+	p.reg.SetCounter(metrics.FilesWritten, metrics.Count, float64(s.FilesWritten))
+	p.reg.SetCounter(metrics.PoisonRecords, metrics.Count, float64(s.PoisonRecords))
+	if n := s.Flushes - p.lastFlushes; n > 0 {
+		// The sink keeps totals, not every latency: publish the period's mean flush latency.
+		mean := (s.FlushLatencyTotal - p.lastLatencyTotal) / time.Duration(n)
+		p.reg.Observe(metrics.FlushLatency, metrics.Milliseconds, float64(mean.Milliseconds()))
+	}
+	p.lastFlushes, p.lastLatencyTotal = s.Flushes, s.FlushLatencyTotal
+	c := p.coord.Stats()
+	p.reg.Set(metrics.LeasesHeld, metrics.Count, float64(c.LeasesHeld), metrics.Dim{Name: metrics.DimWorker, Value: p.workerID})
+}
