@@ -184,15 +184,3 @@ type RecordDecodeError struct {
 	Index int // in ChangeRecords
 	Err   error
 }
-
-// getRecordsWire is the GetRecords response as sent.
-type getRecordsWire struct {
-	ChangeRecords       []json.RawMessage    `json:"changeRecords"`
-	NextShardIterator   *string              `json:"nextShardIterator,omitempty"`
-	IteratorDescription *IteratorDescription `json:"iteratorDescription,omitempty"`
-}
-
-// IteratorDescription says where an iterator stands in its shard.
-type IteratorDescription struct {
-	IteratorPosition string `json:"iteratorPosition"`
-}

@@ -164,28 +164,77 @@ func (c *Client) GetShardIterator(ctx context.Context, in *GetShardIteratorInput
 // GetRecords reads a batch of records from an iterator. A record that arrives but cannot
 // be decoded does not fail the call: see GetRecordsOutput.DecodeErrors.
 func (c *Client) GetRecords(ctx context.Context, in *GetRecordsInput) (*GetRecordsOutput, error) {
-	var w getRecordsWire
-	if err := c.call(ctx, "GetRecords", in, &w); err != nil {
+	var out *GetRecordsOutput
+	err := c.callRaw(ctx, "GetRecords", in, func(body []byte) error {
+		var err error
+		out, err = decodeGetRecords(body)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	out := &GetRecordsOutput{
-		ChangeRecords:     make([]Record, len(w.ChangeRecords)),
-		NextShardIterator: w.NextShardIterator,
-	}
-	if w.IteratorDescription != nil {
-		out.IteratorPosition = w.IteratorDescription.IteratorPosition
-	}
-	for i, raw := range w.ChangeRecords {
-		r, err := DecodeRecord(raw) // raw is its own copy: Raw may alias it
-		if err != nil {
-			var seq struct {
-				SequenceNumber string `json:"sequenceNumber"`
+	return out, nil
+}
+
+// decodeGetRecords reads a GetRecords answer in one pass of the scanner. Each record's Raw
+// aliases body.
+func decodeGetRecords(body []byte) (*GetRecordsOutput, error) {
+	s := &scanner{data: body}
+	out := &GetRecordsOutput{ChangeRecords: []Record{}}
+	_, err := s.object("GetRecords answer", func(name string) error {
+		switch name {
+		case "changeRecords":
+			if isNull, err := s.null(); isNull || err != nil {
+				return err
 			}
-			_ = json.Unmarshal(raw, &seq) // best effort, for the error report
-			r = Record{Raw: raw, SequenceNumber: seq.SequenceNumber}
-			out.DecodeErrors = append(out.DecodeErrors, RecordDecodeError{Index: i, Err: err})
+			return s.array(name, func() error {
+				s.peek()
+				start := s.pos
+				var r Record
+				if err := s.record(&r); err != nil {
+					// Valid JSON that is not a valid record: keep it whole, report it, go on.
+					s.pos = start
+					if serr := s.skip(0); serr != nil {
+						return serr
+					}
+					r = Record{Raw: body[start:s.pos]}
+					var seq struct {
+						SequenceNumber string `json:"sequenceNumber"`
+					}
+					_ = json.Unmarshal(r.Raw, &seq) // best effort, for the error report
+					r.SequenceNumber = seq.SequenceNumber
+					out.DecodeErrors = append(out.DecodeErrors, RecordDecodeError{Index: len(out.ChangeRecords), Err: fmt.Errorf("decode record: %w", err)})
+				} else {
+					r.Raw = body[start:s.pos]
+				}
+				out.ChangeRecords = append(out.ChangeRecords, r)
+				return nil
+			})
+		case "nextShardIterator":
+			if isNull, err := s.null(); isNull || err != nil {
+				return err
+			}
+			it, err := s.text(name, false)
+			out.NextShardIterator = &it
+			return err
+		case "iteratorDescription":
+			_, err := s.object(name, func(n string) error {
+				if n != "iteratorPosition" {
+					return s.skip(0)
+				}
+				var err error
+				out.IteratorPosition, err = s.text(n, false)
+				return err
+			})
+			return err
 		}
-		out.ChangeRecords[i] = r
+		return s.skip(0)
+	})
+	if err == nil && (s.peek() != 0 || s.pos < len(s.data)) {
+		err = errors.New("data after the JSON value")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decode response: %w", err)
 	}
 	return out, nil
 }
@@ -243,6 +292,16 @@ func (c *Client) FindStream(ctx context.Context, keyspace, table string) (string
 
 // call sends one operation with retries, decoding a 2xx answer into out.
 func (c *Client) call(ctx context.Context, op string, in, out any) error {
+	return c.callRaw(ctx, op, in, func(body []byte) error {
+		if err := json.Unmarshal(body, out); err != nil {
+			return fmt.Errorf("decode response: %w", err)
+		}
+		return nil
+	})
+}
+
+// callRaw sends one operation with retries and hands the body of the 2xx answer to decode.
+func (c *Client) callRaw(ctx context.Context, op string, in any, decode func([]byte) error) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("%s: encode request: %w", op, err)
@@ -257,8 +316,8 @@ func (c *Client) call(ctx context.Context, op string, in, out any) error {
 		_ = releaseAttempt(err)
 		_ = releaseRetry(err) // refunds the retry quota when the retry succeeded
 		if err == nil {
-			if err := json.Unmarshal(resp, out); err != nil {
-				return fmt.Errorf("%s: decode response: %w", op, err)
+			if err := decode(resp); err != nil {
+				return fmt.Errorf("%s: %w", op, err)
 			}
 			return nil
 		}

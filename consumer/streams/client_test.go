@@ -405,3 +405,40 @@ func TestListAllShardsAndFindStream(t *testing.T) {
 		t.Fatalf("FindStream(missing) error %v", err)
 	}
 }
+
+func TestDecodeGetRecordsAnswer(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		records int
+		next    bool
+		pos     string
+		errs    int
+		wantErr bool
+	}{
+		{"empty at tip", `{"changeRecords":[],"nextShardIterator":"n","iteratorDescription":{"iteratorPosition":"AT_TIP"}}`, 0, true, "AT_TIP", 0, false},
+		{"closed shard read", `{"changeRecords":[{"sequenceNumber":"1"}]}`, 1, false, "", 0, false},
+		{"null members", `{"changeRecords":null,"nextShardIterator":null,"extra":{"a":[1]}}`, 0, false, "", 0, false},
+		{"record of wrong kind", `{"changeRecords":[7,{"sequenceNumber":"2"}]}`, 2, false, "", 1, false},
+		{"broken JSON", `{"changeRecords":[{"sequenceNumber":"1"`, 0, false, "", 0, true},
+		{"not an object", `[]`, 0, false, "", 0, true},
+		{"trailing data", `{} {}`, 0, false, "", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := decodeGetRecords([]byte(tt.body))
+			if tt.wantErr {
+				if err == nil {
+					t.Fatal("no error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out.ChangeRecords) != tt.records || (out.NextShardIterator != nil) != tt.next || out.IteratorPosition != tt.pos || len(out.DecodeErrors) != tt.errs {
+				t.Fatalf("got %+v", out)
+			}
+		})
+	}
+}
