@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,10 +25,11 @@ type Held struct {
 	owner string
 
 	mu        sync.Mutex
-	lease     Lease     // the item as this worker last wrote it
-	renewedAt time.Time // monotonic time of the last successful write
-	lost      bool      // someone else owns it, or it was released: no more writes
-	uncertain bool      // the last write's outcome is unknown: re-read before the next
+	lease     Lease       // the item as this worker last wrote it
+	renewedAt time.Time   // monotonic time of the last successful write
+	lost      atomic.Bool // someone else owns it, or it was released: no more writes (set under mu)
+	released  atomic.Bool // this worker released it or handed it over
+	uncertain bool        // the last write's outcome is unknown: re-read before the next
 	onLost    func()
 }
 
@@ -60,11 +62,10 @@ func (h *Held) RenewedAt() time.Time {
 }
 
 // Lost reports whether the lease is no longer this worker's (taken, released or given up).
-func (h *Held) Lost() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.lost
-}
+func (h *Held) Lost() bool { return h.lost.Load() }
+
+// Released reports whether this worker released the lease or handed it over.
+func (h *Held) Released() bool { return h.released.Load() }
 
 // OnLost sets a function called once, from the writer's goroutine, when a write finds the
 // lease owned by someone else (or GiveUp is called).
@@ -87,10 +88,10 @@ func (h *Held) GiveUp() {
 
 // markLost must be called with mu held; it returns the OnLost function to call after unlock.
 func (h *Held) markLost() func() {
-	if h.lost {
+	if h.lost.Load() {
 		return nil
 	}
-	h.lost = true
+	h.lost.Store(true)
 	f := h.onLost
 	h.onLost = nil
 	return f
@@ -179,7 +180,7 @@ func (h *Held) write(ctx context.Context, op string, u update) error {
 // writeLocked returns, besides the error, the OnLost function to call once mu is released.
 func (h *Held) writeLocked(ctx context.Context, op string, u update) (func(), error) {
 	key := h.lease.Key
-	if h.lost {
+	if h.lost.Load() {
 		return nil, &ConflictError{Op: op, Key: key, Held: true}
 	}
 	if h.uncertain {
@@ -263,7 +264,8 @@ func (h *Held) writeLocked(ctx context.Context, op string, u update) (func(), er
 	}
 	h.renewedAt = time.Now()
 	if u.final {
-		h.lost = true
+		h.released.Store(true)
+		h.lost.Store(true)
 		h.onLost = nil
 	}
 	return nil, nil

@@ -1,0 +1,426 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/devservers"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/lease"
+)
+
+// rec is one record of a fake shard: the version-th change of key.
+type rec struct {
+	seq     string
+	key     string
+	version int
+}
+
+type fakeShard struct {
+	parents []string
+	closed  bool
+	recs    []rec
+}
+
+// fakeStream is an in-process stream: shards of records, appended to and closed by the test.
+type fakeStream struct {
+	mu      sync.Mutex
+	shards  map[string]*fakeShard
+	order   []string
+	changed chan struct{} // closed and replaced on every change
+}
+
+func newStream() *fakeStream {
+	return &fakeStream{shards: map[string]*fakeShard{}, changed: make(chan struct{})}
+}
+
+func (s *fakeStream) notify() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+func (s *fakeStream) addShard(id string, parents ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shards[id] = &fakeShard{parents: parents}
+	s.order = append(s.order, id)
+	s.notify()
+}
+
+// add appends the next change of key to the shard.
+func (s *fakeStream) add(id, key string, version int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh := s.shards[id]
+	sh.recs = append(sh.recs, rec{seq: fmt.Sprintf("%08d", len(sh.recs)+1), key: key, version: version})
+	s.notify()
+}
+
+func (s *fakeStream) close(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shards[id].closed = true
+	s.notify()
+}
+
+func (s *fakeStream) ListShards(context.Context) ([]Shard, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Shard
+	for _, id := range s.order {
+		sh := s.shards[id]
+		out = append(out, Shard{ShardID: id, ParentShardIDs: sh.parents, Closed: sh.closed})
+	}
+	return out, nil
+}
+
+// read returns up to n records from index pos, whether the shard is closed, and a channel
+// closed on the next change.
+func (s *fakeStream) read(id string, pos, n int) ([]rec, bool, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh := s.shards[id]
+	end := min(pos+n, len(sh.recs))
+	return append([]rec(nil), sh.recs[pos:end]...), sh.closed && end == len(sh.recs), s.changed
+}
+
+func (s *fakeStream) length(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.shards[id].recs)
+}
+
+// delivery is a batch a processor "uploaded".
+type delivery struct {
+	worker, shard string
+	recs          []rec
+}
+
+// harness runs workers over one fake stream and one lease table, and records what their
+// processors did: which worker processes which shard at every moment, and every delivery.
+type harness struct {
+	t      *testing.T
+	stream *fakeStream
+	table  *lease.Table
+	calls  *countingDB
+
+	mu          sync.Mutex
+	active      map[string]string // shard -> worker whose processor runs on it now
+	violations  []string
+	deliveries  []delivery
+	assignments map[string][]Assignment // shard -> what each processor start got
+	endedAt     map[string]time.Time    // shard -> when its ShardEnd succeeded
+	startedAt   map[string][]time.Time  // shard -> when processors started on it
+	events      []Event
+	checkpoints map[string]string // shard -> last checkpoint a processor wrote
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	srv := devservers.Dynalite(t)
+	calls := &countingDB{DynamoDB: dynamodb.NewFromConfig(srv.AWSConfig())}
+	table := lease.NewTable(calls, "leases")
+	if err := table.CreateIfMissing(context.Background(), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{
+		t: t, stream: newStream(), table: table, calls: calls,
+		active: map[string]string{}, assignments: map[string][]Assignment{},
+		endedAt: map[string]time.Time{}, startedAt: map[string][]time.Time{}, checkpoints: map[string]string{},
+	}
+	begin := time.Now()
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, e := range h.events {
+			if e.Type != EventCreated {
+				t.Logf("%8s %s %-17s %s %s %v", e.Time.Sub(begin).Round(time.Millisecond), e.Worker, e.Type, e.Shard, e.Peer, e.Err)
+			}
+		}
+	})
+	return h
+}
+
+// fastConfig: intervals short enough for the package's tests to finish in seconds.
+func fastConfig(id string) Config {
+	return Config{
+		WorkerID:           id,
+		FailoverTime:       3 * time.Second,
+		RenewInterval:      300 * time.Millisecond,
+		TakeInterval:       400 * time.Millisecond,
+		ShardSyncInterval:  500 * time.Millisecond,
+		ParentCleanupGrace: 300 * time.Millisecond,
+		HandoffTimeout:     5 * time.Second,
+	}
+}
+
+// testLogger keeps the test output quiet unless CDC_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("CDC_TEST_LOG") != "" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewJSONHandler(io.Discard, nil))
+}
+
+// running is a started worker.
+type running struct {
+	id     string
+	c      *Coordinator
+	cancel context.CancelFunc
+	done   chan struct{} // closed when Run returned
+	err    error         // Run's result, once done is closed
+}
+
+// stop shuts the worker down gracefully and returns Run's error.
+func (r *running) stop() error {
+	r.cancel()
+	<-r.done
+	return r.err
+}
+
+// kill stops the worker abruptly, as a crash would.
+func (r *running) kill() error {
+	r.c.Abort()
+	<-r.done
+	return r.err
+}
+
+func (h *harness) start(cfg Config) *running {
+	h.t.Helper()
+	cfg.Logger = testLogger()
+	cfg.OnEvent = func(e Event) {
+		h.mu.Lock()
+		h.events = append(h.events, e)
+		h.mu.Unlock()
+	}
+	c, err := New(cfg, h.table, h.stream, &fakeProc{h: h, worker: cfg.WorkerID})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{id: cfg.WorkerID, c: c, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		r.err = c.Run(ctx)
+		close(r.done)
+	}()
+	h.t.Cleanup(func() {
+		c.Abort()
+		<-r.done
+	})
+	return r
+}
+
+// fakeProc reads a fake shard in batches of 10: intent, "upload", checkpoint; ShardEnd at the
+// end of a closed shard; at the tip it waits for records, the drain or the end of ctx.
+type fakeProc struct {
+	h      *harness
+	worker string
+}
+
+func (p *fakeProc) ProcessShard(ctx context.Context, drain <-chan struct{}, a Assignment) error {
+	h := p.h
+	h.begin(p.worker, a)
+	defer h.end(p.worker, a.ShardID)
+	pos := 0
+	switch a.Checkpoint {
+	case checkpoint.TrimHorizon:
+	case checkpoint.Latest:
+		pos = h.stream.length(a.ShardID)
+	default:
+		n, err := strconv.Atoi(a.Checkpoint)
+		if err != nil {
+			return fmt.Errorf("bad checkpoint %q", a.Checkpoint)
+		}
+		pos = n
+	}
+	for {
+		batch, ended, changed := h.stream.read(a.ShardID, pos, 10)
+		if len(batch) > 0 {
+			last := batch[len(batch)-1].seq
+			in := checkpoint.Intent{Key: a.ShardID + "/" + batch[0].seq, FirstSeq: batch[0].seq, LastSeq: last, Records: len(batch)}
+			if err := a.Checkpointer.SaveIntent(ctx, in); err != nil {
+				return err
+			}
+			h.deliver(p.worker, a.ShardID, batch)
+			if err := a.Checkpointer.Checkpoint(ctx, last); err != nil {
+				return err
+			}
+			h.checkpointed(a.ShardID, last)
+			pos += len(batch)
+			continue
+		}
+		if ended {
+			if err := a.Checkpointer.ShardEnd(ctx); err != nil {
+				return err
+			}
+			h.mu.Lock()
+			h.endedAt[a.ShardID] = time.Now()
+			h.mu.Unlock()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-drain:
+			return nil
+		case <-changed:
+		}
+	}
+}
+
+func (h *harness) begin(worker string, a Assignment) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if other, busy := h.active[a.ShardID]; busy {
+		h.violations = append(h.violations, fmt.Sprintf("%s started on %s while %s processes it", worker, a.ShardID, other))
+	}
+	h.active[a.ShardID] = worker
+	h.assignments[a.ShardID] = append(h.assignments[a.ShardID], a)
+	h.startedAt[a.ShardID] = append(h.startedAt[a.ShardID], time.Now())
+}
+
+func (h *harness) end(worker, shard string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.active[shard] == worker {
+		delete(h.active, shard)
+	}
+}
+
+func (h *harness) deliver(worker, shard string, recs []rec) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.deliveries = append(h.deliveries, delivery{worker: worker, shard: shard, recs: recs})
+}
+
+func (h *harness) checkpointed(shard, seq string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.checkpoints[shard] = seq
+}
+
+// noViolations fails the test if two processors ever ran on one shard at once.
+func (h *harness) noViolations() {
+	h.t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, v := range h.violations {
+		h.t.Error(v)
+	}
+}
+
+// seqs lists the sequence numbers delivered for a shard, in delivery order.
+func (h *harness) seqs(shard string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, d := range h.deliveries {
+		if d.shard == shard {
+			for _, r := range d.recs {
+				out = append(out, r.seq)
+			}
+		}
+	}
+	return out
+}
+
+// waitFor polls cond every 20 ms until it holds or limit passes; it returns how long it took.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Since(start) > limit {
+			t.Fatalf("%s: not within %s", what, limit)
+		}
+		<-tick.C
+	}
+	return time.Since(start)
+}
+
+// owners reads the table: shard -> owner.
+func (h *harness) owners() map[string]string {
+	h.t.Helper()
+	all, err := h.table.List(context.Background())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, l := range all {
+		out[l.Key] = l.Owner
+	}
+	return out
+}
+
+// loads counts the leases of each owner ("" for free ones).
+func loads(owners map[string]string) map[string]int {
+	out := map[string]int{}
+	for _, o := range owners {
+		out[o]++
+	}
+	return out
+}
+
+// countingDB counts the DynamoDB calls by operation.
+type countingDB struct {
+	lease.DynamoDB
+	mu sync.Mutex
+	n  map[string]int64
+	on atomic.Bool
+}
+
+func (d *countingDB) count(op string) {
+	if !d.on.Load() {
+		return
+	}
+	d.mu.Lock()
+	if d.n == nil {
+		d.n = map[string]int64{}
+	}
+	d.n[op]++
+	d.mu.Unlock()
+}
+
+func (d *countingDB) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	d.count("Scan")
+	return d.DynamoDB.Scan(ctx, in, o...)
+}
+
+func (d *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	d.count("UpdateItem")
+	return d.DynamoDB.UpdateItem(ctx, in, o...)
+}
+
+func (d *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	d.count("GetItem")
+	return d.DynamoDB.GetItem(ctx, in, o...)
+}
+
+func (d *countingDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	d.count("DeleteItem")
+	return d.DynamoDB.DeleteItem(ctx, in, o...)
+}
+
+func (d *countingDB) snapshot() map[string]int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[string]int64{}
+	for k, v := range d.n {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,458 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
+)
+
+func TestConfigDefaultsAndValidation(t *testing.T) {
+	c, err := Config{WorkerID: "w"}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.FailoverTime != 10*time.Second || c.RenewInterval != 3*time.Second || c.TakeInterval != 5*time.Second ||
+		c.ShardSyncInterval != time.Minute || c.InitialPosition != checkpoint.TrimHorizon || c.ParentCleanupGrace != time.Minute ||
+		c.HandoffTimeout != 30*time.Second || c.MaxLeasesPerWorker != 0 || c.Logger == nil {
+		t.Fatalf("defaults: %+v", c)
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"no worker id", Config{}},
+		{"renew not below failover", Config{WorkerID: "w", FailoverTime: time.Second, RenewInterval: time.Second}},
+		{"bad position", Config{WorkerID: "w", InitialPosition: "AT_TIMESTAMP"}},
+		{"negative cap", Config{WorkerID: "w", MaxLeasesPerWorker: -1}},
+		{"negative interval", Config{WorkerID: "w", ShardSyncInterval: -time.Second}},
+	} {
+		if _, err := tc.cfg.withDefaults(); err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		}
+	}
+}
+
+func TestOneWorkerManyShards(t *testing.T) {
+	h := newHarness(t)
+	const shards, records = 20, 35
+	for i := 0; i < shards; i++ {
+		id := fmt.Sprintf("shard-%02d", i)
+		h.stream.addShard(id)
+		for j := 1; j <= records; j++ {
+			h.stream.add(id, fmt.Sprintf("k%d", j%3), j)
+		}
+		h.stream.close(id)
+	}
+	w := h.start(fastConfig("w1"))
+	waitFor(t, 20*time.Second, "every shard finished", func() bool { return w.c.Stats().ShardsFinished == shards })
+
+	all, err := h.table.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range all {
+		if !l.Finished() || l.Owner != "" || l.Pending != nil {
+			t.Errorf("lease %s after its shard ended: %+v", l.Key, l)
+		}
+	}
+	for i := 0; i < shards; i++ {
+		id := fmt.Sprintf("shard-%02d", i)
+		got := h.seqs(id)
+		if len(got) != records {
+			t.Fatalf("%s: %d records delivered, want %d", id, len(got), records)
+		}
+		for j, s := range got {
+			if s != fmt.Sprintf("%08d", j+1) {
+				t.Fatalf("%s: record %d is %s", id, j, s)
+			}
+		}
+	}
+	if st := w.c.Stats(); st.Takes != shards || st.LeasesHeld != 0 || st.RenewFailures != 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	h.noViolations()
+}
+
+// openShards adds n shards that stay open, each with records.
+func openShards(h *harness, n, records int) []string {
+	var ids []string
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("shard-%02d", i)
+		h.stream.addShard(id)
+		for j := 1; j <= records; j++ {
+			h.stream.add(id, "k", j)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// balanced reports whether every lease is owned by one of the workers and their loads differ
+// by at most one.
+func balanced(h *harness, shards int, workers ...string) bool {
+	ok, _ := balancedLoads(h, shards, workers...)
+	return ok
+}
+
+func balancedLoads(h *harness, shards int, workers ...string) (bool, map[string]int) {
+	l := loads(h.owners())
+	lo, hi, total := shards, 0, 0
+	for _, w := range workers {
+		lo, hi, total = min(lo, l[w]), max(hi, l[w]), total+l[w]
+	}
+	return total == shards && hi-lo <= 1, l
+}
+
+func TestThreeWorkersSpreadEvenly(t *testing.T) {
+	h := newHarness(t)
+	const n = 20
+	openShards(h, n, 15)
+	var ws []*running
+	for _, id := range []string{"w1", "w2", "w3"} {
+		ws = append(ws, h.start(fastConfig(id)))
+	}
+	var spread map[string]int
+	took := waitFor(t, 30*time.Second, "leases spread within one of even", func() bool {
+		var ok bool
+		ok, spread = balancedLoads(h, n, "w1", "w2", "w3")
+		return ok
+	})
+	t.Logf("spread 20 leases over 3 workers in %s: %v", took.Round(time.Millisecond), spread)
+	// Every shard is being processed by exactly its owner.
+	waitFor(t, 5*time.Second, "every shard processed by its owner", func() bool {
+		owners := h.owners()
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for s, o := range owners {
+			if h.active[s] != o {
+				return false
+			}
+		}
+		return true
+	})
+	for _, w := range ws {
+		if err := w.stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.noViolations()
+	for s := 0; s < n; s++ {
+		id := fmt.Sprintf("shard-%02d", s)
+		if got := h.seqs(id); len(got) != 15 || got[len(got)-1] != fmt.Sprintf("%08d", 15) {
+			t.Errorf("%s delivered %v", id, got)
+		}
+	}
+}
+
+func TestKilledWorkersShardsAreTakenOver(t *testing.T) {
+	h := newHarness(t)
+	const n = 12
+	ids := openShards(h, n, 30)
+	cfg := fastConfig("")
+	var ws []*running
+	for _, id := range []string{"w1", "w2", "w3"} {
+		c := cfg
+		c.WorkerID = id
+		ws = append(ws, h.start(c))
+	}
+	waitFor(t, 30*time.Second, "balanced", func() bool { return balanced(h, n, "w1", "w2", "w3") })
+	waitFor(t, 10*time.Second, "every record checkpointed", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, id := range ids {
+			if h.checkpoints[id] != fmt.Sprintf("%08d", 30) {
+				return false
+			}
+		}
+		return true
+	})
+	victim := ws[0]
+	var theirs []string
+	for s, o := range h.owners() {
+		if o == victim.id {
+			theirs = append(theirs, s)
+		}
+	}
+	killedAt := time.Now()
+	if err := victim.kill(); !errors.Is(err, ErrAborted) {
+		t.Fatalf("killed worker's Run: %v", err)
+	}
+	// Records arrive while nobody reads the dead worker's shards.
+	for _, id := range ids {
+		for j := 31; j <= 40; j++ {
+			h.stream.add(id, "k", j)
+		}
+	}
+	// Worst case: a renewal just before the kill is first seen one take interval later,
+	// expires FailoverTime after that and is found at the next take cycle.
+	// The slack covers the DynamoDB calls of a loaded test machine.
+	limit := cfg.FailoverTime + 2*cfg.TakeInterval + 1500*time.Millisecond
+	waitFor(t, limit, "dead worker's leases taken", func() bool {
+		owners := h.owners()
+		for _, s := range theirs {
+			if o := owners[s]; o == victim.id || o == "" {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("%d leases of the killed worker taken over %s after the kill (failover %s, take interval %s, bound %s)",
+		len(theirs), time.Since(killedAt).Round(time.Millisecond), cfg.FailoverTime, cfg.TakeInterval, limit)
+	waitFor(t, 10*time.Second, "new records read", func() bool {
+		for _, id := range ids {
+			if got := h.seqs(id); len(got) != 40 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, id := range ids {
+		got := h.seqs(id)
+		for j, s := range got {
+			if s != fmt.Sprintf("%08d", j+1) {
+				t.Fatalf("%s: delivery %d is %s: not resumed from the last checkpoint (%v)", id, j, s, got)
+			}
+		}
+	}
+	for _, w := range ws[1:] {
+		if err := w.stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.noViolations()
+}
+
+func TestNewWorkerStealsItsShare(t *testing.T) {
+	h := newHarness(t)
+	const n = 12
+	openShards(h, n, 5)
+	w1 := h.start(fastConfig("w1"))
+	w2 := h.start(fastConfig("w2"))
+	waitFor(t, 30*time.Second, "two workers balanced", func() bool { return balanced(h, n, "w1", "w2") })
+	joinedAt := time.Now()
+	w3 := h.start(fastConfig("w3"))
+	took := waitFor(t, 30*time.Second, "three workers balanced", func() bool { return balanced(h, n, "w1", "w2", "w3") })
+	waitFor(t, 2*time.Second, "w3 adopted the leases handed to it", func() bool { return w3.c.Stats().LeasesHeld == 4 })
+	t.Logf("a joining worker got its share (%v) %s after it started (table balanced after %s)",
+		loads(h.owners()), time.Since(joinedAt).Round(time.Millisecond), took.Round(time.Millisecond))
+	// On a quiet machine all 4 come from steals; on a starved one a late renewal may let a
+	// lease expire, and taking it is then just as right.
+	if st := w3.c.Stats(); st.Steals < 1 || st.Takes != 4 {
+		t.Fatalf("new worker: %+v, want 4 leases taken, stolen", st)
+	}
+	t.Logf("new worker's stats: %+v", w3.c.Stats())
+	// Settled: no more steals once balanced.
+	before := w3.c.Stats().Steals + w1.c.Stats().Steals + w2.c.Stats().Steals
+	settle := time.Now()
+	waitFor(t, 5*time.Second, "a few take cycles", func() bool { return time.Since(settle) > 5*fastConfig("").TakeInterval })
+	if after := w3.c.Stats().Steals + w1.c.Stats().Steals + w2.c.Stats().Steals; after != before || !balanced(h, n, "w1", "w2", "w3") {
+		t.Fatalf("steals went on after balance: %d then %d", before, after)
+	}
+	for _, w := range []*running{w1, w2, w3} {
+		if err := w.stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.noViolations()
+	for s := 0; s < n; s++ {
+		if got := h.seqs(fmt.Sprintf("shard-%02d", s)); len(got) != 5 {
+			t.Errorf("shard-%02d: %d records delivered, want 5 once each (graceful handoff)", s, len(got))
+		}
+	}
+}
+
+func TestSplitChildrenWaitForParents(t *testing.T) {
+	h := newHarness(t)
+	// parent holds versions 1..60 of keys a, b, c; it splits into two children that carry
+	// versions 61..90 (a, b in child-1; c in child-2).
+	h.stream.addShard("parent")
+	h.stream.addShard("child-1", "parent")
+	h.stream.addShard("child-2", "parent")
+	for v := 1; v <= 60; v++ {
+		for _, k := range []string{"a", "b", "c"} {
+			h.stream.add("parent", k, v)
+		}
+	}
+	h.stream.close("parent")
+	for v := 61; v <= 90; v++ {
+		h.stream.add("child-1", "a", v)
+		h.stream.add("child-1", "b", v)
+		h.stream.add("child-2", "c", v)
+	}
+	h.stream.close("child-1")
+	h.stream.close("child-2")
+	w1 := h.start(fastConfig("w1"))
+	w2 := h.start(fastConfig("w2"))
+	waitFor(t, 20*time.Second, "all shards finished", func() bool {
+		return w1.c.Stats().ShardsFinished+w2.c.Stats().ShardsFinished == 3
+	})
+	h.mu.Lock()
+	parentEnd := h.endedAt["parent"]
+	for _, c := range []string{"child-1", "child-2"} {
+		for _, at := range h.startedAt[c] {
+			if at.Before(parentEnd) {
+				t.Errorf("%s processing started %s before the parent's SHARD_END", c, parentEnd.Sub(at))
+			}
+		}
+		if a := h.assignments[c]; len(a) == 0 || a[0].Checkpoint != checkpoint.TrimHorizon || len(a[0].ParentShardIDs) != 1 {
+			t.Errorf("%s assignments: %+v", c, a)
+		}
+	}
+	last := map[string]int{}
+	for _, d := range h.deliveries {
+		for _, r := range d.recs {
+			if r.version != last[r.key]+1 {
+				t.Fatalf("key %s: version %d delivered after %d", r.key, r.version, last[r.key])
+			}
+			last[r.key] = r.version
+		}
+	}
+	h.mu.Unlock()
+	if last["a"] != 90 || last["b"] != 90 || last["c"] != 90 {
+		t.Fatalf("last versions: %v", last)
+	}
+	// The finished parent's lease is cleaned up once the children were taken; the children's
+	// leases stay (they have no children yet).
+	waitFor(t, 10*time.Second, "parent lease deleted", func() bool {
+		_, ok := h.owners()["parent"]
+		return !ok
+	})
+	if owners := h.owners(); len(owners) != 2 {
+		t.Fatalf("leases left: %v", owners)
+	}
+	// Shard sync must not recreate the parent's lease while the stream still lists it.
+	sync := time.Now()
+	waitFor(t, 5*time.Second, "two shard syncs", func() bool { return time.Since(sync) > 2*fastConfig("").ShardSyncInterval })
+	if _, ok := h.owners()["parent"]; ok {
+		t.Fatal("shard sync recreated a cleaned-up parent's lease")
+	}
+	for _, w := range []*running{w1, w2} {
+		if err := w.stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.noViolations()
+}
+
+func TestZombieCannotCheckpoint(t *testing.T) {
+	h := newHarness(t)
+	openShards(h, 1, 5)
+	cfg := fastConfig("w1")
+	cfg.FailoverTime = 5 * time.Second // the intruder below does not renew: keep w1 from retaking it
+	w1 := h.start(cfg)
+	waitFor(t, 10*time.Second, "w1 checkpointed", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.checkpoints["shard-00"] == fmt.Sprintf("%08d", 5)
+	})
+	h.mu.Lock()
+	zombie := h.assignments["shard-00"][0].Checkpointer
+	h.mu.Unlock()
+
+	// Another worker takes the lease by a conditional write on the counter it read.
+	ctx := context.Background()
+	l, _, err := h.table.Get(ctx, "shard-00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var intruder *running
+	for {
+		held, err := h.table.Take(ctx, l, "intruder")
+		if err == nil {
+			if err := held.Checkpoint(ctx, "00000005"); err != nil {
+				t.Fatal(err)
+			}
+			intruder = &running{id: "intruder"}
+			break
+		}
+		// w1 renewed in between: read again.
+		if l, _, err = h.table.Get(ctx, "shard-00"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = intruder
+	waitFor(t, 2*time.Second, "w1 noticed the loss and stopped its processor", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return w1.c.Stats().LeasesLost == 1 && h.active["shard-00"] == ""
+	})
+	for _, op := range []func() error{
+		func() error { return zombie.Checkpoint(ctx, "00000009") },
+		func() error { return zombie.SaveIntent(ctx, checkpoint.Intent{Key: "zombie"}) },
+		func() error { return zombie.ShardEnd(ctx) },
+	} {
+		if err := op(); !errors.Is(err, checkpoint.ErrLeaseLost) {
+			t.Fatalf("zombie write: %v, want ErrLeaseLost", err)
+		}
+	}
+	got, _, err := h.table.Get(ctx, "shard-00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Owner != "intruder" || got.Checkpoint != "00000005" || got.Pending != nil {
+		t.Fatalf("new owner's lease: %+v", got)
+	}
+	if err := w1.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGracefulShutdownReleasesLeases(t *testing.T) {
+	h := newHarness(t)
+	const n = 6
+	openShards(h, n, 12)
+	cfg := fastConfig("")
+	cfg.FailoverTime = 4 * time.Second
+	c1, c2 := cfg, cfg
+	c1.WorkerID, c2.WorkerID = "w1", "w2"
+	w1, w2 := h.start(c1), h.start(c2)
+	waitFor(t, 30*time.Second, "balanced", func() bool { return balanced(h, n, "w1", "w2") })
+	waitFor(t, 10*time.Second, "every record checkpointed", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for s := 0; s < n; s++ {
+			if h.checkpoints[fmt.Sprintf("shard-%02d", s)] != fmt.Sprintf("%08d", 12) {
+				return false
+			}
+		}
+		return true
+	})
+	var theirs []string
+	for s, o := range h.owners() {
+		if o == "w1" {
+			theirs = append(theirs, s)
+		}
+	}
+	stopped := time.Now()
+	if err := w1.stop(); err != nil {
+		t.Fatal(err)
+	}
+	owners := h.owners()
+	for _, s := range theirs {
+		if o := owners[s]; o != "" && o != "w2" {
+			t.Fatalf("after w1's shutdown %s is owned by %q", s, o)
+		}
+	}
+	took := waitFor(t, cfg.FailoverTime, "w2 took w1's leases", func() bool { return loads(h.owners())["w2"] == n })
+	t.Logf("w2 took the %d released leases %s after w1 was asked to stop (failover %s)", len(theirs),
+		time.Since(stopped).Round(time.Millisecond), cfg.FailoverTime)
+	if took >= cfg.FailoverTime {
+		t.Fatalf("took %s: as slow as an expiry", took)
+	}
+	if err := w2.stop(); err != nil {
+		t.Fatal(err)
+	}
+	h.noViolations()
+	for s := 0; s < n; s++ {
+		if got := h.seqs(fmt.Sprintf("shard-%02d", s)); len(got) != 12 {
+			t.Errorf("shard-%02d: %d records delivered, want 12 once each", s, len(got))
+		}
+	}
+}
