@@ -355,3 +355,41 @@ func TestListStreamsPagesAndFilters(t *testing.T) {
 		t.Fatalf("ARN %s", arns[0])
 	}
 }
+
+func TestScheduledSplitsAndTimedGenerator(t *testing.T) {
+	emu, c, _ := start(t, emulator.Config{}, 1)
+	arn, _ := emu.CreateStream(emulator.StreamSpec{Keyspace: "media", Table: "media_content"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := emu.StartGenerator(emulator.GeneratorConfig{StreamArn: arn, Rate: 200, Duration: emulator.Duration(50 * time.Millisecond)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := emu.StartGenerator(emulator.GeneratorConfig{StreamArn: arn}); err == nil {
+		t.Fatal("a second run started while one was in progress")
+	}
+	status, err := emu.WaitGenerator(ctx)
+	if err != nil || status.Running || status.Written == 0 || status.FinishedAt.IsZero() {
+		t.Fatalf("timed run: %+v, %v", status, err)
+	}
+
+	splitCtx, stopSplits := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		emu.RunSplitter(splitCtx, arn, time.Millisecond)
+		close(done)
+	}()
+	for {
+		shards, err := c.ListAllShards(ctx, arn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(shards) >= 5 { // two splits at least
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("only %d shards after the deadline", len(shards))
+		}
+	}
+	stopSplits()
+	<-done
+}
