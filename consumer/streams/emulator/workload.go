@@ -92,21 +92,26 @@ func NewWorkload(cfg WorkloadConfig) (*Workload, error) {
 		var pk []streams.Column
 		for _, name := range cfg.Schema.PartitionKeys {
 			c, _ := cfg.Schema.column(name)
-			pk = append(pk, streams.Column{Name: name, Value: w.value(c.Type, 0)})
+			pk = append(pk, streams.Column{Name: name, Value: w.columnValue(c)})
 		}
 		w.pks = append(w.pks, pk)
 	}
+	// Up to 6 distinct clustering keys per partition (fewer when the types allow fewer).
 	combos := 1
 	if len(cfg.Schema.ClusteringKeys) > 0 {
 		combos = 6
 	}
-	for i := 0; i < combos; i++ {
+	seen := map[string]bool{}
+	for tries := 0; len(w.cks) < combos && tries < 100; tries++ {
 		ck := []streams.Column{}
 		for _, k := range cfg.Schema.ClusteringKeys {
 			c, _ := cfg.Schema.column(k.Name)
-			ck = append(ck, streams.Column{Name: k.Name, Value: w.value(c.Type, 0)})
+			ck = append(ck, streams.Column{Name: k.Name, Value: w.columnValue(c)})
 		}
-		w.cks = append(w.cks, ck)
+		if k := KeyText(&streams.Record{ClusteringKeys: ck}); !seen[k] {
+			seen[k] = true
+			w.cks = append(w.cks, ck)
+		}
 	}
 	return w, nil
 }
@@ -158,14 +163,14 @@ func (w *Workload) upsert(now time.Time, partition, ck int) streams.Record {
 	if old == nil {
 		for _, c := range w.regular {
 			if w.rng.IntN(10) < 8 { // rows are sparse: about 80% of the columns set
-				cells = append(cells, streams.NamedCell{Name: c.Name, Cell: streams.Cell{Value: w.value(c.Type, 0), Metadata: md}})
+				cells = append(cells, streams.NamedCell{Name: c.Name, Cell: streams.Cell{Value: w.columnValue(c), Metadata: md}})
 			}
 		}
 	} else {
 		cells = append([]streams.NamedCell(nil), old.cells...)
 		for n := 1 + w.rng.IntN(3); n > 0; n-- {
 			c := w.regular[w.rng.IntN(len(w.regular))]
-			nc := streams.NamedCell{Name: c.Name, Cell: streams.Cell{Value: w.value(c.Type, 0), Metadata: md}}
+			nc := streams.NamedCell{Name: c.Name, Cell: streams.Cell{Value: w.columnValue(c), Metadata: md}}
 			cells = setCell(cells, nc)
 		}
 	}
@@ -249,7 +254,7 @@ func (w *Workload) staticUpdate(now time.Time, partition int) streams.Record {
 	md := &streams.Metadata{WriteTime: micros(now)}
 	var cells []streams.NamedCell
 	for _, c := range w.static {
-		cells = append(cells, streams.NamedCell{Name: c.Name, Cell: streams.Cell{Value: w.value(c.Type, 0), Metadata: md}})
+		cells = append(cells, streams.NamedCell{Name: c.Name, Cell: streams.Cell{Value: w.columnValue(c), Metadata: md}})
 	}
 	rec := streams.Record{
 		CreatedAt: now, Origin: streams.OriginUser,
@@ -291,6 +296,23 @@ func (w *Workload) filler(n int) string {
 		b.WriteString(words[w.rng.IntN(len(words))])
 	}
 	return b.String()[:n]
+}
+
+// sampleValues gives some columns of the sample table believable values (tenants, locales,
+// small revisions, owners); every other column gets a random value of its type.
+var sampleValues = map[string][]string{
+	"tenant":   {"acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "tyrell"},
+	"locale":   {"en-US", "en-GB", "fr-FR", "de-DE", "ja-JP", "pt-BR"},
+	"revision": {"1", "2", "3"},
+	"owner":    {"studio-north", "studio-south", "archive-team", "partner-feed"},
+}
+
+// columnValue returns a value for a column of the table.
+func (w *Workload) columnValue(c ColumnDef) streams.CellValue {
+	if vals, ok := sampleValues[c.Name]; ok && w.cfg.Schema.Keyspace == "media" && w.cfg.Schema.Name == "media_content" {
+		return streams.CellValue{Type: valueType(c.Type), Text: vals[w.rng.IntN(len(vals))]}
+	}
+	return w.value(c.Type, 0)
 }
 
 // valueType is the union member type of a CQL type string.
