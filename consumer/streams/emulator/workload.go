@@ -17,9 +17,10 @@ type WorkloadConfig struct {
 	ViewType   string // default NEW_AND_OLD_IMAGES
 	Seed       uint64 // the same seed gives the same records (given the same clock)
 	Partitions int    // distinct partition keys, default 64
-	// RowBytes pads inserted and updated rows (their first regular text column) so that
-	// the record's wire JSON is about this size; 0 leaves rows at their natural size
-	// (about 1.5-3 KB for media_content).
+	// RowBytes sizes inserted and updated rows (dropping columns, then padding the first
+	// regular text column) so that a record carrying the new image alone is about this many
+	// bytes of wire JSON; 0 leaves rows at their natural size (about 2.5-3.5 KB for
+	// media_content).
 	RowBytes int
 	// LargeRowRate is the fraction of inserts and updates made LargeRowBytes big (0: none).
 	LargeRowRate  float64
