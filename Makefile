@@ -71,6 +71,11 @@ test: tools ## Run every module's tests (unit, servers, CDK, end-to-end)
 bench: tools ## Run the benchmarks recorded in BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m ./consumer/... ./test/...
 
+# ---- local demo ------------------------------------------------------------------------
+.PHONY: demo
+demo: $(DYNALITE) $(VERSITYGW) ## Run the whole pipeline locally (emulator, dynalite, versitygw, 2 workers); DEMO_ARGS='-format avro'
+	$(GO) run ./test/demo $(DEMO_ARGS)
+
 # ---- CDK -------------------------------------------------------------------------------
 .PHONY: synth
 synth: $(CDK) ## Synthesize the CloudFormation into cdk.out/ (offline, no AWS account)
