@@ -539,3 +539,53 @@ func TestReplayOfADifferentRangeKeepsTheStoredFile(t *testing.T) {
 		t.Errorf("replay intents %v, checkpoint %s", cp.intents, cp.lastCheckpoint())
 	}
 }
+
+// TestAvroReplayAcrossASchemaChange: the first owner wrote records 1-4 under the schema
+// GetTable gave (with c_new) and crashed before its checkpoint. The next owner cannot call
+// GetTable (denied) and derives the schema from the records: record 3 is the first to show
+// c_new, inside the intent's range. The replay must still cut at the intent's last record
+// into the intent's key (its events are kept so the schema can widen within the file).
+func TestAvroReplayAcrossASchemaChange(t *testing.T) {
+	b := newBucket(t)
+	api := &recordtest.FakeKeyspaces{}
+	api.AddColumn("c_new", "bigint")
+	recs := make([]*streams.Record, 0, 4)
+	for i := 1; i <= 4; i++ {
+		r := recordtest.AllTypes(i, recordtest.Seq(i), created)
+		if i >= 3 {
+			r.NewImage.ValueCells = append(r.NewImage.ValueCells, recordtest.N("c_new", recordtest.S(streams.TypeBigint, fmt.Sprint(i))))
+		}
+		recs = append(recs, r)
+	}
+	cfg := Config{Bucket: b.bucket, Prefix: "cdc", Keyspace: "ks", Table: "all_types", Format: encode.FormatAvro, FlushRecords: 4}
+	s1, err := New(cfg, b.client, encode.KeyspacesSource{API: api}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp1 := &fakeCP{beforeCheckpoint: func(string) error { return errors.New("crash") }}
+	w1 := s1.OpenShard("shard-1", cp1, nil)
+	addAll(t, w1, recs[:3])
+	if err := w1.Add(context.Background(), recs[3]); err == nil {
+		t.Fatal("no crash")
+	}
+	intent := cp1.intents[0]
+
+	denied := &recordtest.FakeKeyspaces{}
+	denied.Fail(errors.New("AccessDeniedException"))
+	s2, err := New(cfg, b.client, encode.KeyspacesSource{API: denied}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp2 := &fakeCP{}
+	w2 := s2.OpenShard("shard-1", cp2, &intent)
+	addAll(t, w2, recs)
+	if len(cp2.intents) != 1 || cp2.intents[0] != intent || cp2.lastCheckpoint() != recordtest.Seq(4) {
+		t.Fatalf("replay intents %v (want %+v), checkpoint %s", cp2.intents, intent, cp2.lastCheckpoint())
+	}
+	if keys := b.dataKeys(t); len(keys) != 1 || keys[0] != intent.Key {
+		t.Fatalf("data keys %v", keys)
+	}
+	if got := seqsInObject(t, intent.Key, b.get(t, intent.Key)); len(got) != 4 {
+		t.Errorf("replayed file holds %v", got)
+	}
+}
