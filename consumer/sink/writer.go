@@ -100,15 +100,18 @@ func (w *ShardWriter) cur() encode.Builder {
 // Add consumes the shard's next record. It may flush synchronously: when the file reaches
 // FlushRecords or FlushBytes, or (replay) when the record is the pending intent's last.
 // A record that cannot be converted is stored under _errors/ and the shard goes on.
-// Errors: the lease was lost (checkpoint.ErrLeaseLost: stop the shard), ctx ended, or a
-// checkpoint write failed (call again to resume).
+//
+// An error (checkpoint.ErrLeaseLost, an ended ctx, a failed intent or checkpoint write, an
+// upload that ran out of attempts) means the record may or may not have been taken: the
+// caller stops the shard, and whoever reads it next starts from the checkpoint with the
+// saved intent, so nothing is lost or stored twice. Do not Add the same record again.
 func (w *ShardWriter) Add(ctx context.Context, rec *streams.Record) error {
 	if err := w.resume(ctx); err != nil {
 		return err
 	}
 	if w.pending != nil && compareSeq(rec.SequenceNumber, w.pending.LastSeq) > 0 {
 		// The intent's last record did not come back (it should have: the range is
-		// re-read from the checkpoint). Cut what was re-read into the intent's key.
+		// re-read from the checkpoint). Cut what was re-read; cut decides the key.
 		w.logger.Warn("record past the pending intent's range; cutting the replayed file early",
 			"sequence_number", rec.SequenceNumber, "intent_last_seq", w.pending.LastSeq, "replayed", w.count)
 		if err := w.cut(ctx); err != nil {
@@ -168,6 +171,8 @@ func (w *ShardWriter) FlushIfDue(ctx context.Context, now time.Time) error {
 }
 
 // Flush writes everything buffered and checkpoints it (drain, shard end, lease handoff).
+// After an error other than ErrLeaseLost the built file is kept, and calling Flush again
+// resumes it where it failed (intent, upload or checkpoint).
 func (w *ShardWriter) Flush(ctx context.Context) error {
 	if err := w.resume(ctx); err != nil {
 		return err
