@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/keyspaces"
@@ -37,12 +38,7 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 	if err != nil {
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
-	ksCfg, s3Cfg := base.Copy(), base.Copy()
-	ksCfg.Region, s3Cfg.Region = cfg.KeyspacesRegion, cfg.S3Region
-	if base.Region == "" {
-		// The lease table lives in the deployment's region; without AWS_REGION, the table's.
-		base.Region = cfg.KeyspacesRegion
-	}
+	ksCfg, s3Cfg, ddbCfg := regionalConfigs(base, cfg)
 
 	streamsClient, err := streams.New(streams.Config{AWS: ksCfg, Getenv: getenv})
 	if err != nil {
@@ -63,7 +59,7 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 			arn, desc.KeyspaceName, desc.TableName, cfg.Keyspace, cfg.Table)
 	}
 
-	table := &watchedTable{Table: lease.NewTable(dynamodb.NewFromConfig(base), cfg.LeaseTable)}
+	table := &watchedTable{Table: lease.NewTable(dynamodb.NewFromConfig(ddbCfg), cfg.LeaseTable)}
 	if cfg.CreateLeaseTable {
 		if err := table.CreateIfMissing(live, 2*time.Minute); err != nil {
 			return fmt.Errorf("create lease table %s: %w", cfg.LeaseTable, err)
@@ -183,6 +179,18 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 	return nil
 }
 
+// regionalConfigs gives each client its region: the table's stream and schema in
+// CDC_KEYSPACES_REGION, the bucket in CDC_S3_REGION, and the lease table in the
+// deployment's own region (AWS_REGION; the table's region when that is unset).
+func regionalConfigs(base aws.Config, cfg *config.Config) (keyspaces, s3, dynamodb aws.Config) {
+	keyspaces, s3, dynamodb = base.Copy(), base.Copy(), base.Copy()
+	keyspaces.Region, s3.Region = cfg.KeyspacesRegion, cfg.S3Region
+	if dynamodb.Region == "" {
+		dynamodb.Region = cfg.KeyspacesRegion
+	}
+	return keyspaces, s3, dynamodb
+}
+
 // watchedTable is the lease table, noting when it last answered a List: the coordinator
 // lists it every take interval, so a stale time means the worker cannot coordinate.
 type watchedTable struct {
@@ -246,6 +254,8 @@ func (p *statsPump) pump() {
 		p.reg.Observe(metrics.FlushLatency, metrics.Milliseconds, float64(mean.Milliseconds()))
 	}
 	p.lastFlushes, p.lastLatencyTotal = s.Flushes, s.FlushLatencyTotal
+	p.reg.SetCounter(metrics.Errors, metrics.Count, float64(s.UploadRetries), metrics.Dim{Name: metrics.DimKind, Value: "s3"})
 	c := p.coord.Stats()
 	p.reg.Set(metrics.LeasesHeld, metrics.Count, float64(c.LeasesHeld), metrics.Dim{Name: metrics.DimWorker, Value: p.workerID})
+	p.reg.SetCounter(metrics.Errors, metrics.Count, float64(c.RenewFailures), metrics.Dim{Name: metrics.DimKind, Value: "lease_renew"})
 }

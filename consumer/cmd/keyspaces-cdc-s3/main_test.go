@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/config"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/metrics"
+)
+
+func TestRegionalConfigs(t *testing.T) {
+	cfg := &config.Config{KeyspacesRegion: "eu-west-1", S3Region: "us-west-2"}
+	ks, s3, ddb := regionalConfigs(aws.Config{Region: "us-east-1"}, cfg)
+	if ks.Region != "eu-west-1" || s3.Region != "us-west-2" || ddb.Region != "us-east-1" {
+		t.Fatalf("keyspaces %s, s3 %s, dynamodb %s", ks.Region, s3.Region, ddb.Region)
+	}
+	_, _, ddb = regionalConfigs(aws.Config{}, cfg)
+	if ddb.Region != "eu-west-1" {
+		t.Fatalf("without AWS_REGION the lease table uses %q", ddb.Region)
+	}
+}
+
+func TestS3PathStyle(t *testing.T) {
+	cases := []struct {
+		force bool
+		env   map[string]string
+		want  bool
+	}{
+		{false, nil, false},
+		{true, nil, true},
+		{false, map[string]string{"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:7070"}, true},
+		{false, map[string]string{"AWS_ENDPOINT_URL_S3": "http://localhost:7070"}, true},
+		{false, map[string]string{"AWS_ENDPOINT_URL": "http://[::1]:7070"}, true},
+		{false, map[string]string{"AWS_ENDPOINT_URL_S3": "https://s3.eu-west-1.amazonaws.com"}, false},
+	}
+	for _, c := range cases {
+		if got := s3PathStyle(c.force, func(k string) string { return c.env[k] }); got != c.want {
+			t.Errorf("force %v env %v: %v, want %v", c.force, c.env, got, c.want)
+		}
+	}
+}
+
+func TestBadConfigurationExitsTwoNamingTheValue(t *testing.T) {
+	var out, errOut bytes.Buffer
+	env := map[string]string{"AWS_REGION": "us-east-1", "CDC_KEYSPACE": "media", "CDC_TABLE": "t",
+		"CDC_BUCKET": "bucket-1", "CDC_LEASE_TABLE": "leases", "CDC_FORMAT": "csv"}
+	code := run(nil, func(k string) string { return env[k] }, &out, &errOut)
+	if code != exitBadConfig || !strings.Contains(errOut.String(), "CDC_FORMAT") {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+func TestHelpExitsZero(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"--help"}, func(string) string { return "" }, &out, &errOut); code != 0 || !strings.Contains(out.String(), "CDC_BUCKET") {
+		t.Fatalf("exit %d, out %q", code, out.String())
+	}
+}
+
+func TestHealthcheckFailsWithoutServer(t *testing.T) {
+	var out bytes.Buffer
+	if code := healthcheck(func(k string) string {
+		if k == "CDC_HTTP_PORT" {
+			return "1"
+		}
+		return ""
+	}, &out); code == 0 {
+		t.Fatalf("healthcheck passed with no server: %s", out.String())
+	}
+}
+
+func TestHealthzReflectsTheLeaseTable(t *testing.T) {
+	var running atomic.Bool
+	running.Store(true)
+	table := &watchedTable{}
+	h := &health{table: table, running: &running, staleAfter: time.Second, started: time.Now().Add(-2 * time.Second)}
+	srv := httptest.NewServer(newHTTPServer(h.check, metrics.NewRegistry("ns", "app")).Handler)
+	defer srv.Close()
+	status := func() int {
+		resp, err := http.Get(srv.URL + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status(); got != http.StatusServiceUnavailable {
+		t.Fatalf("lease table never answered: %d, want 503", got)
+	}
+	table.lastOK.Store(time.Now().UnixNano())
+	if got := status(); got != http.StatusOK {
+		t.Fatalf("lease table answered just now: %d, want 200", got)
+	}
+	running.Store(false)
+	if got := status(); got != http.StatusServiceUnavailable {
+		t.Fatalf("coordinator stopped: %d, want 503", got)
+	}
+}
