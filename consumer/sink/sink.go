@@ -170,7 +170,7 @@ type Sink struct {
 	schemas  *encode.Schemas
 	logger   *slog.Logger
 
-	mu             sync.Mutex
+	schemaMu       sync.Mutex
 	schemasWritten map[string]bool // fingerprints already in _schemas/
 
 	stats counters
@@ -326,21 +326,19 @@ func (s *Sink) putOnce(ctx context.Context, key string, body []byte, contentType
 	return err
 }
 
-// writeSchema stores an Avro schema version once (per Sink; writing it again would only
-// overwrite it with the same text).
+// writeSchema stores an Avro schema version once per Sink. The lock is held through the
+// upload so that shards needing the same new version wait for one write, not race to
+// several (schema versions are rare).
 func (s *Sink) writeSchema(ctx context.Context, sc *encode.AvroSchema) error {
-	s.mu.Lock()
-	done := s.schemasWritten[sc.Fingerprint]
-	s.mu.Unlock()
-	if done {
+	s.schemaMu.Lock()
+	defer s.schemaMu.Unlock()
+	if s.schemasWritten[sc.Fingerprint] {
 		return nil
 	}
 	if err := s.put(ctx, s.SchemaKey(sc.Fingerprint), []byte(sc.JSON), "application/json"); err != nil {
 		return err
 	}
-	s.mu.Lock()
 	s.schemasWritten[sc.Fingerprint] = true
-	s.mu.Unlock()
 	s.stats.schemas.Add(1)
 	return nil
 }

@@ -589,3 +589,40 @@ func TestAvroReplayAcrossASchemaChange(t *testing.T) {
 		t.Errorf("replayed file holds %v", got)
 	}
 }
+
+// TestShardsWriteConcurrently: one Sink, several shard writers in their own goroutines
+// sharing the Avro schema registry and the counters (run with -race).
+func TestShardsWriteConcurrently(t *testing.T) {
+	b := newBucket(t)
+	s := newSink(t, b, func(c *Config) { c.Format = encode.FormatAvro; c.FlushRecords = 7 })
+	const shards, perShard = 4, 20
+	errs := make(chan error, shards)
+	for sh := 0; sh < shards; sh++ {
+		go func() {
+			w := s.OpenShard(fmt.Sprintf("shard-%d", sh), &fakeCP{}, nil)
+			for i := 1; i <= perShard; i++ {
+				if err := w.Add(context.Background(), recordtest.AllTypes(i, recordtest.Seq(i), created)); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- w.Flush(context.Background())
+		}()
+	}
+	for range shards {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := s.Stats()
+	if st.RecordsWritten != shards*perShard || st.FilesWritten != shards*3 || st.SchemasWritten != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	total := 0
+	for _, k := range b.dataKeys(t) {
+		total += len(seqsInObject(t, k, b.get(t, k)))
+	}
+	if total != shards*perShard {
+		t.Errorf("%d records stored, want %d", total, shards*perShard)
+	}
+}
