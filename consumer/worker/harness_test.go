@@ -109,7 +109,7 @@ type delivery struct {
 // harness runs workers over one fake stream and one lease table, and records what their
 // processors did: which worker processes which shard at every moment, and every delivery.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	stream *fakeStream
 	table  *lease.Table
 	calls  *countingDB
@@ -125,7 +125,7 @@ type harness struct {
 	checkpoints map[string]string // shard -> last checkpoint a processor wrote
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	srv := devservers.Dynalite(t)
 	calls := &countingDB{DynamoDB: dynamodb.NewFromConfig(srv.AWSConfig())}
@@ -338,7 +338,7 @@ func (h *harness) seqs(shard string) []string {
 }
 
 // waitFor polls cond every 20 ms until it holds or limit passes; it returns how long it took.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {
+func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
 	tick := time.NewTicker(20 * time.Millisecond)

@@ -1,0 +1,144 @@
+package worker
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The benchmarks below measure against dynalite with the DEFAULT intervals (renew 3s, take
+// cycle 5s, shard sync 60s, failover 10s), so one iteration lasts tens of seconds. Run them with
+// -benchtime=1x (see BENCHMARKS.md, section leases).
+
+// defaultConfig is the Config a deployment gets, with a test logger.
+func defaultConfig(id string) Config { return Config{WorkerID: id} }
+
+// BenchmarkLeaseCalls counts the DynamoDB calls a worker makes in steady state (every lease
+// held, processors idle at the tip so they write no checkpoints) over a window of default
+// intervals, and reports them per minute.
+func BenchmarkLeaseCalls(b *testing.B) {
+	const window = 30 * time.Second
+	for _, tc := range []struct{ shards, workers int }{{10, 1}, {1000, 1}} {
+		b.Run(fmt.Sprintf("shards=%d/workers=%d", tc.shards, tc.workers), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				h := newHarness(b)
+				openShards(h, tc.shards, 0)
+				var ws []*running
+				var names []string
+				for w := 1; w <= tc.workers; w++ {
+					id := fmt.Sprintf("w%d", w)
+					names = append(names, id)
+					ws = append(ws, h.start(defaultConfig(id)))
+				}
+				waitFor(b, 5*time.Minute, "every lease held and balanced", func() bool { return balanced(h, tc.shards, names...) })
+				waitFor(b, time.Minute, "every processor started", func() bool {
+					held := 0
+					for _, w := range ws {
+						held += w.c.Stats().LeasesHeld
+					}
+					return held == tc.shards
+				})
+				h.calls.on.Store(true)
+				start := time.Now()
+				// The window is the measurement itself, not a synchronisation.
+				waitFor(b, 2*window, "measurement window", func() bool { return time.Since(start) >= window })
+				h.calls.on.Store(false)
+				elapsed := time.Since(start)
+				got := h.calls.snapshot()
+				var total int64
+				var parts []string
+				ops := make([]string, 0, len(got))
+				for op := range got {
+					ops = append(ops, op)
+				}
+				sort.Strings(ops)
+				for _, op := range ops {
+					total += got[op]
+					perMin := float64(got[op]) * float64(time.Minute) / float64(elapsed) / float64(tc.workers)
+					parts = append(parts, fmt.Sprintf("%s %.0f/min", op, perMin))
+					b.ReportMetric(perMin, op+"/min/worker")
+				}
+				perMin := float64(total) * float64(time.Minute) / float64(elapsed) / float64(tc.workers)
+				b.ReportMetric(perMin, "calls/min/worker")
+				b.Logf("%d shards, %d worker(s), %s window: %.0f DynamoDB calls per minute per worker (%s)",
+					tc.shards, tc.workers, elapsed.Round(time.Millisecond), perMin, strings.Join(parts, ", "))
+				for _, w := range ws {
+					if st := w.c.Stats(); st.RenewFailures != 0 || st.LeasesLost != 0 {
+						b.Fatalf("%s lost leases while measured: %+v", w.id, st)
+					}
+				}
+				for _, w := range ws {
+					if err := w.stop(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRebalance measures, with the default intervals, how long 12 shards take to be
+// evenly held and processed again when a third worker joins two, and when one of three dies.
+func BenchmarkRebalance(b *testing.B) {
+	const n = 12
+	// processing reports whether every shard is being processed by the owner the table names.
+	processing := func(h *harness) bool {
+		owners := h.owners()
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for s, o := range owners {
+			if o == "" || h.active[s] != o {
+				return false
+			}
+		}
+		return true
+	}
+	b.Run("join", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			h := newHarness(b)
+			openShards(h, n, 3)
+			w1, w2 := h.start(defaultConfig("w1")), h.start(defaultConfig("w2"))
+			waitFor(b, 5*time.Minute, "two workers balanced", func() bool { return balanced(h, n, "w1", "w2") && processing(h) })
+			joined := time.Now()
+			w3 := h.start(defaultConfig("w3"))
+			took := waitFor(b, 5*time.Minute, "three workers balanced", func() bool {
+				return balanced(h, n, "w1", "w2", "w3") && processing(h)
+			})
+			b.ReportMetric(took.Seconds(), "s-to-rebalance")
+			b.Logf("a third worker joined two on %d shards: balanced and processing %s after it started (%d steals)",
+				n, time.Since(joined).Round(time.Millisecond), w3.c.Stats().Steals)
+			for _, w := range []*running{w1, w2, w3} {
+				if err := w.stop(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			h.noViolations()
+		}
+	})
+	b.Run("die", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			h := newHarness(b)
+			openShards(h, n, 3)
+			ws := []*running{h.start(defaultConfig("w1")), h.start(defaultConfig("w2")), h.start(defaultConfig("w3"))}
+			waitFor(b, 5*time.Minute, "three workers balanced", func() bool { return balanced(h, n, "w1", "w2", "w3") && processing(h) })
+			killed := time.Now()
+			if err := ws[0].kill(); err == nil {
+				b.Fatal("killed worker's Run returned nil")
+			}
+			took := waitFor(b, 5*time.Minute, "the dead worker's shards processed again", func() bool {
+				return balanced(h, n, "w2", "w3") && processing(h)
+			})
+			b.ReportMetric(took.Seconds(), "s-to-rebalance")
+			b.Logf("one of three workers died on %d shards: its shards processed again %s later (failover %s)",
+				n, time.Since(killed).Round(time.Millisecond), DefaultFailoverTime)
+			for _, w := range ws[1:] {
+				if err := w.stop(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			h.noViolations()
+		}
+	})
+}
