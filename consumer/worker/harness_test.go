@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -123,6 +124,7 @@ type harness struct {
 	startedAt   map[string][]time.Time  // shard -> when processors started on it
 	events      []Event
 	checkpoints map[string]string // shard -> last checkpoint a processor wrote
+	failOnce    map[string]bool   // shard -> its next processor fails after its first batch
 }
 
 func newHarness(t testing.TB) *harness {
@@ -137,6 +139,7 @@ func newHarness(t testing.TB) *harness {
 		t: t, stream: newStream(), table: table, calls: calls,
 		active: map[string]string{}, assignments: map[string][]Assignment{},
 		endedAt: map[string]time.Time{}, startedAt: map[string][]time.Time{}, checkpoints: map[string]string{},
+		failOnce: map[string]bool{},
 	}
 	begin := time.Now()
 	t.Cleanup(func() {
@@ -260,6 +263,13 @@ func (p *fakeProc) ProcessShard(ctx context.Context, drain <-chan struct{}, a As
 			}
 			h.checkpointed(a.ShardID, last)
 			pos += len(batch)
+			h.mu.Lock()
+			fail := h.failOnce[a.ShardID]
+			delete(h.failOnce, a.ShardID)
+			h.mu.Unlock()
+			if fail {
+				return errors.New("injected processor failure")
+			}
 			continue
 		}
 		if ended {

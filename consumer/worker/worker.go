@@ -121,6 +121,7 @@ type Coordinator struct {
 	abortOnce sync.Once
 	abort     chan struct{}
 	running   atomic.Bool
+	soft      context.Context // Run's context: its end asks for a graceful shutdown
 
 	takes, steals, renewFailures, lost, finished atomic.Int64
 }
@@ -205,6 +206,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
 		return errors.New("worker: Run called twice")
 	}
+	c.soft = ctx
 	hard, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardCancel()
 	go func() {
@@ -264,6 +266,9 @@ func (c *Coordinator) every(ctx context.Context, d time.Duration, f func(context
 		}
 	}
 }
+
+// stopping reports whether a graceful shutdown was asked for.
+func (c *Coordinator) stopping() bool { return c.soft.Err() != nil }
 
 // poke asks Run's goroutine for a take cycle soon.
 func (c *Coordinator) poke() {
@@ -596,7 +601,7 @@ func (c *Coordinator) reconcile(hard context.Context, byKey map[string]lease.Lea
 		}
 		c.takes.Add(1)
 		c.adopt(hard, h)
-		c.emit(EventTaken, l.Key, l.Owner, nil)
+		c.emit(EventTaken, l.Key, "", nil)
 	}
 }
 
@@ -675,8 +680,8 @@ func (c *Coordinator) balance(hard context.Context, leases []lease.Lease, expire
 	rand.Shuffle(len(free), func(i, j int) { free[i], free[j] = free[j], free[i] })
 	rand.Shuffle(len(stale), func(i, j int) { stale[i], stale[j] = stale[j], stale[i] })
 	for _, l := range append(free, stale...) {
-		if mine >= target {
-			break
+		if mine >= target || c.stopping() {
+			break // a shutdown does not wait for a long series of takes
 		}
 		h, err := c.table.Take(hard, l, me)
 		if err != nil {
@@ -790,7 +795,8 @@ func (c *Coordinator) cleanParents(hard context.Context, leases []lease.Lease, b
 }
 
 // syncShards lists the shards and creates the missing leases, parents before children: a
-// child of a shard with a lease starts at TRIM_HORIZON, other shards at InitialPosition. A
+// child of a shard with a lease (or whose lease was cleaned up after it ended) starts at
+// TRIM_HORIZON, other shards at InitialPosition. A
 // closed shard without a lease is skipped when a descendant has a lease (it was read and its
 // lease cleaned up) or when starting at LATEST (nothing of it is new).
 func (c *Coordinator) syncShards(ctx context.Context) error {
@@ -839,16 +845,20 @@ func (c *Coordinator) syncShards(ctx context.Context) error {
 		if has[s.ShardID] {
 			continue
 		}
+		// A parent is known when it has a lease, or had one that was cleaned up after it
+		// ended (another of its descendants has a lease).
 		knownParent := false
 		for _, p := range s.ParentShardIDs {
-			knownParent = knownParent || has[p]
+			knownParent = knownParent || has[p] || descendantHasLease(p)
 		}
 		pos := c.cfg.InitialPosition
 		switch {
+		case s.Closed && descendantHasLease(s.ShardID):
+			continue // read, ended and cleaned up
 		case knownParent:
 			pos = checkpoint.TrimHorizon
-		case s.Closed && (descendantHasLease(s.ShardID) || c.cfg.InitialPosition == checkpoint.Latest):
-			continue
+		case s.Closed && c.cfg.InitialPosition == checkpoint.Latest:
+			continue // nothing of it is new
 		}
 		ok, err := c.table.CreateLease(ctx, s.ShardID, s.ParentShardIDs, pos)
 		if err != nil {

@@ -456,3 +456,53 @@ func TestGracefulShutdownReleasesLeases(t *testing.T) {
 		}
 	}
 }
+
+func TestProcessorErrorRestartsFromCheckpoint(t *testing.T) {
+	h := newHarness(t)
+	openShards(h, 1, 25)
+	h.failOnce["shard-00"] = true
+	w := h.start(fastConfig("w1"))
+	waitFor(t, 10*time.Second, "every record delivered", func() bool { return len(h.seqs("shard-00")) >= 25 })
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	got := h.seqs("shard-00")
+	for j, s := range got {
+		if s != fmt.Sprintf("%08d", j+1) {
+			t.Fatalf("delivery %d is %s: %v", j, s, got)
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	as := h.assignments["shard-00"]
+	if len(as) != 2 || as[0].Checkpoint != checkpoint.TrimHorizon || as[1].Checkpoint != "00000010" {
+		t.Fatalf("assignments: %+v, want a restart from 00000010", as)
+	}
+	if st := w.c.Stats(); st.LeasesLost != 0 || st.Takes != 1 {
+		t.Fatalf("stats: %+v: the lease must be kept across a processor failure", st)
+	}
+}
+
+func TestMaxLeasesPerWorker(t *testing.T) {
+	h := newHarness(t)
+	const n = 5
+	openShards(h, n, 1)
+	capped := fastConfig("w1")
+	capped.MaxLeasesPerWorker = 3
+	w1 := h.start(capped)
+	waitFor(t, 10*time.Second, "w1 at its cap", func() bool { return loads(h.owners())["w1"] == 3 })
+	w2 := h.start(fastConfig("w2"))
+	waitFor(t, 10*time.Second, "w2 took the free leases", func() bool { return loads(h.owners())["w2"] == 2 })
+	// w2's target is ceil(5/2) = 3, but w1 is not above it: no steal, ever.
+	settle := time.Now()
+	waitFor(t, 5*time.Second, "a few take cycles", func() bool { return time.Since(settle) > 4*capped.TakeInterval })
+	if l := loads(h.owners()); l["w1"] != 3 || l["w2"] != 2 || w2.c.Stats().Steals != 0 {
+		t.Fatalf("loads %v, w2 %+v", l, w2.c.Stats())
+	}
+	for _, w := range []*running{w1, w2} {
+		if err := w.stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.noViolations()
+}

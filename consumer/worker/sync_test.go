@@ -1,0 +1,155 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"testing"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/lease"
+)
+
+// memTable is an in-memory lease table for the shard sync rules; only List and CreateLease
+// are used by syncShards.
+type memTable struct {
+	leases  map[string]lease.Lease
+	created []string // in creation order
+}
+
+func (m *memTable) List(context.Context) ([]lease.Lease, error) {
+	var out []lease.Lease
+	for _, l := range m.leases {
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func (m *memTable) CreateLease(_ context.Context, key string, parents []string, position string) (bool, error) {
+	if _, ok := m.leases[key]; ok {
+		return false, nil
+	}
+	m.leases[key] = lease.Lease{Key: key, ParentShardIDs: parents, Checkpoint: position}
+	m.created = append(m.created, key)
+	return true, nil
+}
+
+var errUnused = errors.New("not used by shard sync")
+
+func (m *memTable) Take(context.Context, lease.Lease, string) (*lease.Held, error) {
+	return nil, errUnused
+}
+func (m *memTable) RequestHandoff(context.Context, lease.Lease, string) error { return errUnused }
+func (m *memTable) Evict(context.Context, lease.Lease) error                  { return errUnused }
+func (m *memTable) DeleteFinished(context.Context, string) error              { return errUnused }
+
+type staticLister []Shard
+
+func (s staticLister) ListShards(context.Context) ([]Shard, error) { return s, nil }
+
+type idleProc struct{}
+
+func (idleProc) ProcessShard(ctx context.Context, _ <-chan struct{}, _ Assignment) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestShardSyncRules(t *testing.T) {
+	const th, latest, end = checkpoint.TrimHorizon, checkpoint.Latest, checkpoint.ShardEnd
+	open := func(id string, parents ...string) Shard { return Shard{ShardID: id, ParentShardIDs: parents} }
+	closed := func(id string, parents ...string) Shard {
+		return Shard{ShardID: id, ParentShardIDs: parents, Closed: true}
+	}
+	for _, tc := range []struct {
+		name     string
+		position string
+		shards   []Shard
+		existing map[string]string // lease -> checkpoint before the sync
+		want     map[string]string // lease -> checkpoint after it
+	}{
+		{
+			name: "fresh, trim horizon: parent and child, listed child first", position: th,
+			shards: []Shard{open("c", "p"), closed("p")},
+			want:   map[string]string{"p": th, "c": th},
+		},
+		{
+			name: "fresh, latest: closed parent skipped, open child at latest", position: latest,
+			shards: []Shard{closed("p"), open("c", "p")},
+			want:   map[string]string{"c": latest},
+		},
+		{
+			name: "latest: a child of a known parent starts at trim horizon", position: latest,
+			shards:   []Shard{closed("p"), open("c1", "p"), open("c2", "p")},
+			existing: map[string]string{"p": "0042"},
+			want:     map[string]string{"p": "0042", "c1": th, "c2": th},
+		},
+		{
+			name: "merge: a child of two parents, one known", position: latest,
+			shards:   []Shard{closed("a"), closed("b"), open("m", "a", "b")},
+			existing: map[string]string{"a": end},
+			want:     map[string]string{"a": end, "m": th},
+		},
+		{
+			name: "cleaned-up parent is not recreated", position: th,
+			shards:   []Shard{closed("p"), open("c", "p")},
+			existing: map[string]string{"c": "0007"},
+			want:     map[string]string{"c": "0007"},
+		},
+		{
+			name: "cleaned-up chain is not recreated, new grandchild at trim horizon", position: th,
+			shards:   []Shard{closed("p"), closed("c", "p"), open("g", "c"), open("g2", "c")},
+			existing: map[string]string{"g": "0003"},
+			want:     map[string]string{"g": "0003", "g2": th},
+		},
+		{
+			name: "latest: a late sibling of a cleaned-up parent's child starts at trim horizon", position: latest,
+			shards:   []Shard{closed("p"), open("c1", "p"), open("c2", "p")},
+			existing: map[string]string{"c1": "0009"},
+			want:     map[string]string{"c1": "0009", "c2": th},
+		},
+		{
+			name: "closed shard without children is read from the start", position: th,
+			shards: []Shard{closed("x")},
+			want:   map[string]string{"x": th},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tbl := &memTable{leases: map[string]lease.Lease{}}
+			for k, cp := range tc.existing {
+				tbl.leases[k] = lease.Lease{Key: k, Checkpoint: cp}
+			}
+			c, err := New(Config{WorkerID: "w", InitialPosition: tc.position, Logger: testLogger()}, tbl, staticLister(tc.shards), idleProc{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.syncShards(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for k, l := range tbl.leases {
+				got[k] = l.Checkpoint
+			}
+			if !maps.Equal(got, tc.want) {
+				t.Fatalf("leases after sync: %v, want %v", got, tc.want)
+			}
+			// A child's lease must never exist without its parent's: the lineage check reads a
+			// missing parent lease as a finished, cleaned-up parent.
+			at := map[string]int{}
+			for i, k := range tbl.created {
+				at[k] = i
+			}
+			for _, k := range tbl.created {
+				for _, p := range tbl.leases[k].ParentShardIDs {
+					if i, ok := at[p]; ok && i > at[k] {
+						t.Fatalf("%s created before its parent %s: %v", k, p, tbl.created)
+					}
+				}
+			}
+			for _, s := range tc.shards {
+				if l, ok := tbl.leases[s.ShardID]; ok && len(l.ParentShardIDs) != len(s.ParentShardIDs) && tc.existing[s.ShardID] == "" {
+					t.Fatalf("%s created with parents %v, want %v", s.ShardID, l.ParentShardIDs, s.ParentShardIDs)
+				}
+			}
+		})
+	}
+}
