@@ -286,6 +286,44 @@ func TestLease(t *testing.T) {
 		}
 	})
 
+	t.Run("a write whose answer was lost is re-read, not taken for a loss", func(t *testing.T) {
+		tbl, db := newTable(t, srv)
+		flaky := &lostAnswerDB{DynamoDB: db}
+		tbl.db = flaky
+		if _, err := tbl.CreateLease(ctx, "s", nil, checkpoint.TrimHorizon); err != nil {
+			t.Fatal(err)
+		}
+		h, err := tbl.Take(ctx, mustGet(t, tbl, "s"), "w")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The renewal reaches the table but its answer is lost: the local counter is stale.
+		flaky.loseNext.Store(true)
+		if err := h.Renew(ctx); err == nil || errors.Is(err, checkpoint.ErrLeaseLost) {
+			t.Fatalf("renew with a lost answer: %v, want a plain error", err)
+		}
+		if err := h.Checkpoint(ctx, "4"); err != nil {
+			t.Fatalf("checkpoint after the lost answer: %v", err)
+		}
+		if got := mustGet(t, tbl, "s"); got.Checkpoint != "4" || got.Counter != 3 || got.Owner != "w" {
+			t.Fatalf("lease = %+v", got)
+		}
+		// Meanwhile taken by another worker: the re-read finds it and reports the loss.
+		flaky.loseNext.Store(true)
+		if err := h.Renew(ctx); err == nil {
+			t.Fatal("renew with a lost answer succeeded")
+		}
+		if _, err := tbl.Take(ctx, mustGet(t, tbl, "s"), "other"); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Checkpoint(ctx, "9"); !errors.Is(err, checkpoint.ErrLeaseLost) {
+			t.Fatalf("checkpoint after the lease was taken: %v", err)
+		}
+		if got := mustGet(t, tbl, "s"); got.Checkpoint != "4" || got.Owner != "other" {
+			t.Fatalf("lease = %+v", got)
+		}
+	})
+
 	t.Run("list pages and reads list parents", func(t *testing.T) {
 		tbl, db := newTable(t, srv)
 		tbl.scanLimit = 3
@@ -315,4 +353,19 @@ func TestLease(t *testing.T) {
 			}
 		}
 	})
+}
+
+// lostAnswerDB performs an UpdateItem and, when loseNext is set, answers with an error as if
+// the response had been lost on the way back.
+type lostAnswerDB struct {
+	DynamoDB
+	loseNext atomic.Bool
+}
+
+func (d *lostAnswerDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	out, err := d.DynamoDB.UpdateItem(ctx, in, o...)
+	if err == nil && d.loseNext.CompareAndSwap(true, false) {
+		return nil, errors.New("connection reset (answer lost)")
+	}
+	return out, err
 }

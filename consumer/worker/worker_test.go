@@ -362,14 +362,12 @@ func TestZombieCannotCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var intruder *running
 	for {
 		held, err := h.table.Take(ctx, l, "intruder")
 		if err == nil {
 			if err := held.Checkpoint(ctx, "00000005"); err != nil {
 				t.Fatal(err)
 			}
-			intruder = &running{id: "intruder"}
 			break
 		}
 		// w1 renewed in between: read again.
@@ -377,7 +375,6 @@ func TestZombieCannotCheckpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_ = intruder
 	waitFor(t, 2*time.Second, "w1 noticed the loss and stopped its processor", func() bool {
 		h.mu.Lock()
 		defer h.mu.Unlock()
