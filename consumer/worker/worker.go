@@ -217,6 +217,9 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		}
 	}()
 	if err := c.syncShards(hard); err != nil {
+		if hard.Err() != nil {
+			return ErrAborted
+		}
 		return fmt.Errorf("worker %s: first shard sync: %w", c.cfg.WorkerID, err)
 	}
 	bgCtx, bgStop := context.WithCancel(hard)
@@ -306,18 +309,26 @@ func (c *Coordinator) shutdown(hard context.Context, bgStop context.CancelFunc, 
 		delete(c.runs, key)
 	}
 	c.mu.Unlock()
-	released := 0
+	var released atomic.Int64
+	sem := make(chan struct{}, c.cfg.RenewConcurrency)
+	var wg sync.WaitGroup
 	for _, r := range keep {
 		if r.held.Lost() {
 			continue
 		}
-		if err := r.held.Release(hard); err != nil {
-			c.log.Warn("release failed; the lease expires after the failover time", "shard", r.held.Key(), "err", err)
-			continue
-		}
-		released++
-		c.emit(EventReleased, r.held.Key(), "", nil)
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := r.held.Release(hard); err != nil {
+				c.log.Warn("release failed; the lease expires after the failover time", "shard", r.held.Key(), "err", err)
+				return
+			}
+			released.Add(1)
+			c.emit(EventReleased, r.held.Key(), "", nil)
+		}()
 	}
+	wg.Wait()
 	// A lease handed to this worker after its last take cycle names it the owner but was
 	// never adopted: free it too, or it would wait for the failover time.
 	if leases, err := c.table.List(hard); err == nil {
@@ -326,12 +337,12 @@ func (c *Coordinator) shutdown(hard context.Context, bgStop context.CancelFunc, 
 				continue
 			}
 			if err := c.table.Evict(hard, l); err == nil {
-				released++
+				released.Add(1)
 				c.emit(EventReleased, l.Key, "", nil)
 			}
 		}
 	}
-	c.log.Info("shut down", "released", released)
+	c.log.Info("shut down", "released", released.Load())
 	if hard.Err() != nil {
 		return ErrAborted
 	}
