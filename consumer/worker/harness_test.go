@@ -388,14 +388,21 @@ func loads(owners map[string]string) map[string]int {
 // countingDB counts the DynamoDB calls by operation.
 type countingDB struct {
 	lease.DynamoDB
-	mu sync.Mutex
-	n  map[string]int64
-	on atomic.Bool
+	mu   sync.Mutex
+	n    map[string]int64
+	on   atomic.Bool // count calls
+	down atomic.Bool // fail every call, as an unreachable DynamoDB would
 }
 
-func (d *countingDB) count(op string) {
+// errUnreachable is what every call answers while countingDB.down is set.
+var errUnreachable = errors.New("dial tcp: connection refused (injected)")
+
+func (d *countingDB) count(op string) error {
+	if d.down.Load() {
+		return errUnreachable
+	}
 	if !d.on.Load() {
-		return
+		return nil
 	}
 	d.mu.Lock()
 	if d.n == nil {
@@ -403,25 +410,34 @@ func (d *countingDB) count(op string) {
 	}
 	d.n[op]++
 	d.mu.Unlock()
+	return nil
 }
 
 func (d *countingDB) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
-	d.count("Scan")
+	if err := d.count("Scan"); err != nil {
+		return nil, err
+	}
 	return d.DynamoDB.Scan(ctx, in, o...)
 }
 
 func (d *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	d.count("UpdateItem")
+	if err := d.count("UpdateItem"); err != nil {
+		return nil, err
+	}
 	return d.DynamoDB.UpdateItem(ctx, in, o...)
 }
 
 func (d *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	d.count("GetItem")
+	if err := d.count("GetItem"); err != nil {
+		return nil, err
+	}
 	return d.DynamoDB.GetItem(ctx, in, o...)
 }
 
 func (d *countingDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	d.count("DeleteItem")
+	if err := d.count("DeleteItem"); err != nil {
+		return nil, err
+	}
 	return d.DynamoDB.DeleteItem(ctx, in, o...)
 }
 

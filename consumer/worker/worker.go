@@ -421,8 +421,9 @@ func (c *Coordinator) renewAll(ctx context.Context) {
 				return
 			}
 			// Others judge it expired FailoverTime after they last saw it change, which is
-			// after this worker's last successful write: give up one interval before that.
-			if time.Since(h.RenewedAt())+c.cfg.RenewInterval >= c.cfg.FailoverTime {
+			// after this worker's last successful write: give up at the last renewal tick
+			// before that (ticks come every interval, a little late: hence the quarter).
+			if time.Since(h.RenewedAt())+c.cfg.RenewInterval*5/4 >= c.cfg.FailoverTime {
 				c.log.Error("lease not renewed within the failover time: giving it up", "shard", h.Key(), "err", err)
 				h.GiveUp()
 				return

@@ -503,3 +503,44 @@ func TestMaxLeasesPerWorker(t *testing.T) {
 	}
 	h.noViolations()
 }
+
+func TestUnreachableTableStopsProcessingBeforeFailover(t *testing.T) {
+	h := newHarness(t)
+	const n = 3
+	openShards(h, n, 2)
+	cfg := fastConfig("w1")
+	w := h.start(cfg)
+	waitFor(t, 10*time.Second, "all shards read to their tip", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.active) == n && h.checkpoints["shard-00"] != "" && h.checkpoints["shard-01"] != "" && h.checkpoints["shard-02"] != ""
+	})
+	h.calls.down.Store(true)
+	// Other workers may take the leases FailoverTime after they last saw them renewed, which
+	// is after the cut: the worker must have stopped every processor by then.
+	took := waitFor(t, cfg.FailoverTime, "processors stopped", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.active) == 0
+	})
+	t.Logf("processors stopped %s after DynamoDB became unreachable (failover %s)", took.Round(time.Millisecond), cfg.FailoverTime)
+	if st := w.c.Stats(); st.LeasesLost != n || st.RenewFailures == 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+	// It gives up at the first renewal tick within one interval of the failover time after
+	// its last successful renewal (at most one interval before the cut).
+	if took < cfg.FailoverTime-3*cfg.RenewInterval {
+		t.Fatalf("gave up after %s: too early for a %s failover", took, cfg.FailoverTime)
+	}
+	// Back again: nobody else took the leases, so the worker adopts them and goes on.
+	h.calls.down.Store(false)
+	waitFor(t, 10*time.Second, "processing again", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.active) == n
+	})
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+	h.noViolations()
+}
