@@ -244,7 +244,7 @@ func TestNewWorkerStealsItsShare(t *testing.T) {
 		loads(h.owners()), time.Since(joinedAt).Round(time.Millisecond), took.Round(time.Millisecond))
 	// On a quiet machine all 4 come from steals; on a starved one a late renewal may let a
 	// lease expire, and taking it is then just as right.
-	if st := w3.c.Stats(); st.Steals < 1 || st.Takes != 4 {
+	if st := w3.c.Stats(); st.Steals < 1 || st.Takes < 4 {
 		t.Fatalf("new worker: %+v, want 4 leases taken, stolen", st)
 	}
 	t.Logf("new worker's stats: %+v", w3.c.Stats())
