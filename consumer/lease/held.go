@@ -145,16 +145,25 @@ func (h *Held) Release(ctx context.Context) error {
 	return h.write(ctx, "release", update{remove: []string{AttrOwner, AttrHandoffTo}, final: true})
 }
 
-// Transfer hands the lease to the worker that asked for it (condition: handoffTo = to); the
-// lease is no longer held afterwards.
-func (h *Held) Transfer(ctx context.Context, to string) error {
-	return h.write(ctx, "hand over", update{
-		set:     map[string]types.AttributeValue{AttrOwner: str(to)},
-		add:     map[string]types.AttributeValue{AttrOwnerSwitches: num(1)},
-		remove:  []string{AttrHandoffTo},
-		require: map[string]types.AttributeValue{AttrHandoffTo: str(to)},
-		final:   true,
+// Transfer hands the lease to the worker that asked for it (condition: handoffTo = to). When
+// that worker no longer asks (it withdrew its request as it shut down), the lease is released
+// instead, so any worker may take it at once rather than after the failover time. Either way
+// the lease is no longer held afterwards; handedOver tells which happened.
+func (h *Held) Transfer(ctx context.Context, to string) (handedOver bool, err error) {
+	release := update{remove: []string{AttrOwner, AttrHandoffTo}, final: true}
+	handedOver = true
+	err = h.write(ctx, "hand over", update{
+		set:      map[string]types.AttributeValue{AttrOwner: str(to)},
+		add:      map[string]types.AttributeValue{AttrOwnerSwitches: num(1)},
+		remove:   []string{AttrHandoffTo},
+		require:  map[string]types.AttributeValue{AttrHandoffTo: str(to)},
+		final:    true,
+		fallback: &release,
+		onFallback: func() {
+			handedOver = false
+		},
 	})
+	return handedOver && err == nil, err
 }
 
 // update describes one fenced write besides the counter bump.
@@ -165,6 +174,10 @@ type update struct {
 	require map[string]types.AttributeValue // extra equality conditions
 	apply   func(*Lease)                    // the change, applied to the local copy on success
 	final   bool                            // the lease is not ours after this write
+	// fallback, when set, is written instead if the require conditions fail while the lease
+	// is still ours (owner and counter unchanged); onFallback is then called.
+	fallback   *update
+	onFallback func()
 }
 
 func (h *Held) write(ctx context.Context, op string, u update) error {
@@ -251,6 +264,14 @@ func (h *Held) writeLocked(ctx context.Context, op string, u update) (func(), er
 		ExpressionAttributeValues: values,
 	})
 	if isConditionFailed(err) {
+		if u.fallback != nil {
+			// The lease may still be ours and only a require condition failed: the fallback's
+			// own condition (owner and counter) tells.
+			if u.onFallback != nil {
+				u.onFallback()
+			}
+			return h.writeLocked(ctx, op+" (fallback)", *u.fallback)
+		}
 		return h.markLost(), &ConflictError{Op: op, Key: key, Held: true}
 	}
 	if err != nil {

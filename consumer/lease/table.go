@@ -268,6 +268,27 @@ func (t *Table) RequestHandoff(ctx context.Context, l Lease, to string) error {
 	return nil
 }
 
+// WithdrawHandoff removes the handoff request that worker from made on lease key, if it is
+// still there (condition: handoffTo = from). A worker shutting down withdraws its requests so
+// that no lease is handed to it after it stopped: the owner then releases the lease instead.
+func (t *Table) WithdrawHandoff(ctx context.Context, key, from string) error {
+	_, err := t.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(t.name),
+		Key:                       keyOf(key),
+		UpdateExpression:          aws.String("REMOVE #hand"),
+		ConditionExpression:       aws.String("#hand = :from"),
+		ExpressionAttributeNames:  map[string]string{"#hand": AttrHandoffTo},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":from": str(from)},
+	})
+	if isConditionFailed(err) {
+		return &ConflictError{Op: "withdraw handoff", Key: key}
+	}
+	if err != nil {
+		return fmt.Errorf("withdraw handoff of lease %s: %w", key, err)
+	}
+	return nil
+}
+
 // Evict clears the owner of the lease l as read by List, on condition that its counter has not
 // moved since, so that any worker may take it at once.
 func (t *Table) Evict(ctx context.Context, l Lease) error {

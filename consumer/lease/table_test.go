@@ -217,8 +217,15 @@ func TestLease(t *testing.T) {
 		if err := h.Checkpoint(ctx, "3"); err != nil {
 			t.Fatal(err)
 		}
-		if err := h.Transfer(ctx, "other"); !errors.Is(err, checkpoint.ErrLeaseLost) {
-			t.Fatalf("transfer to a worker that did not ask: %v", err)
+		// A transfer to a worker that does not ask releases the lease instead.
+		if handed, err := h.Transfer(ctx, "other"); handed || err != nil {
+			t.Fatalf("transfer to a worker that did not ask: handed %v, %v", handed, err)
+		}
+		if got := mustGet(t, tbl, "s"); got.Owner != "" || got.HandoffTo != "" || got.Checkpoint != "3" {
+			t.Fatalf("after a transfer nobody asked for: %+v", got)
+		}
+		if err := h.Checkpoint(ctx, "4"); !errors.Is(err, checkpoint.ErrLeaseLost) {
+			t.Fatalf("checkpoint after the lease was released: %v", err)
 		}
 		h2, err := tbl.Take(ctx, mustGet(t, tbl, "s"), "busy")
 		if err != nil {
@@ -227,8 +234,8 @@ func TestLease(t *testing.T) {
 		if err := tbl.RequestHandoff(ctx, mustGet(t, tbl, "s"), "idle"); err != nil {
 			t.Fatal(err)
 		}
-		if err := h2.Transfer(ctx, "idle"); err != nil {
-			t.Fatal(err)
+		if handed, err := h2.Transfer(ctx, "idle"); !handed || err != nil {
+			t.Fatalf("transfer: handed %v, %v", handed, err)
 		}
 		got := mustGet(t, tbl, "s")
 		if got.Owner != "idle" || got.HandoffTo != "" || got.Checkpoint != "3" {
@@ -241,6 +248,34 @@ func TestLease(t *testing.T) {
 		}
 		if l := adopted.Lease(); l.Owner != "idle" || l.OwnerSwitchesSinceCheckpoint != switches || l.Checkpoint != "3" {
 			t.Fatalf("adopted lease: %+v (switches before %d)", l, switches)
+		}
+	})
+
+	t.Run("withdrawn handoff request", func(t *testing.T) {
+		tbl, _ := newTable(t, srv)
+		if _, err := tbl.CreateLease(ctx, "s", nil, checkpoint.TrimHorizon); err != nil {
+			t.Fatal(err)
+		}
+		h, err := tbl.Take(ctx, mustGet(t, tbl, "s"), "busy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tbl.RequestHandoff(ctx, mustGet(t, tbl, "s"), "leaving"); err != nil {
+			t.Fatal(err)
+		}
+		if err := tbl.WithdrawHandoff(ctx, "s", "someone-else"); !errors.Is(err, ErrConflict) {
+			t.Fatalf("withdrawing another worker's request: %v", err)
+		}
+		if err := tbl.WithdrawHandoff(ctx, "s", "leaving"); err != nil {
+			t.Fatal(err)
+		}
+		// The owner drained and hands over to a worker that left: the lease is freed, not
+		// stranded under a dead owner until the failover time.
+		if handed, err := h.Transfer(ctx, "leaving"); handed || err != nil {
+			t.Fatalf("transfer after withdrawal: handed %v, %v", handed, err)
+		}
+		if got := mustGet(t, tbl, "s"); got.Owner != "" || got.HandoffTo != "" {
+			t.Fatalf("after the withdrawn handoff: %+v", got)
 		}
 	})
 

@@ -42,6 +42,7 @@ func (m *memTable) Take(context.Context, lease.Lease, string) (*lease.Held, erro
 func (m *memTable) RequestHandoff(context.Context, lease.Lease, string) error { return errUnused }
 func (m *memTable) Evict(context.Context, lease.Lease) error                  { return errUnused }
 func (m *memTable) DeleteFinished(context.Context, string) error              { return errUnused }
+func (m *memTable) WithdrawHandoff(context.Context, string, string) error     { return errUnused }
 
 type staticLister []Shard
 

@@ -58,6 +58,7 @@ type LeaseTable interface {
 	CreateLease(ctx context.Context, key string, parents []string, position string) (bool, error)
 	Take(ctx context.Context, l lease.Lease, owner string) (*lease.Held, error)
 	RequestHandoff(ctx context.Context, l lease.Lease, to string) error
+	WithdrawHandoff(ctx context.Context, key, from string) error
 	Evict(ctx context.Context, l lease.Lease) error
 	DeleteFinished(ctx context.Context, key string) error
 }
@@ -329,8 +330,19 @@ func (c *Coordinator) shutdown(hard context.Context, bgStop context.CancelFunc, 
 		}()
 	}
 	wg.Wait()
-	// A lease handed to this worker after its last take cycle names it the owner but was
-	// never adopted: free it too, or it would wait for the failover time.
+	// Withdraw this worker's pending steals, so that no lease is handed to it from now on
+	// (the owner releases it instead); then a lease handed to it before that, after its last
+	// take cycle, names it the owner but was never adopted: free it too, or it would wait
+	// for the failover time.
+	if leases, err := c.table.List(hard); err == nil {
+		for _, l := range leases {
+			if l.HandoffTo == c.cfg.WorkerID && l.Owner != c.cfg.WorkerID {
+				if err := c.table.WithdrawHandoff(hard, l.Key, c.cfg.WorkerID); err != nil && !errors.Is(err, lease.ErrConflict) {
+					c.log.Warn("withdraw handoff request failed", "shard", l.Key, "err", err)
+				}
+			}
+		}
+	}
 	if leases, err := c.table.List(hard); err == nil {
 		for _, l := range leases {
 			if l.Owner != c.cfg.WorkerID || l.Finished() {
@@ -512,8 +524,14 @@ func (c *Coordinator) onExit(hard context.Context, e exit) {
 }
 
 func (c *Coordinator) handOver(hard context.Context, r *run) {
-	if err := r.held.Transfer(hard, r.handoffTo); err != nil {
+	handed, err := r.held.Transfer(hard, r.handoffTo)
+	if err != nil {
 		c.log.Warn("handoff failed", "shard", r.held.Key(), "to", r.handoffTo, "err", err)
+		return
+	}
+	if !handed {
+		c.log.Info("handoff withdrawn: lease released", "shard", r.held.Key(), "to", r.handoffTo)
+		c.emit(EventReleased, r.held.Key(), "", nil)
 		return
 	}
 	c.log.Info("lease handed over", "shard", r.held.Key(), "to", r.handoffTo)

@@ -91,12 +91,16 @@ func StartStack(ctx context.Context, bin Binaries, cfg StackConfig) (*Stack, err
 	if _, err := s.S3Client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(s.Bucket)}); err != nil {
 		return nil, fmt.Errorf("harness: create bucket: %w", err)
 	}
-	table := lease.NewTable(dynamodb.NewFromConfig(s.DDB.AWSConfig()), s.LeaseTable)
-	if err := table.CreateIfMissing(ctx, time.Minute); err != nil {
+	if err := s.Leases().CreateIfMissing(ctx, time.Minute); err != nil {
 		return nil, fmt.Errorf("harness: create lease table: %w", err)
 	}
 	ok = true
 	return s, nil
+}
+
+// Leases is the stack's lease table.
+func (s *Stack) Leases() *lease.Table {
+	return lease.NewTable(dynamodb.NewFromConfig(s.DDB.AWSConfig()), s.LeaseTable)
 }
 
 // WorkerEnv is the environment of a consumer worker against this stack.
