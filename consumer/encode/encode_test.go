@@ -201,8 +201,8 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 		if err := enc.Encode(s); err != nil {
 			t.Fatal(err)
 		}
-		if got := string(appendString(nil, s)); got != strings.TrimSuffix(want.String(), "\n") {
-			t.Errorf("appendString(%q) = %s, encoding/json %s", s, got, want.String())
+		if got := string(streams.AppendJSONString(nil, s)); got != strings.TrimSuffix(want.String(), "\n") {
+			t.Errorf("AppendJSONString(%q) = %s, encoding/json %s", s, got, want.String())
 		}
 	}
 }

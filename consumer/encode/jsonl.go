@@ -9,7 +9,6 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -119,19 +118,19 @@ func jsonExt(compression string) (ext, contentType string) {
 // old_image, then (cellMetadata) new_image_metadata, old_image_metadata.
 func AppendJSON(b []byte, ev *record.Event, cellMetadata bool) []byte {
 	b = append(b, `{"keyspace":`...)
-	b = appendString(b, ev.Keyspace)
+	b = streams.AppendJSONString(b, ev.Keyspace)
 	b = append(b, `,"table":`...)
-	b = appendString(b, ev.Table)
+	b = streams.AppendJSONString(b, ev.Table)
 	b = append(b, `,"shard_id":`...)
-	b = appendString(b, ev.ShardID)
+	b = streams.AppendJSONString(b, ev.ShardID)
 	b = append(b, `,"sequence_number":`...)
-	b = appendString(b, ev.SequenceNumber)
+	b = streams.AppendJSONString(b, ev.SequenceNumber)
 	b = append(b, `,"created_at":`...)
 	b = appendTimestamp(b, ev.CreatedAt)
 	b = append(b, `,"origin":`...)
-	b = appendString(b, ev.Origin)
+	b = streams.AppendJSONString(b, ev.Origin)
 	b = append(b, `,"op":`...)
-	b = appendString(b, string(ev.Op))
+	b = streams.AppendJSONString(b, string(ev.Op))
 	b = append(b, `,"keys":`...)
 	b = appendFields(b, ev.Keys)
 	b = append(b, `,"new_image":`...)
@@ -170,7 +169,7 @@ func appendMeta(b []byte, img *record.Image) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendString(b, c.Name)
+		b = streams.AppendJSONString(b, c.Name)
 		b = append(b, `:{"write_time":`...)
 		b = appendOptString(b, c.Meta.WriteTime)
 		b = append(b, `,"expiration_time":`...)
@@ -184,7 +183,7 @@ func appendOptString(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, "null"...)
 	}
-	return appendString(b, s)
+	return streams.AppendJSONString(b, s)
 }
 
 func appendFields(b []byte, fs []record.Field) []byte {
@@ -193,7 +192,7 @@ func appendFields(b []byte, fs []record.Field) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, f.Name)
+		b = streams.AppendJSONString(b, f.Name)
 		b = append(b, ':')
 		b = appendValue(b, f.Value)
 	}
@@ -252,7 +251,7 @@ func appendValue(b []byte, v record.Value) []byte {
 		return appendFields(b, v.Fields)
 	}
 	// text, ascii, varchar, inet, uuid, timeuuid, varint, decimal, duration: exact text.
-	return appendString(b, v.Text)
+	return streams.AppendJSONString(b, v.Text)
 }
 
 // appendMap writes a map keyed by text as an object and any other map as an array of
@@ -275,7 +274,7 @@ func appendMap(b []byte, entries []record.Entry) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, e.Key.Text)
+			b = streams.AppendJSONString(b, e.Key.Text)
 			b = append(b, ':')
 			b = appendValue(b, e.Value)
 		}
@@ -307,56 +306,4 @@ func appendTimeOfDay(b []byte, d time.Duration) []byte {
 	ns := int64(d)
 	h, m, s, f := ns/int64(time.Hour), ns/int64(time.Minute)%60, ns/int64(time.Second)%60, ns%int64(time.Second)
 	return fmt.Appendf(b, `"%02d:%02d:%02d.%09d"`, h, m, s, f)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string: quotes, backslashes and control characters
-// escaped, U+2028/U+2029 escaped (as encoding/json does), invalid UTF-8 replaced by U+FFFD.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -380,15 +380,3 @@ func (s *Sink) writePoison(ctx context.Context, shardID string, rec *streams.Rec
 		"sequence_number", rec.SequenceNumber, "key", key, "error", cause.Error())
 	return nil
 }
-
-// compareSeq orders two sequence numbers (decimal strings of any length).
-func compareSeq(a, b string) int {
-	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
-	if len(a) != len(b) {
-		if len(a) < len(b) {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(a, b)
-}

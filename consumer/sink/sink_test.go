@@ -499,18 +499,6 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
-func TestCompareSeq(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want int
-	}{{"9", "10", -1}, {"10", "9", 1}, {"123", "123", 0}, {"0123", "123", 0}, {"49600000000000000000000000001", "49600000000000000000000000002", -1}}
-	for _, tt := range tests {
-		if got := compareSeq(tt.a, tt.b); got != tt.want {
-			t.Errorf("compareSeq(%s, %s) = %d", tt.a, tt.b, got)
-		}
-	}
-}
-
 // TestReplayOfADifferentRangeKeepsTheStoredFile: when the replay cannot re-read the
 // intent's exact range (its first record was trimmed away), overwriting the stored file
 // would lose that record; the replay goes to its own key instead.

@@ -109,7 +109,7 @@ func (w *ShardWriter) Add(ctx context.Context, rec *streams.Record) error {
 	if err := w.resume(ctx); err != nil {
 		return err
 	}
-	if w.pending != nil && compareSeq(rec.SequenceNumber, w.pending.LastSeq) > 0 {
+	if w.pending != nil && streams.CompareSequenceNumbers(rec.SequenceNumber, w.pending.LastSeq) > 0 {
 		// The intent's last record did not come back (it should have: the range is
 		// re-read from the checkpoint). Cut what was re-read; cut decides the key.
 		w.logger.Warn("record past the pending intent's range; cutting the replayed file early",
@@ -147,7 +147,7 @@ func (w *ShardWriter) Add(ctx context.Context, rec *streams.Record) error {
 	w.lastSeq = rec.SequenceNumber
 
 	if w.pending != nil {
-		if compareSeq(rec.SequenceNumber, w.pending.LastSeq) >= 0 {
+		if streams.CompareSequenceNumbers(rec.SequenceNumber, w.pending.LastSeq) >= 0 {
 			return w.cut(ctx)
 		}
 		return nil

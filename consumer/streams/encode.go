@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"strconv"
 	"time"
-	"unicode/utf8"
 )
 
 // EncodeRecord writes a record as wire JSON, members in the order the service sends them and
@@ -250,46 +249,5 @@ func (e *encoder) mapEntry(m *MapEntry) {
 	e.close('}', was)
 }
 
-const hexDigits = "0123456789abcdef"
-
-// str appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, as encoding/json does.
-func (e *encoder) str(s string) {
-	b := append(e.buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	e.buf = append(b, '"')
-}
+// str appends s as a JSON string.
+func (e *encoder) str(s string) { e.buf = AppendJSONString(e.buf, s) }

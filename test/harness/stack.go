@@ -19,6 +19,7 @@ import (
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/devservers"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/lease"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams/emulator"
 )
 
@@ -324,13 +325,8 @@ func Compare(w Written, landed []Landed) Report {
 	return r
 }
 
-// seqLess orders sequence numbers numerically (they are decimal strings).
-func seqLess(a, b string) bool {
-	if len(a) != len(b) {
-		return len(a) < len(b)
-	}
-	return a < b
-}
+// seqLess orders sequence numbers numerically.
+func seqLess(a, b string) bool { return streams.CompareSequenceNumbers(a, b) < 0 }
 
 // WaitLanded polls S3 until every written record has landed (or limit passes), and
 // returns the final comparison.

@@ -515,15 +515,3 @@ func (s *Server) streamInfo(streamArn string) (viewType string, schema *Table, e
 	}
 	return st.viewType, s.tables[st.keyspace+"."+st.table], nil
 }
-
-// compareSeq compares decimal sequence numbers numerically (leading zeros ignored).
-func compareSeq(a, b string) int {
-	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
-	if len(a) != len(b) {
-		if len(a) < len(b) {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(a, b)
-}

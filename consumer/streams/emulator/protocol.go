@@ -383,12 +383,12 @@ func (s *Server) getShardIterator(body []byte) ([]byte, error) {
 	case streams.ShardIteratorLatest:
 		pos = len(sh.records)
 	default:
-		if compareSeq(in.SequenceNumber, sh.start) < 0 || (sh.end != "" && compareSeq(in.SequenceNumber, sh.end) > 0) {
+		if streams.CompareSequenceNumbers(in.SequenceNumber, sh.start) < 0 || (sh.end != "" && streams.CompareSequenceNumbers(in.SequenceNumber, sh.end) > 0) {
 			return nil, validation(streams.CodeInvalidFormat, "sequence number %s is outside shard %s (%s..%s)", in.SequenceNumber, sh.id, sh.start, sh.end)
 		}
 		after := in.ShardIteratorType == streams.ShardIteratorAfterSequenceNumber
 		for pos < len(sh.records) {
-			c := compareSeq(sh.records[pos].seq, in.SequenceNumber)
+			c := streams.CompareSequenceNumbers(sh.records[pos].seq, in.SequenceNumber)
 			if c > 0 || (c == 0 && !after) {
 				break
 			}
