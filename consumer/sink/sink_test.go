@@ -528,6 +528,34 @@ func TestReplayOfADifferentRangeKeepsTheStoredFile(t *testing.T) {
 	}
 }
 
+// TestReplayAfterAFormatChangeKeepsTheStoredFile: the first owner uploaded a JSON file and
+// crashed before its checkpoint; the fleet then restarted with format avro. The replay must
+// not put Avro bytes under the .jsonl.gz key: it writes its own .avro key and keeps the file.
+func TestReplayAfterAFormatChangeKeepsTheStoredFile(t *testing.T) {
+	b := newBucket(t)
+	w1 := newSink(t, b, nil).OpenShard("shard-1", &fakeCP{beforeCheckpoint: func(string) error { return errors.New("crash") }}, nil)
+	addAll(t, w1, rows(1, 3))
+	if err := w1.Flush(context.Background()); err == nil {
+		t.Fatal("no crash")
+	}
+	keys := b.dataKeys(t)
+	if len(keys) != 1 || !strings.HasSuffix(keys[0], ".jsonl.gz") {
+		t.Fatalf("first upload: %v", keys)
+	}
+	stored := b.get(t, keys[0])
+	intent := checkpoint.Intent{Key: keys[0], FirstSeq: recordtest.Seq(1), LastSeq: recordtest.Seq(3), Records: 3}
+
+	cp := &fakeCP{}
+	w2 := newSink(t, b, func(c *Config) { c.Format = encode.FormatAvro }).OpenShard("shard-1", cp, &intent)
+	addAll(t, w2, rows(1, 3))
+	if !bytes.Equal(b.get(t, intent.Key), stored) {
+		t.Error("the JSON file was overwritten by the Avro replay")
+	}
+	if len(cp.intents) != 1 || !strings.HasSuffix(cp.intents[0].Key, ".avro") || cp.lastCheckpoint() != recordtest.Seq(3) {
+		t.Errorf("replay intents %v, checkpoint %s", cp.intents, cp.lastCheckpoint())
+	}
+}
+
 // TestAvroReplayAcrossASchemaChange: the first owner wrote records 1-4 under the schema
 // GetTable gave (with c_new) and crashed before its checkpoint. The next owner cannot call
 // GetTable (denied) and derives the schema from the records: record 3 is the first to show

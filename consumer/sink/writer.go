@@ -208,18 +208,16 @@ func (w *ShardWriter) cut(ctx context.Context) error {
 	sf := &sealedFile{started: time.Now(), uncounted: true}
 	sf.intent = checkpoint.Intent{FirstSeq: w.firstSeq, LastSeq: w.lastSeq, Records: b.Len()}
 	if b.Len() > 0 {
+		// The key is a function of the range and the configuration, so an exact replay
+		// lands on the intent's key and overwrites the stored file with the same records.
 		key := w.s.DataKey(w.shardID, w.firstSeq, w.lastSeq, w.firstCreated)
-		if p := w.pending; p != nil {
-			if p.FirstSeq == w.firstSeq && p.LastSeq == w.lastSeq && p.Records == b.Len() {
-				key = p.Key
-			} else {
-				// Overwriting the stored file with a different range (records trimmed
-				// away since, say) could lose records it holds: keep it, and write this
-				// range under its own key. Its records may then be stored twice.
-				w.logger.Warn("replayed range differs from the pending intent; writing it under its own key",
-					"intent_key", p.Key, "key", key, "intent_first_seq", p.FirstSeq, "first_seq", w.firstSeq,
-					"intent_last_seq", p.LastSeq, "last_seq", w.lastSeq, "intent_records", p.Records, "records", b.Len())
-			}
+		if p := w.pending; p != nil && p.Key != key {
+			// The range differs from the intent (records trimmed away since, say) or the
+			// format, compression or prefix changed: the stored file, if any, is kept and
+			// this range goes under its own key, so its records may be stored twice.
+			w.logger.Warn("replayed range differs from the pending intent; writing it under its own key",
+				"intent_key", p.Key, "key", key, "intent_first_seq", p.FirstSeq, "first_seq", w.firstSeq,
+				"intent_last_seq", p.LastSeq, "last_seq", w.lastSeq, "intent_records", p.Records, "records", b.Len())
 		}
 		f, err := b.Finish()
 		if err != nil {
