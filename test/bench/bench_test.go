@@ -1,0 +1,491 @@
+// Package bench measures the whole pipeline on this machine with real processes: the
+// keyspaces-cdc-s3 binary (one worker) reading the Keyspaces Streams emulator and writing
+// to versitygw, with its leases in dynalite (test/harness starts them all).
+//
+//	go test -run '^$' -bench . -benchtime=1x -timeout 30m ./test/bench
+//
+// Each benchmark runs a fixed workload once, whatever b.N: a run lasts seconds and needs
+// fresh servers, so -benchtime=1x is the intended setting. Every run ends by reading every
+// object back and comparing it with what the emulator wrote (harness.Compare), outside the
+// timed window.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/devservers"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams/emulator"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/test/harness"
+)
+
+const (
+	rowBytes = 1024
+	prefix   = "cdc/"
+	// pollEvery paces the checks of S3 for landed objects: it bounds the resolution of
+	// every wall-clock figure (and the extra load a LIST puts on versitygw).
+	pollEvery = 100 * time.Millisecond
+	// flushBytes is the consumer's default CDC_FLUSH_BYTES: the per-shard bound of a file.
+	flushBytes = 64 << 20
+)
+
+// binaries are the consumer and the emulator (built as `make build` does) and the
+// identity worker (./identityworker), built once per test binary.
+type binaries struct {
+	harness.Binaries
+	Identity string
+}
+
+var (
+	buildOnce sync.Once
+	built     binaries
+	buildErr  error
+	buildDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+func build(b *testing.B) binaries {
+	b.Helper()
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "cdc-bench-bin"); buildErr != nil {
+			return
+		}
+		ctx := context.Background()
+		if built.Binaries, buildErr = harness.Build(ctx, buildDir); buildErr != nil {
+			return
+		}
+		root, err := devservers.RepoRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		built.Identity = filepath.Join(buildDir, "identityworker")
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", built.Identity, "./bench/identityworker")
+		cmd.Dir = filepath.Join(root, "test")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build identityworker: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		b.Fatal(buildErr)
+	}
+	return built
+}
+
+// encoder is what a worker writes: the real binary with a format, or the identity worker.
+type encoder struct {
+	name     string
+	env      []string // CDC_FORMAT, CDC_COMPRESSION
+	identity bool
+}
+
+var (
+	jsonGzip    = encoder{name: "json-gzip", env: []string{"CDC_FORMAT=json", "CDC_COMPRESSION=gzip"}}
+	avroDeflate = encoder{name: "avro-deflate", env: []string{"CDC_FORMAT=avro", "CDC_COMPRESSION=deflate"}}
+	identity    = encoder{name: "identity", identity: true}
+)
+
+// commonEnv are the benchmarks' worker settings on top of the harness's: the production
+// metrics interval (the harness's 1 s writes EMF lines the service would not).
+var commonEnv = []string{"CDC_METRICS_INTERVAL=60s", "CDC_LOG_LEVEL=warn"}
+
+func startStack(b *testing.B, bin binaries, emulatorArgs ...string) *harness.Stack {
+	b.Helper()
+	s, err := harness.StartStack(context.Background(), bin.Binaries, harness.StackConfig{
+		Dir: b.TempDir(), EmulatorArgs: emulatorArgs, Prefix: prefix,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(s.Stop)
+	return s
+}
+
+func startWorker(b *testing.B, s *harness.Stack, bin binaries, enc encoder, id string, extra ...string) *harness.Process {
+	b.Helper()
+	env := append(append(slices.Clone(commonEnv), enc.env...), extra...)
+	if !enc.identity {
+		p, _, err := s.StartWorker(id, env...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return p
+	}
+	port, err := devservers.FreePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := harness.Start(id, filepath.Join(s.Dir, "logs"), bin.Identity, s.WorkerEnv(id, port, env...))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(p.Stop)
+	return p
+}
+
+// stopWorker ends the worker with SIGTERM (graceful: its leases are released) and returns
+// what it cost over its whole life.
+func stopWorker(b *testing.B, p *harness.Process) harness.Usage {
+	b.Helper()
+	p.Term()
+	if !p.Wait(time.Minute) {
+		b.Fatalf("%s did not exit within a minute of SIGTERM", p.Name)
+	}
+	u, ok := p.Usage()
+	if !ok {
+		b.Fatalf("%s: no resource usage", p.Name)
+	}
+	if done, code := p.Exited(); !done || code != 0 {
+		b.Fatalf("%s exited with %d: %s", p.Name, code, tail(p.Log()))
+	}
+	return u
+}
+
+func tail(s string) string { return s[max(0, len(s)-4000):] }
+
+// waitGenerated waits until the emulator's generator wrote all it was asked.
+func waitGenerated(b *testing.B, s *harness.Stack, limit time.Duration) {
+	b.Helper()
+	ctx := context.Background()
+	if err := harness.Poll(ctx, limit, 50*time.Millisecond, func() (bool, error) {
+		st, err := s.Generator(ctx)
+		if err != nil {
+			return false, err
+		}
+		if st.Error != "" {
+			return false, fmt.Errorf("generator: %s", st.Error)
+		}
+		return !st.Running && st.Written > 0, nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// lastSeqs is each shard's last written sequence number: when an object ending there exists
+// for every shard, everything has landed (the sink cuts files in sequence order).
+func lastSeqs(w harness.Written) map[string]string {
+	out := map[string]string{}
+	for shard, recs := range w.Shards {
+		if len(recs) > 0 {
+			out[shard] = recs[len(recs)-1].SequenceNumber
+		}
+	}
+	return out
+}
+
+// endsAt says whether a data key (sink: <shard>-<first>-<last>.<ext>; identity:
+// <shard>/<first>-<last>.jsonl) holds the shard's records up to last.
+func endsAt(key, shard, last string) bool {
+	return strings.Contains(key, shard) && strings.Contains(key, "-"+last+".")
+}
+
+// watch lists the bucket every pollEvery, noting when each object was first seen, until
+// done says so. The LIST is the only call in the loop: no object is read.
+func watch(b *testing.B, s *harness.Stack, limit time.Duration, done func(seen map[string]time.Time) (bool, error)) map[string]time.Time {
+	b.Helper()
+	ctx := context.Background()
+	seen := map[string]time.Time{}
+	if err := harness.Poll(ctx, limit, pollEvery, func() (bool, error) {
+		objs, err := harness.ListObjects(ctx, s.S3Client, s.Bucket, prefix)
+		if err != nil {
+			return false, err
+		}
+		now := time.Now()
+		for _, o := range objs {
+			if _, ok := seen[o.Key]; !ok {
+				seen[o.Key] = now
+			}
+		}
+		return done(seen)
+	}); err != nil {
+		b.Fatal(err)
+	}
+	return seen
+}
+
+func allLanded(last map[string]string, seen map[string]time.Time) bool {
+	for shard, seq := range last {
+		found := false
+		for key := range seen {
+			if endsAt(key, shard, seq) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// landed reads every object back: the sink's files through the harness, the identity
+// worker's wire JSON lines here.
+func landed(b *testing.B, s *harness.Stack, enc encoder) []harness.Landed {
+	b.Helper()
+	ctx := context.Background()
+	if !enc.identity {
+		l, _, err := harness.ReadLanded(ctx, s.S3Client, s.Bucket, prefix)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return l
+	}
+	objs, err := harness.ListObjects(ctx, s.S3Client, s.Bucket, prefix+"_identity/")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out []harness.Landed
+	for _, o := range objs {
+		body, err := harness.GetObject(ctx, s.S3Client, s.Bucket, o.Key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		shard := path.Base(path.Dir(o.Key))
+		for _, line := range strings.Split(strings.TrimSuffix(string(body), "\n"), "\n") {
+			var rec struct {
+				SequenceNumber string `json:"sequenceNumber"`
+			}
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				b.Fatalf("%s: %v", o.Key, err)
+			}
+			out = append(out, harness.Landed{Key: o.Key, Shard: shard, Seq: rec.SequenceNumber})
+		}
+	}
+	return out
+}
+
+// wireBytes is the size of the records' wire JSON as the emulator stores them.
+func wireBytes(b *testing.B, s *harness.Stack) int64 {
+	b.Helper()
+	var total int64
+	for offset := 0; ; offset += 5000 {
+		var page struct {
+			Streams []struct {
+				Shards []struct {
+					Records []struct {
+						Record json.RawMessage `json:"record"`
+					} `json:"records"`
+					NextOffset int `json:"nextOffset"`
+				} `json:"shards"`
+			} `json:"streams"`
+		}
+		if err := s.Admin(context.Background(), http.MethodGet, fmt.Sprintf("/_admin/written?offset=%d&limit=5000", offset), nil, &page); err != nil {
+			b.Fatal(err)
+		}
+		more := false
+		for _, st := range page.Streams {
+			for _, sh := range st.Shards {
+				for _, r := range sh.Records {
+					total += int64(len(r.Record))
+				}
+				more = more || sh.NextOffset > 0
+			}
+		}
+		if !more {
+			return total
+		}
+	}
+}
+
+// backlogResult is one worker reading a pre-loaded stream to its end.
+type backlogResult struct {
+	records   int
+	wire      int64
+	wall      time.Duration // worker start to every record visible in S3
+	usage     harness.Usage // the worker's whole life (start to exit after SIGTERM)
+	objects   int
+	landed    int
+	shards    int
+	rssBoundB int64
+}
+
+func (r backlogResult) perCPU() float64 { return float64(r.records) / r.usage.CPU().Seconds() }
+
+func (r backlogResult) report(b *testing.B) {
+	sec := r.wall.Seconds()
+	b.ReportMetric(float64(r.records)/sec, "records/s")
+	b.ReportMetric(float64(r.wire)/sec/1e6, "MB/s")
+	b.ReportMetric(r.usage.CPU().Seconds(), "cpu_s")
+	b.ReportMetric(r.perCPU(), "records/cpu_s")
+	b.ReportMetric(float64(r.usage.MaxRSSKiB)/1024, "peak_rss_MiB")
+	b.ReportMetric(float64(r.rssBoundB)/(1<<20), "rss_bound_MiB")
+	b.ReportMetric(sec, "wall_s")
+	b.ReportMetric(float64(r.objects), "objects")
+}
+
+// runBacklog pre-loads records 1 KB rows over shards, then starts one worker and times it
+// until every record is visible in S3; then checks every record landed exactly once.
+func runBacklog(b *testing.B, enc encoder, shards, records int, extra ...string) backlogResult {
+	b.Helper()
+	bin := build(b)
+	s := startStack(b, bin, "-shards", strconv.Itoa(shards), "-records", strconv.Itoa(records), "-rate", "0",
+		"-row-bytes", strconv.Itoa(rowBytes), "-large-rate", "0", "-partitions", "4096", "-seed", "1")
+	waitGenerated(b, s, 5*time.Minute)
+	ctx := context.Background()
+	written, err := s.Written(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if written.Total != records {
+		b.Fatalf("the emulator wrote %d records, want %d", written.Total, records)
+	}
+	last := lastSeqs(written)
+	res := backlogResult{records: records, wire: wireBytes(b, s), shards: len(last),
+		rssBoundB: int64(len(last))*flushBytes + 64<<20}
+
+	b.ResetTimer()
+	start := time.Now()
+	w := startWorker(b, s, bin, enc, "w1", extra...)
+	seen := watch(b, s, 10*time.Minute, func(seen map[string]time.Time) (bool, error) {
+		if done, code := w.Exited(); done {
+			return false, fmt.Errorf("worker exited with %d: %s", code, tail(w.Log()))
+		}
+		return allLanded(last, seen), nil
+	})
+	res.wall = time.Since(start)
+	b.StopTimer()
+	res.usage = stopWorker(b, w)
+	res.objects = len(seen)
+
+	rep := harness.Compare(written, landed(b, s, enc))
+	if !rep.OK() {
+		b.Fatalf("%s: %s", enc.name, rep)
+	}
+	res.landed = rep.Landed
+	b.Logf("%s, %d shards: %s; %.1f s, CPU %.2f s (user %.2f, sys %.2f), peak RSS %d KiB",
+		enc.name, len(last), rep, res.wall.Seconds(), res.usage.CPU().Seconds(), res.usage.User.Seconds(),
+		res.usage.Sys.Seconds(), res.usage.MaxRSSKiB)
+	return res
+}
+
+// BenchmarkThroughput: one worker, one shard, a backlog of 100,000 changes of ~1 KB rows,
+// for each encoder. The real binary's runs also report their cost against the identity
+// worker's (same reading, leasing, uploading, checkpointing; no conversion or encoding).
+func BenchmarkThroughput(b *testing.B) {
+	const records = 100_000
+	results := map[string]backlogResult{}
+	for _, enc := range []encoder{identity, jsonGzip, avroDeflate} {
+		b.Run(enc.name, func(b *testing.B) {
+			r := runBacklog(b, enc, 1, records)
+			r.report(b)
+			if id, ok := results[identity.name]; ok && !enc.identity {
+				b.ReportMetric(r.usage.CPU().Seconds()/id.usage.CPU().Seconds(), "cpu_x_identity")
+				b.ReportMetric(r.wall.Seconds()/id.wall.Seconds(), "wall_x_identity")
+			}
+			results[enc.name] = r
+		})
+	}
+}
+
+// BenchmarkShards: how the cost grows with the shards one worker reads (JSON Lines + gzip,
+// 64,000 changes spread over 1 to 64 shards).
+func BenchmarkShards(b *testing.B) {
+	const records = 64_000
+	for _, shards := range []int{1, 4, 16, 64} {
+		b.Run(strconv.Itoa(shards), func(b *testing.B) {
+			runBacklog(b, jsonGzip, shards, records).report(b)
+		})
+	}
+}
+
+// BenchmarkLatency: a steady 200 changes per second over 4 shards for 30 s with a 2 s flush
+// interval, the consumer's default 1 s poll interval at the tip; per record, the time from
+// its write in the emulator (createdAt) to the first LIST that shows its object.
+func BenchmarkLatency(b *testing.B) {
+	const (
+		shards   = 4
+		rate     = 200
+		records  = 30 * rate
+		interval = 2 * time.Second
+	)
+	bin := build(b)
+	s := startStack(b, bin, "-shards", strconv.Itoa(shards))
+	w := startWorker(b, s, bin, jsonGzip, "w1", "CDC_FLUSH_INTERVAL="+interval.String(), "CDC_POLL_INTERVAL=1s")
+	ctx := context.Background()
+	// The generator starts once the worker reads every shard, so that no record waits for
+	// the worker's start.
+	if err := harness.Poll(ctx, time.Minute, 50*time.Millisecond, func() (bool, error) {
+		leases, err := s.Leases().List(ctx)
+		if err != nil {
+			return false, err
+		}
+		owned := 0
+		for _, l := range leases {
+			if l.Owner == "w1" {
+				owned++
+			}
+		}
+		return owned == shards, nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Admin(ctx, http.MethodPost, "/_admin/generator/start", emulator.GeneratorConfig{
+		Rate: rate, Records: records, RowBytes: rowBytes, Partitions: 4096, Seed: 1,
+	}, nil); err != nil {
+		b.Fatal(err)
+	}
+
+	var last map[string]string
+	var written harness.Written
+	seen := watch(b, s, 5*time.Minute, func(seen map[string]time.Time) (bool, error) {
+		if last == nil {
+			st, err := s.Generator(ctx)
+			if err != nil || st.Running {
+				return false, err
+			}
+			if written, err = s.Written(ctx); err != nil {
+				return false, err
+			}
+			last = lastSeqs(written)
+		}
+		return allLanded(last, seen), nil
+	})
+	usage := stopWorker(b, w)
+
+	ls := landed(b, s, jsonGzip)
+	rep := harness.Compare(written, ls)
+	if !rep.OK() || rep.Written != records {
+		b.Fatalf("want %d records landed exactly once: %s", records, rep)
+	}
+	created := map[string]time.Time{}
+	for shard, recs := range written.Shards {
+		for _, r := range recs {
+			created[shard+"/"+r.SequenceNumber] = r.CreatedAt
+		}
+	}
+	lat := make([]time.Duration, 0, len(ls))
+	for _, l := range ls {
+		lat = append(lat, seen[l.Key].Sub(created[l.Shard+"/"+l.Seq]))
+	}
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Milliseconds()) }
+	b.ReportMetric(q(0.50), "p50_ms")
+	b.ReportMetric(q(0.99), "p99_ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Milliseconds()), "max_ms")
+	b.ReportMetric(float64(interval.Milliseconds()), "flush_interval_ms")
+	b.ReportMetric(usage.CPU().Seconds(), "cpu_s")
+	b.ReportMetric(float64(usage.MaxRSSKiB)/1024, "peak_rss_MiB")
+	b.ReportMetric(float64(rep.Objects), "objects")
+	b.Logf("%s; latency p50 %.0f ms, p99 %.0f ms, max %d ms", rep, q(0.5), q(0.99), lat[len(lat)-1].Milliseconds())
+}
