@@ -89,3 +89,8 @@ deploy: $(CDK) ## Deploy with your AWS credentials: make deploy CDK_ARGS='-c key
 .PHONY: clean
 clean: ## Remove build output (keeps the installed tools)
 	rm -rf bin cdk.out
+
+# Each pipeline benchmark runs one fixed workload on fresh servers (seconds each): once.
+.PHONY: bench-pipeline
+bench-pipeline: $(DYNALITE) $(VERSITYGW) ## Run only the pipeline benchmarks (BENCHMARKS.md, section pipeline)
+	$(GO) test -run '^$$' -bench . -benchtime=1x -timeout 30m -v ./test/bench
