@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
@@ -72,6 +74,15 @@ type Config struct {
 type Processor struct {
 	cfg    Config
 	reader Reader
+
+	mu     sync.Mutex
+	active map[string]*shardLag // the shards being read, for ReportLag
+}
+
+// shardLag is where a shard's reading stands, for the lag metric.
+type shardLag struct {
+	newest   atomic.Int64 // created_at (unix ns) of the newest record read
+	caughtUp atomic.Bool  // the last answer was at the tip with no records: nothing to read
 }
 
 // NewProcessor checks cfg and applies its defaults.
@@ -101,7 +112,24 @@ func NewProcessor(cfg Config, r Reader) (*Processor, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Processor{cfg: cfg, reader: r}, nil
+	return &Processor{cfg: cfg, reader: r, active: map[string]*shardLag{}}, nil
+}
+
+// ReportLag sets each shard's MillisBehindLatest gauge: now − created_at of the newest record
+// read, or 0 once the shard is caught up (at its tip with nothing new). It is called on a
+// timer, not only when records arrive, so a shard whose loop is blocked (an S3 outage, a
+// halted shard) shows a growing lag and trips the lag alarm.
+func (p *Processor) ReportLag(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for shard, l := range p.active {
+		dim := metrics.Dim{Name: metrics.DimShard, Value: shard}
+		if l.caughtUp.Load() {
+			p.cfg.Metrics.Set(metrics.MillisBehindLatest, metrics.Milliseconds, 0, dim)
+		} else if ns := l.newest.Load(); ns != 0 {
+			p.cfg.Metrics.Set(metrics.MillisBehindLatest, metrics.Milliseconds, float64(max(now.Sub(time.Unix(0, ns)).Milliseconds(), 0)), dim)
+		}
+	}
 }
 
 // errDrained ends a shard's loop when drain was closed during a wait.
@@ -115,6 +143,7 @@ type shardRun struct {
 	drain    <-chan struct{}
 	log      *slog.Logger
 	shardDim metrics.Dim
+	lag      *shardLag
 	lastRead string // sequence number of the last record handed to the writer
 	failures int    // consecutive failed calls, for the back-off
 }
@@ -128,8 +157,17 @@ func (p *Processor) ProcessShard(ctx context.Context, drain <-chan struct{}, a w
 		w:        p.cfg.OpenShard(a.ShardID, a.Checkpointer, a.Pending),
 		log:      p.cfg.Logger.With("shard", a.ShardID),
 		shardDim: metrics.Dim{Name: metrics.DimShard, Value: a.ShardID},
+		lag:      &shardLag{},
 	}
-	defer p.cfg.Metrics.DeleteGauges(r.shardDim)
+	p.mu.Lock()
+	p.active[a.ShardID] = r.lag
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.active, a.ShardID)
+		p.cfg.Metrics.DeleteGauges(r.shardDim)
+		p.mu.Unlock()
+	}()
 	r.log.Info("shard started", "checkpoint", a.Checkpoint, "pending", a.Pending != nil)
 	err := r.run(ctx)
 	switch {
@@ -189,7 +227,10 @@ func (r *shardRun) run(ctx context.Context) error {
 			return nil
 		}
 		iter = b.Next
-		if len(b.Records) == 0 && b.AtTip {
+		// At the tip, wait before asking again (AWS suggests about one call a second per
+		// shard): a steady trickle then costs one call per poll interval, not one per
+		// round trip. Behind the tip, read on at once.
+		if b.AtTip {
 			if err := r.wait(ctx, r.p.cfg.PollInterval); err != nil {
 				return err
 			}
@@ -200,19 +241,16 @@ func (r *shardRun) run(ctx context.Context) error {
 // handle gives a batch to the writer and updates the metrics.
 func (r *shardRun) handle(ctx context.Context, b Batch) error {
 	m := r.p.cfg.Metrics
-	for i := range b.Records {
-		rec := &b.Records[i]
-		if err := r.w.Add(ctx, rec); err != nil {
-			return fmt.Errorf("pipeline: add %s/%s: %w", r.a.ShardID, rec.SequenceNumber, err)
-		}
-		r.lastRead = rec.SequenceNumber
-	}
 	now := time.Now()
+	// The metrics first: the records are read now, even if the writer then blocks.
 	if n := len(b.Records); n > 0 {
 		m.Add(metrics.RecordsRead, metrics.Count, float64(n), r.shardDim)
-		lag := now.Sub(b.Records[n-1].CreatedAt)
-		m.Set(metrics.MillisBehindLatest, metrics.Milliseconds, float64(max(lag.Milliseconds(), 0)), r.shardDim)
+		newest := b.Records[n-1].CreatedAt
+		r.lag.newest.Store(newest.UnixNano())
+		r.lag.caughtUp.Store(false)
+		m.Set(metrics.MillisBehindLatest, metrics.Milliseconds, float64(max(now.Sub(newest).Milliseconds(), 0)), r.shardDim)
 	} else if b.AtTip {
+		r.lag.caughtUp.Store(true)
 		m.Set(metrics.MillisBehindLatest, metrics.Milliseconds, 0, r.shardDim)
 	}
 	tip := 0.0
@@ -220,7 +258,14 @@ func (r *shardRun) handle(ctx context.Context, b Batch) error {
 		tip = 1
 	}
 	m.Set(metrics.IteratorsAtTip, metrics.Count, tip, r.shardDim)
-	if err := r.w.FlushIfDue(ctx, now); err != nil {
+	for i := range b.Records {
+		rec := &b.Records[i]
+		if err := r.w.Add(ctx, rec); err != nil {
+			return fmt.Errorf("pipeline: add %s/%s: %w", r.a.ShardID, rec.SequenceNumber, err)
+		}
+		r.lastRead = rec.SequenceNumber
+	}
+	if err := r.w.FlushIfDue(ctx, time.Now()); err != nil {
 		return fmt.Errorf("pipeline: flush %s: %w", r.a.ShardID, err)
 	}
 	return nil

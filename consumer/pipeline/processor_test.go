@@ -91,9 +91,17 @@ type fakeWriter struct {
 	flushes int
 	addErr  error
 	added   chan struct{}
+	block   chan struct{} // when set, Add waits on it (a stuck upload)
 }
 
 func (w *fakeWriter) Add(ctx context.Context, r *streams.Record) error {
+	if w.block != nil {
+		select {
+		case <-w.block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.addErr != nil {
@@ -298,5 +306,52 @@ func TestCancelStopsAtOnce(t *testing.T) {
 	}
 	if w.flushes != 0 {
 		t.Fatalf("flushed %d times after a hard stop", w.flushes)
+	}
+}
+
+func TestLagGrowsWhileTheLoopIsBlockedAndIsZeroWhenCaughtUp(t *testing.T) {
+	f := &fakeShard{n: 3, batch: 3}
+	p, w, cp, reg := newFixture(t, f, "")
+	w.block = make(chan struct{})
+	w.added = make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- p.ProcessShard(ctx, nil, worker.Assignment{ShardID: "s1", Checkpoint: checkpoint.TrimHorizon, Checkpointer: cp})
+	}()
+	dim := metrics.Dim{Name: metrics.DimShard, Value: "s1"}
+	lagAt := func(now time.Time) float64 {
+		p.ReportLag(now)
+		return reg.Value(metrics.MillisBehindLatest, dim)
+	}
+	// The first batch is read and its first record is stuck in the writer: the lag, reported
+	// on a timer, grows with the clock.
+	var lag float64
+	for lag < 10_000 {
+		lag = lagAt(time.Now().Add(time.Minute))
+		select {
+		case err := <-errc:
+			t.Fatalf("returned %v", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if lag > 61_000 {
+		t.Fatalf("lag %v ms a minute after the records were read", lag)
+	}
+	close(w.block)
+	<-w.added
+	// Unblocked, the loop reaches the tip with nothing new: caught up, lag 0.
+	for lagAt(time.Now().Add(time.Minute)) != 0 {
+		select {
+		case err := <-errc:
+			t.Fatalf("returned %v", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	cancel()
+	<-errc
+	if lagAt(time.Now()) != 0 || reg.Value(metrics.MillisBehindLatest, dim) != 0 {
+		t.Fatal("a shard no longer read still reports lag")
 	}
 }

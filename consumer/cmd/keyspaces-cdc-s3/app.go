@@ -39,6 +39,12 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
 	ksCfg, s3Cfg, ddbCfg := regionalConfigs(base, cfg)
+	workerID := cfg.WorkerID
+	if workerID == "" {
+		workerID = defaultWorkerID(live, getenv)
+	}
+	// The coordinator adds the "worker" attribute to its own lines; everything else gets it here.
+	coordLog, logger := logger, logger.With("worker", workerID)
 
 	streamsClient, err := streams.New(streams.Config{AWS: ksCfg, Getenv: getenv})
 	if err != nil {
@@ -90,15 +96,10 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 		return err
 	}
 
-	workerID := cfg.WorkerID
-	if workerID == "" {
-		workerID = defaultWorkerID(live, getenv)
-	}
-	logger = logger.With("worker", workerID)
 	coord, err := worker.New(worker.Config{
 		WorkerID: workerID, FailoverTime: cfg.LeaseFailoverTime, RenewInterval: cfg.LeaseRenewInterval,
 		ShardSyncInterval: cfg.ShardSyncInterval, MaxLeasesPerWorker: cfg.MaxLeasesPerWorker,
-		InitialPosition: cfg.StartPosition, Logger: logger,
+		InitialPosition: cfg.StartPosition, Logger: coordLog,
 	}, table, reader, proc)
 	if err != nil {
 		return err
@@ -120,7 +121,7 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 	}()
 	defer srv.Close()
 
-	pump := &statsPump{reg: reg, sink: snk, coord: coord, workerID: workerID}
+	pump := &statsPump{reg: reg, sink: snk, coord: coord, proc: proc, workerID: workerID}
 	var wg sync.WaitGroup
 	metricsDone := make(chan struct{})
 	wg.Add(1)
@@ -233,6 +234,7 @@ type statsPump struct {
 	reg      *metrics.Registry
 	sink     *sink.Sink
 	coord    *worker.Coordinator
+	proc     *pipeline.Processor
 	workerID string
 
 	mu               sync.Mutex
@@ -243,6 +245,7 @@ type statsPump struct {
 func (p *statsPump) pump() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.proc.ReportLag(time.Now())
 	s := p.sink.Stats()
 	p.reg.SetCounter(metrics.RecordsWritten, metrics.Count, float64(s.RecordsWritten))
 	p.reg.SetCounter(metrics.BytesWritten, metrics.Bytes, float64(s.BytesWritten))
