@@ -248,32 +248,24 @@ func (c *Config) validate() []error {
 	bad := func(env, flagName, msg string) {
 		errs = append(errs, fmt.Errorf("%s (--%s): %s", env, flagName, msg))
 	}
-	if c.Keyspace == "" {
-		bad("CDC_KEYSPACE", "keyspace", "required: the keyspace of the table to read")
-	} else if !awsName.MatchString(c.Keyspace) {
-		bad("CDC_KEYSPACE", "keyspace", fmt.Sprintf("%q is not a keyspace name (letters, digits, _; at most 48)", c.Keyspace))
+	// need checks a required value: missing says what it is for, kind what it must look like.
+	need := func(env, flagName, v, missing string, pattern *regexp.Regexp, kind string) {
+		if v == "" {
+			bad(env, flagName, missing)
+		} else if !pattern.MatchString(v) {
+			bad(env, flagName, fmt.Sprintf("%q is not %s", v, kind))
+		}
 	}
-	if c.Table == "" {
-		bad("CDC_TABLE", "table", "required: the table whose changes are read")
-	} else if !awsName.MatchString(c.Table) {
-		bad("CDC_TABLE", "table", fmt.Sprintf("%q is not a table name (letters, digits, _; at most 48)", c.Table))
-	}
+	need("CDC_KEYSPACE", "keyspace", c.Keyspace, "required: the keyspace of the table to read", awsName, "a keyspace name (letters, digits, _; at most 48)")
+	need("CDC_TABLE", "table", c.Table, "required: the table whose changes are read", awsName, "a table name (letters, digits, _; at most 48)")
 	if c.StreamARN != "" && !streamARN.MatchString(c.StreamARN) {
 		bad("CDC_STREAM_ARN", "stream-arn", fmt.Sprintf("%q is not a Keyspaces stream ARN (arn:aws:cassandra:<region>:<account>:/keyspace/<ks>/table/<table>/stream/<label>)", c.StreamARN))
 	}
-	if c.Bucket == "" {
-		bad("CDC_BUCKET", "bucket", "required: the destination bucket")
-	} else if !bucketName.MatchString(c.Bucket) {
-		bad("CDC_BUCKET", "bucket", fmt.Sprintf("%q is not an S3 bucket name (3-63 of a-z, 0-9, '.', '-')", c.Bucket))
-	}
+	need("CDC_BUCKET", "bucket", c.Bucket, "required: the destination bucket", bucketName, "an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")
 	if strings.HasPrefix(c.Prefix, "/") {
 		bad("CDC_PREFIX", "prefix", fmt.Sprintf("%q must not start with '/'", c.Prefix))
 	}
-	if c.LeaseTable == "" {
-		bad("CDC_LEASE_TABLE", "lease-table", "required: the DynamoDB lease table")
-	} else if !tableName.MatchString(c.LeaseTable) {
-		bad("CDC_LEASE_TABLE", "lease-table", fmt.Sprintf("%q is not a DynamoDB table name (3-255 of a-z, A-Z, 0-9, _ . -)", c.LeaseTable))
-	}
+	need("CDC_LEASE_TABLE", "lease-table", c.LeaseTable, "required: the DynamoDB lease table", tableName, "a DynamoDB table name (3-255 of a-z, A-Z, 0-9, _ . -)")
 	if c.Format == "" {
 		c.Format = "json"
 	}
@@ -290,16 +282,8 @@ func (c *Config) validate() []error {
 			bad("CDC_COMPRESSION", "compression", fmt.Sprintf("%q is not allowed with format %s: one of %s", c.Compression, c.Format, strings.Join(compressions[c.Format], ", ")))
 		}
 	}
-	if c.KeyspacesRegion == "" {
-		bad("CDC_KEYSPACES_REGION", "keyspaces-region", "no region: set AWS_REGION or CDC_KEYSPACES_REGION")
-	} else if !regionName.MatchString(c.KeyspacesRegion) {
-		bad("CDC_KEYSPACES_REGION", "keyspaces-region", fmt.Sprintf("%q is not a region name (e.g. us-east-1)", c.KeyspacesRegion))
-	}
-	if c.S3Region == "" {
-		bad("CDC_S3_REGION", "s3-region", "no region: set AWS_REGION or CDC_S3_REGION")
-	} else if !regionName.MatchString(c.S3Region) {
-		bad("CDC_S3_REGION", "s3-region", fmt.Sprintf("%q is not a region name (e.g. us-east-1)", c.S3Region))
-	}
+	need("CDC_KEYSPACES_REGION", "keyspaces-region", c.KeyspacesRegion, "no region: set AWS_REGION or CDC_KEYSPACES_REGION", regionName, "a region name (e.g. us-east-1)")
+	need("CDC_S3_REGION", "s3-region", c.S3Region, "no region: set AWS_REGION or CDC_S3_REGION", regionName, "a region name (e.g. us-east-1)")
 	if c.LeaseRenewInterval >= c.LeaseFailoverTime {
 		bad("CDC_LEASE_RENEW_INTERVAL", "lease-renew-interval", fmt.Sprintf("%s must be less than CDC_LEASE_FAILOVER_TIME (%s)", c.LeaseRenewInterval, c.LeaseFailoverTime))
 	}
