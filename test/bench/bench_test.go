@@ -184,17 +184,7 @@ func tail(s string) string { return s[max(0, len(s)-4000):] }
 // waitGenerated waits until the emulator's generator wrote all it was asked.
 func waitGenerated(b *testing.B, s *harness.Stack, limit time.Duration) {
 	b.Helper()
-	ctx := context.Background()
-	if err := harness.Poll(ctx, limit, 50*time.Millisecond, func() (bool, error) {
-		st, err := s.Generator(ctx)
-		if err != nil {
-			return false, err
-		}
-		if st.Error != "" {
-			return false, fmt.Errorf("generator: %s", st.Error)
-		}
-		return !st.Running && st.Written > 0, nil
-	}); err != nil {
+	if err := s.WaitGenerated(context.Background(), limit); err != nil {
 		b.Fatal(err)
 	}
 }

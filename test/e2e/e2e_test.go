@@ -85,17 +85,7 @@ func startWorker(t *testing.T, s *harness.Stack, id string, extra ...string) (*h
 // waitGenerated waits until the emulator's generator has written everything it was asked.
 func waitGenerated(t *testing.T, s *harness.Stack, limit time.Duration) {
 	t.Helper()
-	ctx := context.Background()
-	if err := harness.Poll(ctx, limit, 100*time.Millisecond, func() (bool, error) {
-		st, err := s.Generator(ctx)
-		if err != nil {
-			return false, err
-		}
-		if st.Error != "" {
-			return false, fmt.Errorf("generator: %s", st.Error)
-		}
-		return !st.Running && st.Written > 0, nil
-	}); err != nil {
+	if err := s.WaitGenerated(context.Background(), limit); err != nil {
 		t.Fatal(err)
 	}
 }

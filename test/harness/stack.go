@@ -204,6 +204,21 @@ func (s *Stack) Generator(ctx context.Context) (emulator.GeneratorStatus, error)
 	return st, err
 }
 
+// WaitGenerated polls the generator until it has written everything it was asked, or fails
+// when it reports an error or limit passes.
+func (s *Stack) WaitGenerated(ctx context.Context, limit time.Duration) error {
+	return Poll(ctx, limit, 50*time.Millisecond, func() (bool, error) {
+		st, err := s.Generator(ctx)
+		if err != nil {
+			return false, err
+		}
+		if st.Error != "" {
+			return false, fmt.Errorf("generator: %s", st.Error)
+		}
+		return !st.Running && st.Written > 0, nil
+	})
+}
+
 // Written is what the emulator wrote: per shard, every sequence number in order.
 type Written struct {
 	Total  int
