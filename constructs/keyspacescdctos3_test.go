@@ -168,7 +168,7 @@ func TestEnvironmentFollowsTheConsumerContract(t *testing.T) {
 		slices.Sort(names)
 		want := []string{"CDC_APPLICATION_NAME", "CDC_BUCKET", "CDC_COMPRESSION", "CDC_FORMAT", "CDC_HTTP_PORT",
 			"CDC_KEYSPACE", "CDC_KEYSPACES_REGION", "CDC_LEASE_TABLE", "CDC_METRICS_NAMESPACE", "CDC_PREFIX",
-			"CDC_S3_REGION", "CDC_TABLE"}
+			"CDC_S3_REGION", "CDC_TABLE", "GOMEMLIMIT"}
 		if !slices.Equal(names, want) {
 			t.Fatalf("env names %v, want %v", names, want)
 		}
@@ -176,6 +176,7 @@ func TestEnvironmentFollowsTheConsumerContract(t *testing.T) {
 			"CDC_KEYSPACE": `"media"`, "CDC_TABLE": `"media_content"`, "CDC_FORMAT": `"json"`, "CDC_COMPRESSION": `"gzip"`,
 			"CDC_APPLICATION_NAME": `"keyspaces-cdc-s3"`, "CDC_METRICS_NAMESPACE": `"KeyspacesCdcToS3"`, "CDC_HTTP_PORT": `"8080"`,
 			"CDC_LEASE_TABLE": `{"Ref":"CdcLeaseTable`, "CDC_BUCKET": `{"Ref":"CdcBucket`, "CDC_KEYSPACES_REGION": `{"Ref":"AWS::Region"}`,
+			"GOMEMLIMIT": `"1638MiB"`, // 80% of the default 2048 MiB
 		} {
 			if got := jsonText(env[k]); !strings.HasPrefix(got, v) {
 				t.Errorf("%s = %s, want %s...", k, got, v)
@@ -190,18 +191,27 @@ func TestEnvironmentFollowsTheConsumerContract(t *testing.T) {
 		props.StartPosition, props.LogLevel, props.CellMetadata = "LATEST", "debug", true
 		props.FlushRecords, props.FlushBytes, props.FlushInterval = 500, 1<<20, 30*time.Second
 		props.MaxLeasesPerWorker, props.StopTimeout = 8, 90*time.Second
+		props.Cpu, props.MemoryMiB = 1024, 3072
 		env := synth(t, props, stackOptions{}).environment(t)
 		for k, v := range map[string]string{
 			"CDC_STREAM_ARN": jsonText(props.StreamArn), "CDC_FORMAT": `"avro"`, "CDC_COMPRESSION": `"zstandard"`, "CDC_PREFIX": `"cdc/"`,
 			"CDC_APPLICATION_NAME": `"media-cdc"`, "CDC_METRICS_NAMESPACE": `"Media/Cdc"`, "CDC_START_POSITION": `"LATEST"`,
 			"CDC_LOG_LEVEL": `"debug"`, "CDC_CELL_METADATA": `"true"`, "CDC_FLUSH_RECORDS": `"500"`, "CDC_FLUSH_BYTES": `"1048576"`,
 			"CDC_FLUSH_INTERVAL": `"30s"`, "CDC_MAX_LEASES_PER_WORKER": `"8"`, "CDC_SHUTDOWN_TIMEOUT": `"1m15s"`,
+			"GOMEMLIMIT": `"2457MiB"`,
 			// The stream ARN's region is the Keyspaces region.
 			"CDC_KEYSPACES_REGION": `"us-east-1"`,
 		} {
 			if got := jsonText(env[k]); got != v {
 				t.Errorf("%s = %s, want %s", k, got, v)
 			}
+		}
+	})
+	t.Run("GOMEMLIMIT of ExtraEnvironment wins", func(t *testing.T) {
+		props := baseProps()
+		props.ExtraEnvironment = map[string]string{"GOMEMLIMIT": "900MiB"}
+		if got := jsonText(synth(t, props, stackOptions{}).environment(t)["GOMEMLIMIT"]); got != `"900MiB"` {
+			t.Errorf("GOMEMLIMIT = %s, want \"900MiB\"", got)
 		}
 	})
 }
@@ -552,7 +562,7 @@ func TestEveryVariableIsOneTheConsumerReads(t *testing.T) {
 	if start < 0 || end < start {
 		t.Fatal("README has no consumer-config section")
 	}
-	known := map[string]bool{}
+	known := map[string]bool{"GOMEMLIMIT": strings.Contains(readme[start:end], "`GOMEMLIMIT`")} // the Go runtime's
 	for _, line := range strings.Split(readme[start:end], "\n") {
 		if strings.HasPrefix(line, "| `CDC_") {
 			known[strings.Trim(strings.Split(line, "|")[1], " `")] = true

@@ -24,6 +24,10 @@ const (
 	DefaultStopTimeout      = 120 * time.Second
 )
 
+// GoMemLimitPercent of the task's memory is the consumer's GOMEMLIMIT (the Go collector's soft
+// memory limit) unless ExtraEnvironment sets one.
+const GoMemLimitPercent = 80
+
 // Formats lists the output formats the consumer writes.
 var Formats = []string{"json", "avro"}
 
@@ -108,7 +112,8 @@ type KeyspacesCdcToS3Props struct {
 	// Default: KeyspacesCdcToS3.
 	MetricsNamespace string
 	// ExtraEnvironment adds environment variables to the container (never secrets).
-	// Default: none. Keys set by the construct cannot be overridden here.
+	// Default: none. Keys set by the construct cannot be overridden here, except GOMEMLIMIT
+	// (default: GoMemLimitPercent of MemoryMiB).
 	ExtraEnvironment map[string]string
 
 	// ---- image -------------------------------------------------------------------------

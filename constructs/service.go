@@ -56,6 +56,12 @@ func consumerEnvironment(scope constructs.Construct, s *settings, bucket awss3.I
 	set("CDC_APPLICATION_NAME", jsii.String(s.ApplicationName))
 	set("CDC_METRICS_NAMESPACE", jsii.String(s.MetricsNamespace))
 	set("CDC_HTTP_PORT", jsii.String(strconv.Itoa(DefaultHTTPPort)))
+	if _, own := s.ExtraEnvironment["GOMEMLIMIT"]; !own {
+		// Go's collector lets the heap grow to twice its live size (GOGC=100); with many shards
+		// under a backlog that can pass the task's memory and ECS kills the task. A soft limit
+		// below it makes the collector work harder instead (BENCHMARKS.md, section pipeline).
+		set("GOMEMLIMIT", jsii.String(strconv.Itoa(s.MemoryMiB*GoMemLimitPercent/100)+"MiB"))
+	}
 	if s.stopTimeout != DefaultStopTimeout {
 		// The consumer's own default (100s) fits the default 120s; a shorter stop timeout must
 		// shorten its final flush too, or ECS kills it mid-upload.

@@ -426,6 +426,7 @@ func BenchmarkShards(b *testing.B) {
 	}{
 		{"1", 1, nil}, {"4", 4, nil}, {"16", 16, nil}, {"64", 64, nil},
 		{"64-limit250", 64, []string{"CDC_GETRECORDS_LIMIT=250"}},
+		{"64-gomemlimit400", 64, []string{"GOMEMLIMIT=400MiB"}},
 	} {
 		b.Run(run.name, func(b *testing.B) {
 			runBacklog(b, jsonGzip, run.shards, records, append(run.env, "CDC_FLUSH_INTERVAL=250ms")...).report(b)
