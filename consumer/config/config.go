@@ -42,6 +42,7 @@ type Config struct {
 	LeaseRenewInterval time.Duration
 	ShardSyncInterval  time.Duration
 	MaxLeasesPerWorker int
+	MaxStealsPerCycle  int
 
 	PollInterval    time.Duration // wait between GetRecords calls at the tip of a shard
 	GetRecordsLimit int
@@ -150,6 +151,7 @@ func settings() []setting {
 		{"CDC_LEASE_RENEW_INTERVAL", "lease-renew-interval", "3s", "renew held leases this often (less than the failover time)", dur(func(c *Config) *time.Duration { return &c.LeaseRenewInterval }, 50*time.Millisecond, 5*time.Minute)},
 		{"CDC_SHARD_SYNC_INTERVAL", "shard-sync-interval", "60s", "list the stream's shards and create leases this often", dur(func(c *Config) *time.Duration { return &c.ShardSyncInterval }, 100*time.Millisecond, time.Hour)},
 		{"CDC_MAX_LEASES_PER_WORKER", "max-leases-per-worker", "0", "cap on the leases one worker holds (0: no cap)", intIn(func(c *Config) *int { return &c.MaxLeasesPerWorker }, 0, 100_000)},
+		{"CDC_MAX_STEALS_PER_CYCLE", "max-steals-per-cycle", "1", "leases a worker below its share asks other workers for per take cycle (each a graceful handoff)", intIn(func(c *Config) *int { return &c.MaxStealsPerCycle }, 1, 1000)},
 		{"CDC_POLL_INTERVAL", "poll-interval", "1s", "wait between GetRecords calls on a shard at its tip", dur(func(c *Config) *time.Duration { return &c.PollInterval }, 10*time.Millisecond, time.Minute)},
 		{"CDC_GETRECORDS_LIMIT", "getrecords-limit", "1000", "maxResults of each GetRecords call", intIn(func(c *Config) *int { return &c.GetRecordsLimit }, 1, 1000)},
 		{"CDC_TRIMMED_POLICY", "trimmed-policy", "resume", "on TrimmedDataAccess (data older than the 24 h retention is gone): resume from the oldest kept record, or halt the shard; both count, log and alarm", oneOf(func(c *Config) *string { return &c.TrimmedPolicy }, "resume", "halt")},

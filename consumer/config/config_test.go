@@ -34,7 +34,7 @@ func TestDefaults(t *testing.T) {
 		KeyspacesRegion: "eu-west-1", S3Region: "eu-west-1", Format: "json", Compression: "gzip",
 		ApplicationName: "keyspaces-cdc-s3", StartPosition: "TRIM_HORIZON",
 		FlushRecords: 10000, FlushBytes: 64 << 20, FlushInterval: time.Minute,
-		LeaseFailoverTime: 10 * time.Second, LeaseRenewInterval: 3 * time.Second, ShardSyncInterval: time.Minute,
+		LeaseFailoverTime: 10 * time.Second, LeaseRenewInterval: 3 * time.Second, ShardSyncInterval: time.Minute, MaxStealsPerCycle: 1,
 		PollInterval: time.Second, GetRecordsLimit: 1000, TrimmedPolicy: "resume", ShutdownTimeout: 100 * time.Second,
 		HTTPPort: 8080, MetricsNamespace: "KeyspacesCdcToS3", MetricsInterval: time.Minute,
 	}

@@ -79,8 +79,9 @@ func BenchmarkLeaseCalls(b *testing.B) {
 	}
 }
 
-// BenchmarkRebalance measures, with the default intervals, how long 12 shards take to be
-// evenly held and processed again when a third worker joins two, and when one of three dies.
+// BenchmarkRebalance measures, with the default intervals, how long the shards take to be
+// evenly held and processed again when a worker joins (12 shards, 2 workers to 3; 1,000 shards,
+// 3 to 4, with more steals per cycle), and when one of three dies (12 shards).
 func BenchmarkRebalance(b *testing.B) {
 	const n = 12
 	// processing reports whether every shard is being processed by the owner the table names.
@@ -95,28 +96,46 @@ func BenchmarkRebalance(b *testing.B) {
 		}
 		return true
 	}
-	b.Run("join", func(b *testing.B) {
+	// join starts workers together (a new deployment), waits until they are balanced, then
+	// starts one more; every worker asks for up to steals leases per take cycle.
+	join := func(b *testing.B, shards, workers, steals int) {
+		config := func(id string) Config {
+			cfg := defaultConfig(id)
+			cfg.MaxStealsPerCycle = steals
+			return cfg
+		}
 		for i := 0; i < b.N; i++ {
 			h := newHarness(b)
-			openShards(h, n, 3)
-			w1, w2 := h.start(defaultConfig("w1")), h.start(defaultConfig("w2"))
-			waitFor(b, 5*time.Minute, "two workers balanced", func() bool { return balanced(h, n, "w1", "w2") && processing(h) })
+			openShards(h, shards, 3)
+			var ws []*running
+			var names []string
+			started := time.Now()
+			for w := 1; w <= workers; w++ {
+				id := fmt.Sprintf("w%d", w)
+				names = append(names, id)
+				ws = append(ws, h.start(config(id)))
+			}
+			first := waitFor(b, 30*time.Minute, "workers balanced", func() bool { return balanced(h, shards, names...) && processing(h) })
+			b.ReportMetric(first.Seconds(), "s-to-balance-at-start")
+			b.Logf("%d workers started together on %d shards: balanced and processing after %s", workers, shards, time.Since(started).Round(time.Millisecond))
 			joined := time.Now()
-			w3 := h.start(defaultConfig("w3"))
-			took := waitFor(b, 5*time.Minute, "three workers balanced", func() bool {
-				return balanced(h, n, "w1", "w2", "w3") && processing(h)
+			joiner := h.start(config("joiner"))
+			took := waitFor(b, 30*time.Minute, "balanced with the joiner", func() bool {
+				return balanced(h, shards, append(names, "joiner")...) && processing(h)
 			})
 			b.ReportMetric(took.Seconds(), "s-to-rebalance")
-			b.Logf("a third worker joined two on %d shards: balanced and processing %s after it started (%d steals)",
-				n, time.Since(joined).Round(time.Millisecond), w3.c.Stats().Steals)
-			for _, w := range []*running{w1, w2, w3} {
+			b.Logf("a worker joined %d on %d shards, %d steal(s) per cycle: balanced and processing %s after it started (%d steals, %d takes)",
+				workers, shards, joiner.c.cfg.MaxStealsPerCycle, time.Since(joined).Round(time.Millisecond), joiner.c.Stats().Steals, joiner.c.Stats().Takes)
+			for _, w := range append(ws, joiner) {
 				if err := w.stop(); err != nil {
 					b.Fatal(err)
 				}
 			}
 			h.noViolations()
 		}
-	})
+	}
+	b.Run("join", func(b *testing.B) { join(b, n, 2, 1) })
+	b.Run("join-1000-shards-25-steals", func(b *testing.B) { join(b, 1000, 3, 25) })
 	b.Run("die", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			h := newHarness(b)

@@ -27,6 +27,11 @@ type Config struct {
 	ShardSyncInterval time.Duration
 	// MaxLeasesPerWorker caps the leases this worker holds; 0 (the default) means no cap.
 	MaxLeasesPerWorker int
+	// MaxStealsPerCycle: a worker below its target asks for at most this many leases per take
+	// cycle (each a graceful handoff with a flush). Default 1, as the KCL's
+	// maxLeasesToStealAtOneTime: a fleet changes gradually. More lets a worker joining a
+	// stream of many shards reach its share sooner.
+	MaxStealsPerCycle int
 	// InitialPosition of a new shard's lease: TRIM_HORIZON (the default) or LATEST. A child of a
 	// shard that has a lease always starts at TRIM_HORIZON so none of it is skipped.
 	InitialPosition string
@@ -53,6 +58,7 @@ const (
 	DefaultParentCleanupGrace = time.Minute
 	DefaultHandoffTimeout     = 30 * time.Second
 	DefaultRenewConcurrency   = 16
+	DefaultMaxStealsPerCycle  = 1
 )
 
 // withDefaults fills the zero values and validates the result, naming every bad field.
@@ -77,6 +83,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.HandoffTimeout == 0 {
 		c.HandoffTimeout = DefaultHandoffTimeout
+	}
+	if c.MaxStealsPerCycle == 0 {
+		c.MaxStealsPerCycle = DefaultMaxStealsPerCycle
 	}
 	if c.RenewConcurrency == 0 {
 		c.RenewConcurrency = DefaultRenewConcurrency
@@ -103,6 +112,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxLeasesPerWorker < 0 {
 		bad("MaxLeasesPerWorker %d is negative", c.MaxLeasesPerWorker)
+	}
+	if c.MaxStealsPerCycle < 0 {
+		bad("MaxStealsPerCycle %d is negative", c.MaxStealsPerCycle)
 	}
 	if c.RenewConcurrency < 0 {
 		bad("RenewConcurrency %d is negative", c.RenewConcurrency)

@@ -668,7 +668,7 @@ func (c *Coordinator) startReady(byKey map[string]lease.Lease, now time.Time) {
 }
 
 // balance takes free and expired leases up to this worker's target, then, if still below it,
-// asks the most loaded worker above the target to hand over one lease.
+// asks the most loaded workers to hand over up to MaxStealsPerCycle leases (see steal).
 func (c *Coordinator) balance(hard context.Context, leases []lease.Lease, expired func(lease.Lease) bool) {
 	me := c.cfg.WorkerID
 	live := map[string]bool{me: true}
@@ -745,10 +745,27 @@ func (c *Coordinator) balance(hard context.Context, leases []lease.Lease, expire
 		c.emit(EventTaken, l.Key, l.Owner, nil)
 	}
 
-	if mine >= target {
-		return
+	asked := map[string]bool{}
+	for range c.cfg.MaxStealsPerCycle {
+		if mine >= target || !c.steal(hard, leases, expired, load, asked, target, mine) {
+			return
+		}
+		mine++
 	}
+}
+
+// steal asks the most loaded other worker for one of its leases (one not asked for yet) and
+// counts that lease for this worker in load. It reports whether it asked. The victim must be
+// above the target, or at it while this worker is two or more below (3+3+3 and a joiner at 0:
+// the target ceil(9/4) = 3 has nobody above it): either way the victim ends at least one above
+// this worker, so no lease moves back.
+func (c *Coordinator) steal(hard context.Context, leases []lease.Lease, expired func(lease.Lease) bool,
+	load map[string]int, asked map[string]bool, target, mine int) bool {
+	me := c.cfg.WorkerID
 	victim, most := "", target
+	if mine <= target-2 {
+		most = target - 1
+	}
 	owners := make([]string, 0, len(load))
 	for w := range load {
 		owners = append(owners, w)
@@ -760,27 +777,31 @@ func (c *Coordinator) balance(hard context.Context, leases []lease.Lease, expire
 		}
 	}
 	if victim == "" {
-		return
+		return false
 	}
 	var candidates []lease.Lease
 	for _, l := range leases {
-		if l.Owner == victim && l.HandoffTo == "" && !l.Finished() && !expired(l) {
+		if l.Owner == victim && l.HandoffTo == "" && !asked[l.Key] && !l.Finished() && !expired(l) {
 			candidates = append(candidates, l)
 		}
 	}
 	if len(candidates) == 0 {
-		return
+		return false
 	}
 	l := candidates[rand.IntN(len(candidates))]
+	asked[l.Key] = true
 	if err := c.table.RequestHandoff(hard, l, me); err != nil {
 		if !errors.Is(err, lease.ErrConflict) {
 			c.log.Warn("handoff request failed", "shard", l.Key, "err", err)
 		}
-		return
+		return false
 	}
+	load[victim]--
+	load[me]++
 	c.steals.Add(1)
 	c.log.Info("asked for a lease (steal)", "shard", l.Key, "from", victim, "target", target, "held", mine)
 	c.emit(EventHandoffRequested, l.Key, victim, nil)
+	return true
 }
 
 // cleanParents deletes the leases of finished parents once every child's lease exists and

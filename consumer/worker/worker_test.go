@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,7 +19,7 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 	}
 	if c.FailoverTime != 10*time.Second || c.RenewInterval != 3*time.Second || c.TakeInterval != 5*time.Second ||
 		c.ShardSyncInterval != time.Minute || c.InitialPosition != checkpoint.TrimHorizon || c.ParentCleanupGrace != time.Minute ||
-		c.HandoffTimeout != 30*time.Second || c.MaxLeasesPerWorker != 0 || c.Logger == nil {
+		c.HandoffTimeout != 30*time.Second || c.MaxLeasesPerWorker != 0 || c.MaxStealsPerCycle != 1 || c.Logger == nil {
 		t.Fatalf("defaults: %+v", c)
 	}
 	for _, tc := range []struct {
@@ -28,6 +30,7 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 		{"renew not below failover", Config{WorkerID: "w", FailoverTime: time.Second, RenewInterval: time.Second}},
 		{"bad position", Config{WorkerID: "w", InitialPosition: "AT_TIMESTAMP"}},
 		{"negative cap", Config{WorkerID: "w", MaxLeasesPerWorker: -1}},
+		{"negative steals", Config{WorkerID: "w", MaxStealsPerCycle: -1}},
 		{"negative interval", Config{WorkerID: "w", ShardSyncInterval: -time.Second}},
 	} {
 		if _, err := tc.cfg.withDefaults(); err == nil {
@@ -477,6 +480,91 @@ func TestProcessorErrorRestartsFromCheckpoint(t *testing.T) {
 	}
 	if st := w.c.Stats(); st.LeasesLost != 0 || st.Takes != 1 {
 		t.Fatalf("stats: %+v: the lease must be kept across a processor failure", st)
+	}
+}
+
+// joinCycle runs one take cycle of a worker "joiner" that has just started, against a table
+// where each of owners holds as many leases as it maps to (none expired yet on the joiner's
+// clock: it has just seen them), and returns per owner how many leases the joiner asked for.
+// The joiner's earlier requests stay: a later call sees them pending.
+func joinCycle(t *testing.T, h *harness, maxSteals int) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	cfg := fastConfig("joiner")
+	cfg.MaxStealsPerCycle, cfg.Logger = maxSteals, testLogger()
+	c, err := New(cfg, h.table, h.stream, &fakeProc{h: h, worker: "joiner"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.soft = ctx
+	c.takeCycle(ctx)
+	leases, err := h.table.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := map[string]int{}
+	for _, l := range leases {
+		if l.HandoffTo == "joiner" {
+			asked[l.Owner]++
+		}
+	}
+	return asked
+}
+
+// holdLeases creates the leases of a table held by stopped workers: owners[w] each.
+func holdLeases(t *testing.T, h *harness, owners map[string]int) {
+	t.Helper()
+	ctx := context.Background()
+	n := 0
+	for _, w := range slices.Sorted(maps.Keys(owners)) {
+		for range owners[w] {
+			key := fmt.Sprintf("shard-%02d", n)
+			n++
+			if _, err := h.table.CreateLease(ctx, key, nil, checkpoint.TrimHorizon); err != nil {
+				t.Fatal(err)
+			}
+			l, _, err := h.table.Get(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.table.Take(ctx, l, w); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func TestMaxStealsPerCycle(t *testing.T) {
+	h := newHarness(t)
+	holdLeases(t, h, map[string]int{"w1": 6, "w2": 6})
+	// The default asks for one lease per cycle.
+	if got := joinCycle(t, h, 0); got["w1"]+got["w2"] != 1 {
+		t.Fatalf("default: handoffs asked %v, want 1", got)
+	}
+	// Up to 8 per cycle: the joiner's target is ceil(12/3) = 4 and the pending request counts
+	// for it, so it asks for 3 more, each time of the most loaded owner.
+	if got := joinCycle(t, h, 8); got["w1"] != 2 || got["w2"] != 2 {
+		t.Fatalf("8 per cycle: handoffs asked %v, want 2 of w1 and 2 of w2", got)
+	}
+}
+
+// TestJoinerStealsFromWorkersAtTarget: 9 leases held 3+3+3, a fourth worker joins. Its target
+// is ceil(9/4) = 3 and nobody is above it, yet 3+3+3+0 is not balanced: a worker two or more
+// below the target takes from one at the target, until every load is within one.
+func TestJoinerStealsFromWorkersAtTarget(t *testing.T) {
+	h := newHarness(t)
+	holdLeases(t, h, map[string]int{"w1": 3, "w2": 3, "w4": 3})
+	if got := joinCycle(t, h, 0); len(got) != 1 {
+		t.Fatalf("first cycle: handoffs asked %v, want 1", got)
+	}
+	// One pending (it counts for the joiner): 1 is still two below 3, so one more, of another
+	// owner; then 2+2+3+2 (pending counted) is balanced and it stops though 8 are allowed.
+	got := joinCycle(t, h, 8)
+	if len(got) != 2 || got["w1"] > 1 || got["w2"] > 1 || got["w4"] > 1 {
+		t.Fatalf("second cycle: handoffs asked %v, want one of each of two owners", got)
+	}
+	if again := joinCycle(t, h, 8); !maps.Equal(again, got) {
+		t.Fatalf("third cycle: handoffs asked %v, want no more than %v", again, got)
 	}
 }
 

@@ -99,7 +99,8 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 	coord, err := worker.New(worker.Config{
 		WorkerID: workerID, FailoverTime: cfg.LeaseFailoverTime, RenewInterval: cfg.LeaseRenewInterval,
 		ShardSyncInterval: cfg.ShardSyncInterval, MaxLeasesPerWorker: cfg.MaxLeasesPerWorker,
-		InitialPosition: cfg.StartPosition, Logger: coordLog,
+		MaxStealsPerCycle: cfg.MaxStealsPerCycle,
+		InitialPosition:   cfg.StartPosition, Logger: coordLog,
 	}, table, reader, proc)
 	if err != nil {
 		return err
