@@ -190,7 +190,7 @@ func TestEnvironmentFollowsTheConsumerContract(t *testing.T) {
 		props.ApplicationName, props.MetricsNamespace = "media-cdc", "Media/Cdc"
 		props.StartPosition, props.LogLevel, props.CellMetadata = "LATEST", "debug", true
 		props.FlushRecords, props.FlushBytes, props.FlushInterval = 500, 1<<20, 30*time.Second
-		props.MaxLeasesPerWorker, props.StopTimeout = 8, 90*time.Second
+		props.MaxLeasesPerWorker, props.MaxStealsPerCycle, props.StopTimeout = 8, 25, 90*time.Second
 		props.Cpu, props.MemoryMiB = 1024, 3072
 		env := synth(t, props, stackOptions{}).environment(t)
 		for k, v := range map[string]string{
@@ -198,7 +198,7 @@ func TestEnvironmentFollowsTheConsumerContract(t *testing.T) {
 			"CDC_APPLICATION_NAME": `"media-cdc"`, "CDC_METRICS_NAMESPACE": `"Media/Cdc"`, "CDC_START_POSITION": `"LATEST"`,
 			"CDC_LOG_LEVEL": `"debug"`, "CDC_CELL_METADATA": `"true"`, "CDC_FLUSH_RECORDS": `"500"`, "CDC_FLUSH_BYTES": `"1048576"`,
 			"CDC_FLUSH_INTERVAL": `"30s"`, "CDC_MAX_LEASES_PER_WORKER": `"8"`, "CDC_SHUTDOWN_TIMEOUT": `"1m15s"`,
-			"GOMEMLIMIT": `"2457MiB"`,
+			"CDC_MAX_STEALS_PER_CYCLE": `"25"`, "GOMEMLIMIT": `"2457MiB"`,
 			// The stream ARN's region is the Keyspaces region.
 			"CDC_KEYSPACES_REGION": `"us-east-1"`,
 		} {
@@ -469,6 +469,7 @@ func TestValidationNamesThePropAndTheAllowedValues(t *testing.T) {
 		{"cpu", func(p *KeyspacesCdcToS3Props) { p.Cpu = 300 }, []string{"Cpu", "256, 512, 1024"}},
 		{"memory", func(p *KeyspacesCdcToS3Props) { p.Cpu, p.MemoryMiB = 256, 4096 }, []string{"MemoryMiB", "512, 1024, 2048"}},
 		{"desired count", func(p *KeyspacesCdcToS3Props) { p.DesiredCount = ptr(-1) }, []string{"DesiredCount", "0 to 1000"}},
+		{"steals", func(p *KeyspacesCdcToS3Props) { p.MaxStealsPerCycle = 1001 }, []string{"MaxStealsPerCycle", "1 to 1000"}},
 		{"stream of another table", func(p *KeyspacesCdcToS3Props) {
 			p.StreamArn = "arn:aws:cassandra:us-east-1:123456789012:/keyspace/media/table/other/stream/x"
 		}, []string{"StreamArn", "media.other"}},
@@ -572,7 +573,7 @@ func TestEveryVariableIsOneTheConsumerReads(t *testing.T) {
 	props.StreamArn = "arn:aws:cassandra:us-east-1:123456789012:/keyspace/media/table/media_content/stream/x"
 	props.StartPosition, props.LogLevel, props.CellMetadata = "LATEST", "debug", true
 	props.FlushRecords, props.FlushBytes, props.FlushInterval = 500, 1<<20, 30*time.Second
-	props.MaxLeasesPerWorker, props.StopTimeout = 8, 90*time.Second
+	props.MaxLeasesPerWorker, props.MaxStealsPerCycle, props.StopTimeout = 8, 25, 90*time.Second
 	for name := range synth(t, props, stackOptions{}).environment(t) {
 		if !known[name] {
 			t.Errorf("%s is not a variable of the consumer (README, consumer-config: %d known)", name, len(known))

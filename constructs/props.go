@@ -106,6 +106,9 @@ type KeyspacesCdcToS3Props struct {
 	FlushInterval time.Duration
 	// MaxLeasesPerWorker caps the leases one task holds. Default: 0 (no cap).
 	MaxLeasesPerWorker int
+	// MaxStealsPerCycle: leases a task below its share asks other tasks for per take cycle
+	// (CDC_MAX_STEALS_PER_CYCLE). Default: 0, the consumer's (1).
+	MaxStealsPerCycle int
 	// LogLevel of the consumer: debug, info, warn, error. Default: the consumer's (info).
 	LogLevel string
 	// MetricsNamespace of the consumer's EMF metrics and of the dashboard and alarms.

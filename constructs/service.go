@@ -84,6 +84,9 @@ func consumerEnvironment(scope constructs.Construct, s *settings, bucket awss3.I
 	if s.MaxLeasesPerWorker > 0 {
 		set("CDC_MAX_LEASES_PER_WORKER", jsii.String(strconv.Itoa(s.MaxLeasesPerWorker)))
 	}
+	if s.MaxStealsPerCycle > 0 {
+		set("CDC_MAX_STEALS_PER_CYCLE", jsii.String(strconv.Itoa(s.MaxStealsPerCycle)))
+	}
 	return env
 }
 

@@ -169,6 +169,9 @@ func (p *KeyspacesCdcToS3Props) resolve() (*settings, error) {
 	if s.MaxLeasesPerWorker < 0 {
 		return nil, bad("MaxLeasesPerWorker", "%d is out of range: 0 (no cap) or more", s.MaxLeasesPerWorker)
 	}
+	if s.MaxStealsPerCycle < 0 || s.MaxStealsPerCycle > 1000 {
+		return nil, bad("MaxStealsPerCycle", "%d is out of range: 1 to 1000 (0: the consumer's default, 1)", s.MaxStealsPerCycle)
+	}
 	if s.LogLevel != "" {
 		if err := oneOf("LogLevel", s.LogLevel, []string{"debug", "info", "warn", "error"}); err != nil {
 			return nil, err

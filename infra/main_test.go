@@ -284,13 +284,14 @@ func TestContextTypesFromCdkJSONAndFromTheCommandLine(t *testing.T) {
 	a = run(t, map[string]any{
 		"desiredCount": "4", "cellMetadata": "true",
 		"vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": `["subnet-0123456789abcdef0"]`, "availabilityZones": "us-east-1a",
-		"flushInterval": "30s", "flushRecords": "5000", "logRetentionDays": "7",
+		"flushInterval": "30s", "flushRecords": "5000", "logRetentionDays": "7", "maxStealsPerCycle": "25",
 	})
 	if a.err != nil {
 		t.Fatal(a.err)
 	}
 	env := a.environment(t)
-	if env["CDC_FLUSH_INTERVAL"] != `"30s"` || env["CDC_FLUSH_RECORDS"] != `"5000"` || env["CDC_CELL_METADATA"] != `"true"` {
+	if env["CDC_FLUSH_INTERVAL"] != `"30s"` || env["CDC_FLUSH_RECORDS"] != `"5000"` || env["CDC_CELL_METADATA"] != `"true"` ||
+		env["CDC_MAX_STEALS_PER_CYCLE"] != `"25"` {
 		t.Errorf("env %v", env)
 	}
 	if lg := jsonText(a.resources("AWS::Logs::LogGroup")); !strings.Contains(lg, `"RetentionInDays":7`) {
@@ -382,6 +383,7 @@ func TestBadContextFailsNamingTheParameter(t *testing.T) {
 		{map[string]any{"maxTasks": "1", "minTasks": "3"}, []string{"context parameter maxTasks", "shard count"}},
 		{map[string]any{"streamArn": "arn:aws:cassandra:us-east-1:123456789012:/keyspace/other/table/t/stream/x"}, []string{"context parameter streamArn"}},
 		{map[string]any{"startPosition": "middle"}, []string{"context parameter startPosition", "TRIM_HORIZON, LATEST"}},
+		{map[string]any{"maxStealsPerCycle": "5000"}, []string{"context parameter maxStealsPerCycle", "1000"}},
 		{map[string]any{"flushInterval": "soon"}, []string{"context parameter flushInterval", "duration"}},
 		{map[string]any{"vpcCidr": "10.0.0.0/8"}, []string{"context parameter vpcCidr", "/16 to /24"}},
 		{map[string]any{"vpcCidr": "10.0.0.0/16", "vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": "subnet-0123456789abcdef0", "availabilityZones": "us-east-1a"}, []string{"context parameter vpcId", "VpcCidr"}},
