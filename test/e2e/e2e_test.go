@@ -105,7 +105,7 @@ func TestEveryChangeLandsExactlyOnce(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			s := startStack(t, "-shards", "4", "-records", "4000", "-rate", "4000", "-split-after", "2000", "-seed", "7")
 			w1, port := startWorker(t, s, "w1", "CDC_FORMAT="+format, "CDC_FLUSH_RECORDS=500")
-			startWorker(t, s, "w2", "CDC_FORMAT="+format, "CDC_FLUSH_RECORDS=500")
+			w2, _ := startWorker(t, s, "w2", "CDC_FORMAT="+format, "CDC_FLUSH_RECORDS=500")
 			checkHealthz(t, port)
 			waitGenerated(t, s, time.Minute)
 			r := waitLanded(t, s, 2*time.Minute)
@@ -117,7 +117,7 @@ func TestEveryChangeLandsExactlyOnce(t *testing.T) {
 			}
 			t.Logf("%s", r)
 			checkContent(t, s, format)
-			checkEMF(t, w1)
+			checkEMF(t, w1, w2)
 		})
 	}
 }
@@ -221,13 +221,18 @@ func createdAtMillis(t *testing.T, v any) int64 {
 	return 0
 }
 
-// checkEMF reads the worker's EMF lines and checks names, units and that the records it
-// read are counted.
-func checkEMF(t *testing.T, w *harness.Process) {
+// checkEMF reads the EMF lines of the workers' logs: names, units, and the records read
+// (summed over the workers: which of them read the shards depends on who took the leases).
+func checkEMF(t *testing.T, workers ...*harness.Process) {
 	t.Helper()
 	units := map[string]string{}
 	read := 0.0
-	sc := bufio.NewScanner(strings.NewReader(w.Log()))
+	var logs strings.Builder
+	for _, w := range workers {
+		logs.WriteString(w.Log())
+		logs.WriteString("\n")
+	}
+	sc := bufio.NewScanner(strings.NewReader(logs.String()))
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
 		var line map[string]any
