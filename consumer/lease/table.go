@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,6 +36,7 @@ const (
 	AttrCheckpointedAt = "checkpointedAt"
 	AttrHandoffTo      = "handoffTo"
 	AttrCreatedAt      = "createdAt"
+	AttrHeartbeatAt    = "heartbeatAt" // of a worker's presence item, for people reading the table
 )
 
 // DynamoDB is the part of *dynamodb.Client the lease table uses.
@@ -132,9 +134,27 @@ func (t *Table) CreateIfMissing(ctx context.Context, maxWait time.Duration) erro
 	return nil
 }
 
-// List reads every lease (a paged, strongly consistent Scan).
+// WorkerKeyPrefix starts the leaseKey of a worker's presence item: "worker#<id>", its
+// leaseOwner the worker and its leaseCounter bumped by every Heartbeat. Workers count one
+// another by these items, so a worker that holds no lease yet still lowers the others' share.
+// No shard id starts with it.
+const WorkerKeyPrefix = "worker#"
+
+// Snapshot is the lease table as one Scan read it.
+type Snapshot struct {
+	Leases  []Lease // the shard leases
+	Workers []Lease // the presence items: Owner is the worker, Counter its heartbeat count
+}
+
+// List reads every shard lease (a paged, strongly consistent Scan).
 func (t *Table) List(ctx context.Context) ([]Lease, error) {
-	var out []Lease
+	s, err := t.Scan(ctx)
+	return s.Leases, err
+}
+
+// Scan reads every item: the shard leases and the workers' presence items.
+func (t *Table) Scan(ctx context.Context) (Snapshot, error) {
+	var out Snapshot
 	var start map[string]types.AttributeValue
 	for {
 		page, err := t.db.Scan(ctx, &dynamodb.ScanInput{
@@ -144,14 +164,18 @@ func (t *Table) List(ctx context.Context) ([]Lease, error) {
 			Limit:             limit(t.scanLimit),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("list leases in %s: %w", t.name, err)
+			return Snapshot{}, fmt.Errorf("list leases in %s: %w", t.name, err)
 		}
 		for _, item := range page.Items {
 			l, err := decode(item)
 			if err != nil {
-				return nil, fmt.Errorf("list leases in %s: %w", t.name, err)
+				return Snapshot{}, fmt.Errorf("list leases in %s: %w", t.name, err)
 			}
-			out = append(out, l)
+			if strings.HasPrefix(l.Key, WorkerKeyPrefix) {
+				out.Workers = append(out.Workers, l)
+			} else {
+				out.Leases = append(out.Leases, l)
+			}
 		}
 		if len(page.LastEvaluatedKey) == 0 {
 			return out, nil
@@ -324,6 +348,41 @@ func (t *Table) DeleteFinished(ctx context.Context, key string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("delete finished lease %s: %w", key, err)
+	}
+	return nil
+}
+
+// Heartbeat creates or bumps the presence item of worker (see WorkerKeyPrefix).
+func (t *Table) Heartbeat(ctx context.Context, worker string) error {
+	_, err := t.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(t.name),
+		Key:                       keyOf(WorkerKeyPrefix + worker),
+		UpdateExpression:          aws.String("SET #own = :w, #at = :now ADD #ctr :one"),
+		ExpressionAttributeNames:  map[string]string{"#own": AttrOwner, "#ctr": AttrCounter, "#at": AttrHeartbeatAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":w": str(worker), ":now": str(t.stamp()), ":one": num(1)},
+	})
+	if err != nil {
+		return fmt.Errorf("heartbeat of worker %s: %w", worker, err)
+	}
+	return nil
+}
+
+// DeleteWorker deletes the presence item of a worker: on condition that its counter is still
+// counter (a worker gone for good), or unconditionally when counter is negative (a worker
+// leaving). An item already gone is not an error.
+func (t *Table) DeleteWorker(ctx context.Context, worker string, counter int64) error {
+	in := &dynamodb.DeleteItemInput{TableName: aws.String(t.name), Key: keyOf(WorkerKeyPrefix + worker)}
+	if counter >= 0 {
+		in.ConditionExpression = aws.String("attribute_not_exists(#key) OR #ctr = :cur")
+		in.ExpressionAttributeNames = map[string]string{"#key": AttrKey, "#ctr": AttrCounter}
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":cur": num(counter)}
+	}
+	_, err := t.db.DeleteItem(ctx, in)
+	if isConditionFailed(err) {
+		return &ConflictError{Op: "delete worker", Key: WorkerKeyPrefix + worker}
+	}
+	if err != nil {
+		return fmt.Errorf("delete presence of worker %s: %w", worker, err)
 	}
 	return nil
 }

@@ -50,6 +50,51 @@ func TestLease(t *testing.T) {
 		}
 	})
 
+	t.Run("worker presence items stay out of the leases", func(t *testing.T) {
+		tbl, _ := newTable(t, srv)
+		if _, err := tbl.CreateLease(ctx, "shard-1", nil, checkpoint.TrimHorizon); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := tbl.Heartbeat(ctx, "w1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tbl.Heartbeat(ctx, "w2"); err != nil {
+			t.Fatal(err)
+		}
+		snap, err := tbl.Scan(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		workers := map[string]int64{}
+		for _, w := range snap.Workers {
+			workers[w.Owner] = w.Counter
+		}
+		if len(snap.Leases) != 1 || snap.Leases[0].Key != "shard-1" || len(workers) != 2 || workers["w1"] != 2 || workers["w2"] != 1 {
+			t.Fatalf("scan: leases %+v, workers %v", snap.Leases, workers)
+		}
+		if leases, err := tbl.List(ctx); err != nil || len(leases) != 1 {
+			t.Fatalf("list: %+v, %v", leases, err)
+		}
+		// A stale counter: w1 beat since; the item stays.
+		if err := tbl.DeleteWorker(ctx, "w1", 1); !errors.Is(err, ErrConflict) {
+			t.Fatalf("delete with a stale counter: %v, want a conflict", err)
+		}
+		if err := tbl.DeleteWorker(ctx, "w1", 2); err != nil {
+			t.Fatal(err)
+		}
+		if err := tbl.DeleteWorker(ctx, "w2", -1); err != nil {
+			t.Fatal(err)
+		}
+		if snap, err := tbl.Scan(ctx); err != nil || len(snap.Workers) != 0 || len(snap.Leases) != 1 {
+			t.Fatalf("after deletes: %+v, %v", snap, err)
+		}
+		if err := tbl.DeleteWorker(ctx, "w1", 2); err != nil {
+			t.Fatalf("deleting a gone worker: %v", err)
+		}
+	})
+
 	t.Run("create lease only if absent", func(t *testing.T) {
 		tbl, _ := newTable(t, srv)
 		for i, want := range []bool{true, false} {

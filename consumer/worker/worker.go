@@ -55,6 +55,9 @@ type Processor interface {
 // LeaseTable is what the coordinator needs of the lease table (*lease.Table).
 type LeaseTable interface {
 	List(ctx context.Context) ([]lease.Lease, error)
+	Scan(ctx context.Context) (lease.Snapshot, error)
+	Heartbeat(ctx context.Context, worker string) error
+	DeleteWorker(ctx context.Context, worker string, counter int64) error
 	CreateLease(ctx context.Context, key string, parents []string, position string) (bool, error)
 	Take(ctx context.Context, l lease.Lease, owner string) (*lease.Held, error)
 	RequestHandoff(ctx context.Context, l lease.Lease, to string) error
@@ -113,7 +116,8 @@ type Coordinator struct {
 	shards []Shard         // the last shard listing
 
 	// Used by Run's goroutine only.
-	seen         map[string]*observation
+	seen         map[string]*observation // by leaseKey: the leases and the presence items
+	cycles       int                     // take cycles run
 	shuttingDown bool
 
 	wake  chan struct{}
@@ -330,6 +334,9 @@ func (c *Coordinator) shutdown(hard context.Context, bgStop context.CancelFunc, 
 		}()
 	}
 	wg.Wait()
+	if err := c.table.DeleteWorker(hard, c.cfg.WorkerID, -1); err != nil {
+		c.log.Warn("deleting this worker's presence failed; the others stop counting it after the failover time", "err", err)
+	}
 	// Withdraw this worker's pending steals, so that no lease is handed to it from now on
 	// (the owner releases it instead); then a lease handed to it before that, after its last
 	// take cycle, names it the owner but was never adopted: free it too, or it would wait
@@ -538,21 +545,30 @@ func (c *Coordinator) handOver(hard context.Context, r *run) {
 	c.emit(EventHandedOver, r.held.Key(), r.handoffTo, nil)
 }
 
-// takeCycle reads the lease table and acts on it: reconcile held leases, start processors
-// whose parents ended, take and steal to reach the target, clean up finished parents.
+// takeCycle marks this worker present, reads the lease table and acts on it: reconcile held
+// leases, start processors whose parents ended, take and steal to reach the target (not in
+// the first cycle: workers started together see one another's presence first), clean up
+// finished parents and workers gone for good.
 func (c *Coordinator) takeCycle(hard context.Context) {
 	if c.shuttingDown || hard.Err() != nil {
 		return
 	}
-	leases, err := c.table.List(hard)
+	if err := c.table.Heartbeat(hard, c.cfg.WorkerID); err != nil {
+		c.log.Warn("heartbeat failed", "err", err)
+	}
+	snap, err := c.table.Scan(hard)
 	if err != nil {
 		c.log.Warn("list leases failed", "err", err)
 		return
 	}
+	c.cycles++
+	leases := snap.Leases
 	now := time.Now()
 	byKey := make(map[string]lease.Lease, len(leases))
 	for _, l := range leases {
 		byKey[l.Key] = l
+	}
+	for _, l := range append(slices.Clone(leases), snap.Workers...) {
 		o := c.seen[l.Key]
 		if o == nil || o.owner != l.Owner || o.counter != l.Counter {
 			if o == nil {
@@ -570,9 +586,15 @@ func (c *Coordinator) takeCycle(hard context.Context) {
 			o.handoffSeenAt = now
 		}
 	}
+	present := map[string]lease.Lease{}
+	for _, w := range snap.Workers {
+		present[w.Key] = w
+	}
 	for key := range c.seen {
 		if _, ok := byKey[key]; !ok {
-			delete(c.seen, key)
+			if _, ok := present[key]; !ok {
+				delete(c.seen, key)
+			}
 		}
 	}
 	expired := func(l lease.Lease) bool {
@@ -580,9 +602,28 @@ func (c *Coordinator) takeCycle(hard context.Context) {
 	}
 
 	c.reconcile(hard, byKey)
-	c.balance(hard, leases, expired)
+	if c.cycles > 1 {
+		c.balance(hard, leases, snap.Workers, expired)
+	}
 	c.startReady(byKey, now)
 	c.cleanParents(hard, leases, byKey, now)
+	c.cleanWorkers(hard, snap.Workers, now)
+}
+
+// cleanWorkers deletes the presence items of workers whose heartbeat has not moved for three
+// failover times (crashed tasks; every ECS task has a new id), on condition that it still
+// has not.
+func (c *Coordinator) cleanWorkers(hard context.Context, workers []lease.Lease, now time.Time) {
+	for _, w := range workers {
+		if w.Owner == c.cfg.WorkerID || now.Sub(c.seen[w.Key].changedAt) < 3*c.cfg.FailoverTime {
+			continue
+		}
+		if err := c.table.DeleteWorker(hard, w.Owner, w.Counter); err != nil && !errors.Is(err, lease.ErrConflict) {
+			c.log.Warn("deleting a gone worker's presence failed", "peer", w.Owner, "err", err)
+			continue
+		}
+		c.log.Info("a gone worker's presence deleted", "peer", w.Owner)
+	}
 }
 
 // reconcile compares the held leases with the table: drops lost ones, notices handoff
@@ -669,9 +710,14 @@ func (c *Coordinator) startReady(byKey map[string]lease.Lease, now time.Time) {
 
 // balance takes free and expired leases up to this worker's target, then, if still below it,
 // asks the most loaded workers to hand over up to MaxStealsPerCycle leases (see steal).
-func (c *Coordinator) balance(hard context.Context, leases []lease.Lease, expired func(lease.Lease) bool) {
+func (c *Coordinator) balance(hard context.Context, leases, workers []lease.Lease, expired func(lease.Lease) bool) {
 	me := c.cfg.WorkerID
 	live := map[string]bool{me: true}
+	for _, w := range workers {
+		if !expired(w) {
+			live[w.Owner] = true // present, with or without leases
+		}
+	}
 	load := map[string]int{}
 	open := 0
 	for _, l := range leases {

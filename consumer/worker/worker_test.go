@@ -113,6 +113,71 @@ func balancedLoads(h *harness, shards int, workers ...string) (bool, map[string]
 	return total == shards && hi-lo <= 1, l
 }
 
+// TestWorkersStartedTogetherShareWithoutSteals: a new deployment of three workers on 30
+// shards. Each one's first take cycle only marks it present, so at the second every worker
+// counts three and takes 10 free leases: no worker grabs them all and no lease is stolen.
+// (The take interval is 1 s so that the workers' starts, a few milliseconds apart, stay
+// within one cycle on a loaded machine.)
+func TestWorkersStartedTogetherShareWithoutSteals(t *testing.T) {
+	h := newHarness(t)
+	const n = 30
+	openShards(h, n, 1)
+	var ws []*running
+	for _, id := range []string{"w1", "w2", "w3"} {
+		cfg := fastConfig(id)
+		cfg.TakeInterval, cfg.FailoverTime, cfg.RenewInterval = time.Second, 5*time.Second, time.Second
+		ws = append(ws, h.start(cfg))
+	}
+	waitFor(t, 30*time.Second, "30 leases spread 10 each", func() bool { return balanced(h, n, "w1", "w2", "w3") })
+	for _, w := range ws {
+		if st := w.c.Stats(); st.Steals != 0 || st.Takes != 10 {
+			t.Errorf("%s: %+v, want 10 takes and no steal", w.id, st)
+		}
+	}
+	for _, w := range ws {
+		if err := w.stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A graceful stop deletes the worker's presence item.
+	if snap, err := h.table.Scan(context.Background()); err != nil || len(snap.Workers) != 0 {
+		t.Fatalf("presence after stop: %+v, %v", snap.Workers, err)
+	}
+	h.noViolations()
+}
+
+// TestGoneWorkersPresenceIsDeleted: the presence item of a worker that crashed (no heartbeat
+// for three failover times) is deleted; the running worker's own stays.
+func TestGoneWorkersPresenceIsDeleted(t *testing.T) {
+	h := newHarness(t)
+	openShards(h, 2, 1)
+	ctx := context.Background()
+	if err := h.table.Heartbeat(ctx, "ghost"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fastConfig("w1")
+	cfg.FailoverTime, cfg.RenewInterval, cfg.TakeInterval = 500*time.Millisecond, 100*time.Millisecond, 200*time.Millisecond
+	w1 := h.start(cfg)
+	var workers []string
+	took := waitFor(t, 20*time.Second, "only w1 present", func() bool {
+		snap, err := h.table.Scan(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		workers = workers[:0]
+		for _, w := range snap.Workers {
+			workers = append(workers, w.Owner)
+		}
+		return slices.Equal(workers, []string{"w1"})
+	})
+	if took < 3*cfg.FailoverTime {
+		t.Fatalf("ghost deleted after %s, before three failover times (%s)", took, 3*cfg.FailoverTime)
+	}
+	if err := w1.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestThreeWorkersSpreadEvenly(t *testing.T) {
 	h := newHarness(t)
 	const n = 20
@@ -483,7 +548,7 @@ func TestProcessorErrorRestartsFromCheckpoint(t *testing.T) {
 	}
 }
 
-// joinCycle runs one take cycle of a worker "joiner" that has just started, against a table
+// joinCycle runs the first two take cycles of a worker "joiner" (the first only looks), against a table
 // where each of owners holds as many leases as it maps to (none expired yet on the joiner's
 // clock: it has just seen them), and returns per owner how many leases the joiner asked for.
 // The joiner's earlier requests stay: a later call sees them pending.
@@ -497,6 +562,7 @@ func joinCycle(t *testing.T, h *harness, maxSteals int) map[string]int {
 		t.Fatal(err)
 	}
 	c.soft = ctx
+	c.takeCycle(ctx)
 	c.takeCycle(ctx)
 	leases, err := h.table.List(ctx)
 	if err != nil {

@@ -193,19 +193,19 @@ func regionalConfigs(base aws.Config, cfg *config.Config) (keyspaces, s3, dynamo
 	return keyspaces, s3, dynamodb
 }
 
-// watchedTable is the lease table, noting when it last answered a List: the coordinator
-// lists it every take interval, so a stale time means the worker cannot coordinate.
+// watchedTable is the lease table, noting when it last answered a Scan: the coordinator
+// scans it every take interval, so a stale time means the worker cannot coordinate.
 type watchedTable struct {
 	*lease.Table
 	lastOK atomic.Int64 // unix nanoseconds
 }
 
-func (w *watchedTable) List(ctx context.Context) ([]lease.Lease, error) {
-	l, err := w.Table.List(ctx)
+func (w *watchedTable) Scan(ctx context.Context) (lease.Snapshot, error) {
+	s, err := w.Table.Scan(ctx)
 	if err == nil {
 		w.lastOK.Store(time.Now().UnixNano())
 	}
-	return l, err
+	return s, err
 }
 
 // health decides /healthz.
