@@ -117,7 +117,7 @@ type Coordinator struct {
 
 	// Used by Run's goroutine only.
 	seen         map[string]*observation // by leaseKey: the leases and the presence items
-	cycles       int                     // take cycles run
+	lookUntil    time.Time               // no balancing before: set by the first take cycle
 	shuttingDown bool
 
 	wake  chan struct{}
@@ -546,9 +546,9 @@ func (c *Coordinator) handOver(hard context.Context, r *run) {
 }
 
 // takeCycle marks this worker present, reads the lease table and acts on it: reconcile held
-// leases, start processors whose parents ended, take and steal to reach the target (not in
-// the first cycle: workers started together see one another's presence first), clean up
-// finished parents and workers gone for good.
+// leases, start processors whose parents ended, take and steal to reach the target (not
+// before half a take interval after the first cycle: workers started together see one
+// another's presence first), clean up finished parents and workers gone for good.
 func (c *Coordinator) takeCycle(hard context.Context) {
 	if c.shuttingDown || hard.Err() != nil {
 		return
@@ -561,9 +561,12 @@ func (c *Coordinator) takeCycle(hard context.Context) {
 		c.log.Warn("list leases failed", "err", err)
 		return
 	}
-	c.cycles++
 	leases := snap.Leases
 	now := time.Now()
+	if c.lookUntil.IsZero() {
+		// Half a take interval: the next regular cycle balances, a poke before it does not.
+		c.lookUntil = now.Add(c.cfg.TakeInterval / 2)
+	}
 	byKey := make(map[string]lease.Lease, len(leases))
 	for _, l := range leases {
 		byKey[l.Key] = l
@@ -602,7 +605,7 @@ func (c *Coordinator) takeCycle(hard context.Context) {
 	}
 
 	c.reconcile(hard, byKey)
-	if c.cycles > 1 {
+	if !now.Before(c.lookUntil) {
 		c.balance(hard, leases, snap.Workers, expired)
 	}
 	c.startReady(byKey, now)
@@ -713,9 +716,16 @@ func (c *Coordinator) startReady(byKey map[string]lease.Lease, now time.Time) {
 func (c *Coordinator) balance(hard context.Context, leases, workers []lease.Lease, expired func(lease.Lease) bool) {
 	me := c.cfg.WorkerID
 	live := map[string]bool{me: true}
+	// A worker that owns leases is judged by them (renewed more often than its heartbeat, so a
+	// dead worker's shards are taken as soon as they expire); one that owns none, by its
+	// presence item.
+	owns := map[string]bool{}
+	for _, l := range leases {
+		owns[l.Owner] = true
+	}
 	for _, w := range workers {
-		if !expired(w) {
-			live[w.Owner] = true // present, with or without leases
+		if !owns[w.Owner] && !expired(w) {
+			live[w.Owner] = true
 		}
 	}
 	load := map[string]int{}

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/lease"
 )
 
 func TestConfigDefaultsAndValidation(t *testing.T) {
@@ -144,6 +146,39 @@ func TestWorkersStartedTogetherShareWithoutSteals(t *testing.T) {
 		t.Fatalf("presence after stop: %+v, %v", snap.Workers, err)
 	}
 	h.noViolations()
+}
+
+// TestDeadOwnerIsJudgedByItsLeases: a worker that died leaves leases and a presence item; its
+// heartbeat (once per take cycle) may be newer than its last renewal. Once its leases have
+// expired it no longer counts, whatever its presence item says, so the survivor's target
+// covers all of them at once.
+func TestDeadOwnerIsJudgedByItsLeases(t *testing.T) {
+	h := newHarness(t)
+	holdLeases(t, h, map[string]int{"dead": 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // ends the processors of the leases taken
+	if err := h.table.Heartbeat(ctx, "dead"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fastConfig("w1")
+	cfg.Logger = testLogger()
+	c, err := New(cfg, h.table, h.stream, &fakeProc{h: h, worker: "w1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.soft = ctx
+	c.takeCycle(ctx) // looks: sees the leases and the presence item
+	// The leases' counters last moved a failover time ago; the presence item's just now.
+	for key, o := range c.seen {
+		if !strings.HasPrefix(key, lease.WorkerKeyPrefix) {
+			o.changedAt = o.changedAt.Add(-cfg.FailoverTime)
+		}
+	}
+	c.lookUntil = time.Now()
+	c.takeCycle(ctx)
+	if l := loads(h.owners()); l["w1"] != 2 {
+		t.Fatalf("loads %v: w1 should hold both expired leases of the dead worker", l)
+	}
 }
 
 // TestGoneWorkersPresenceIsDeleted: the presence item of a worker that crashed (no heartbeat
@@ -548,7 +583,7 @@ func TestProcessorErrorRestartsFromCheckpoint(t *testing.T) {
 	}
 }
 
-// joinCycle runs the first two take cycles of a worker "joiner" (the first only looks), against a table
+// joinCycle runs one balancing take cycle of a worker "joiner" that has just started, against a table
 // where each of owners holds as many leases as it maps to (none expired yet on the joiner's
 // clock: it has just seen them), and returns per owner how many leases the joiner asked for.
 // The joiner's earlier requests stay: a later call sees them pending.
@@ -561,8 +596,7 @@ func joinCycle(t *testing.T, h *harness, maxSteals int) map[string]int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.soft = ctx
-	c.takeCycle(ctx)
+	c.soft, c.lookUntil = ctx, time.Now() // it has looked already
 	c.takeCycle(ctx)
 	leases, err := h.table.List(ctx)
 	if err != nil {
@@ -586,6 +620,7 @@ func holdLeases(t *testing.T, h *harness, owners map[string]int) {
 		for range owners[w] {
 			key := fmt.Sprintf("shard-%02d", n)
 			n++
+			h.stream.addShard(key)
 			if _, err := h.table.CreateLease(ctx, key, nil, checkpoint.TrimHorizon); err != nil {
 				t.Fatal(err)
 			}
