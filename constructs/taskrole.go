@@ -8,11 +8,11 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
-// Lease table actions of the consumer: conditional reads and writes of lease items, scans to
-// find leases to take. CreateTable is not granted: the construct creates the table.
+// Lease table actions of the consumer: the calls consumer/lease makes (conditional
+// UpdateItem and DeleteItem, GetItem, Scan; DescribeTable when it waits for the table). Not
+// granted: CreateTable (the construct creates the table), PutItem and Query (never called).
 var leaseTableActions = []string{
-	"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-	"dynamodb:Scan", "dynamodb:Query", "dynamodb:DescribeTable",
+	"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:DescribeTable",
 }
 
 // Object actions of the sink: whole-object and multipart uploads, reads of its own objects
