@@ -571,7 +571,9 @@ func (c *Coordinator) takeCycle(hard context.Context) {
 	for _, l := range leases {
 		byKey[l.Key] = l
 	}
+	listed := map[string]bool{}
 	for _, l := range append(slices.Clone(leases), snap.Workers...) {
+		listed[l.Key] = true
 		o := c.seen[l.Key]
 		if o == nil || o.owner != l.Owner || o.counter != l.Counter {
 			if o == nil {
@@ -589,15 +591,9 @@ func (c *Coordinator) takeCycle(hard context.Context) {
 			o.handoffSeenAt = now
 		}
 	}
-	present := map[string]lease.Lease{}
-	for _, w := range snap.Workers {
-		present[w.Key] = w
-	}
 	for key := range c.seen {
-		if _, ok := byKey[key]; !ok {
-			if _, ok := present[key]; !ok {
-				delete(c.seen, key)
-			}
+		if !listed[key] {
+			delete(c.seen, key)
 		}
 	}
 	expired := func(l lease.Lease) bool {
