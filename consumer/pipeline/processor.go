@@ -41,7 +41,12 @@ type Reader interface {
 type ShardWriter interface {
 	Add(ctx context.Context, rec *streams.Record) error
 	FlushIfDue(ctx context.Context, now time.Time) error
+	// Flush stores and checkpoints everything consumed (the shard ended).
 	Flush(ctx context.Context) error
+	// Drain stores and checkpoints what was consumed before the shard is let go (drain
+	// closed), except a replay of a pending intent that is not complete: that is left to the
+	// next owner, with the intent (see sink.ShardWriter.Drain).
+	Drain(ctx context.Context) error
 }
 
 // Trimmed-data policies.
@@ -148,8 +153,9 @@ type shardRun struct {
 	failures int    // consecutive failed calls, for the back-off
 }
 
-// ProcessShard reads the shard from a.Checkpoint until it ends, drain closes (flush,
-// checkpoint, return nil) or ctx ends (return at once; the checkpoint stays where the sink
+// ProcessShard reads the shard from a.Checkpoint until it ends, drain closes (store and
+// checkpoint what was read, or leave an unfinished replay to the next owner; return nil) or
+// ctx ends (return at once; the checkpoint stays where the sink
 // last put it, so the next owner re-reads what was not stored).
 func (p *Processor) ProcessShard(ctx context.Context, drain <-chan struct{}, a worker.Assignment) error {
 	r := &shardRun{
@@ -172,7 +178,7 @@ func (p *Processor) ProcessShard(ctx context.Context, drain <-chan struct{}, a w
 	err := r.run(ctx)
 	switch {
 	case errors.Is(err, errDrained):
-		if ferr := r.w.Flush(ctx); ferr != nil {
+		if ferr := r.w.Drain(ctx); ferr != nil {
 			return fmt.Errorf("pipeline: flush %s on drain: %w", a.ShardID, ferr)
 		}
 		r.log.Info("shard drained", "last_read", r.lastRead)

@@ -117,6 +117,7 @@ func (w *fakeWriter) Add(ctx context.Context, r *streams.Record) error {
 	return nil
 }
 func (w *fakeWriter) FlushIfDue(context.Context, time.Time) error { return nil }
+func (w *fakeWriter) Drain(ctx context.Context) error             { return w.Flush(ctx) }
 func (w *fakeWriter) Flush(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()

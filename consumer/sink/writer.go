@@ -138,9 +138,13 @@ func (w *ShardWriter) Add(ctx context.Context, rec *streams.Record) error {
 	}
 	if w.count == 0 {
 		w.firstSeq, w.firstCreated, w.bufferedAt = rec.SequenceNumber, rec.CreatedAt, time.Now()
-		if w.pending != nil && w.pending.FirstSeq != rec.SequenceNumber {
-			w.logger.Warn("replay does not start at the pending intent's first record",
-				"sequence_number", rec.SequenceNumber, "intent_first_seq", w.pending.FirstSeq)
+		if w.pending != nil {
+			w.logger.Info("replay under way: the intent's range is being read again",
+				"sequence_number", rec.SequenceNumber, "intent_last_seq", w.pending.LastSeq)
+			if w.pending.FirstSeq != rec.SequenceNumber {
+				w.logger.Warn("replay does not start at the pending intent's first record",
+					"sequence_number", rec.SequenceNumber, "intent_first_seq", w.pending.FirstSeq)
+			}
 		}
 	}
 	w.count++
@@ -170,9 +174,35 @@ func (w *ShardWriter) FlushIfDue(ctx context.Context, now time.Time) error {
 	return w.cut(ctx)
 }
 
-// Flush writes everything buffered and checkpoints it (drain, shard end, lease handoff).
-// After an error other than ErrLeaseLost the built file is kept, and calling Flush again
-// resumes it where it failed (intent, upload or checkpoint).
+// Drain stores what the writer holds before the shard is let go (SIGTERM, a graceful handoff)
+// and checkpoints it, like Flush, with one exception: a replay of a pending intent that has not
+// reached the intent's last record is dropped, and the intent stays in the lease for the next
+// owner. Cutting it short would write part of the intent's range under a key of its own and
+// clear the intent, although the intent's object may already hold the whole range: every
+// record of the range would then be stored twice.
+//
+// The other way out, reading on to the intent's last record, was not chosen: a drain is
+// bounded by the shutdown budget, the stream may be throttled or unreachable just then (an
+// outage is what leaves intents behind), and a drain killed halfway leaves the intent anyway.
+// Leaving it costs the next owner a re-read of one file's records (bounded by the flush
+// limits), which it writes to the intent's key, overwriting the object with the same records.
+func (w *ShardWriter) Drain(ctx context.Context) error {
+	if err := w.resume(ctx); err != nil {
+		return err
+	}
+	if w.pending != nil {
+		w.logger.Info("drained during the replay of an intent: left for the next owner",
+			"intent_key", w.pending.Key, "intent_last_seq", w.pending.LastSeq, "replayed", w.count)
+		w.pending, w.count, w.firstSeq, w.lastSeq = nil, 0, "", ""
+		w.replay = nil
+		return nil
+	}
+	return w.cut(ctx)
+}
+
+// Flush writes everything buffered and checkpoints it (shard end). After an error other than
+// ErrLeaseLost the built file is kept, and calling Flush again resumes it where it failed
+// (intent, upload or checkpoint).
 func (w *ShardWriter) Flush(ctx context.Context) error {
 	if err := w.resume(ctx); err != nil {
 		return err

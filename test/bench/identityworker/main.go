@@ -128,6 +128,9 @@ func (w *rawWriter) FlushIfDue(ctx context.Context, now time.Time) error {
 
 func (w *rawWriter) Flush(ctx context.Context) error { return w.cut(ctx) }
 
+// Drain is Flush: the benchmark's worker never replays an intent.
+func (w *rawWriter) Drain(ctx context.Context) error { return w.cut(ctx) }
+
 func (w *rawWriter) cut(ctx context.Context) error {
 	if w.count == 0 {
 		return nil
