@@ -34,28 +34,72 @@ type Server struct {
 	Name     string // "dynalite" or "versitygw"
 	Endpoint string // http://127.0.0.1:PORT
 	Port     int
-	DataDir  string // versitygw only: an object bucket/key is the file DataDir/bucket/key
+	DataDir  string // versitygw, and a persistent dynalite: where the data lives
 
-	cmd      *exec.Cmd
-	waitErr  chan error
-	stopOnce sync.Once
-	logFile  *os.File
+	argv    []string
+	logPath string // "" when the output is dropped
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	waitErr chan error // the current process's exit, once
+	stopped bool
 }
 
 // Stop ends the server and everything it started. It is safe to call twice.
 func (s *Server) Stop() {
-	s.stopOnce.Do(func() {
-		if s.cmd != nil && s.cmd.Process != nil {
-			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			select {
-			case <-s.waitErr:
-			case <-time.After(5 * time.Second):
-			}
-		}
-		if s.logFile != nil {
-			_ = s.logFile.Close()
-		}
-	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopped = true
+	s.killLocked()
+}
+
+// Kill ends the server at once (SIGKILL to its process group), as a crash or an outage
+// would. Restart brings it back.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.killLocked()
+}
+
+func (s *Server) killLocked() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	select {
+	case err := <-s.waitErr:
+		s.waitErr <- err // keep it for a second call
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// Restart starts the server again on the same port, with the same data when it keeps any
+// (versitygw's folder, a persistent dynalite's path), after Kill (or a crash). It waits until
+// the server listens.
+func (s *Server) Restart(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return fmt.Errorf("devservers: %s was stopped", s.Name)
+	}
+	s.killLocked()
+	return s.launchLocked(ctx)
+}
+
+// Pause freezes the server's processes (SIGSTOP): connections stay open and every request
+// hangs, as with a server that stopped answering. Resume lets them go on.
+func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server (SIGCONT).
+func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return fmt.Errorf("devservers: %s is not running", s.Name)
+	}
+	return syscall.Kill(-s.cmd.Process.Pid, sig)
 }
 
 // RepoRoot finds the repository root (the folder holding go.work) from the working
@@ -106,12 +150,27 @@ func FreePort() (int, error) {
 // StartDynalite starts an in-memory dynalite on a free loopback port. logDir, when not empty,
 // receives its output as dynalite.log.
 func StartDynalite(ctx context.Context, logDir string) (*Server, error) {
+	return StartDynaliteAt(ctx, "", logDir)
+}
+
+// StartDynaliteAt starts dynalite keeping its tables in dataDir (created if missing; empty:
+// in memory), so that a Kill and Restart keep the data, as an outage of DynamoDB does.
+func StartDynaliteAt(ctx context.Context, dataDir, logDir string) (*Server, error) {
 	bin, err := toolPath("CDC_TEST_DYNALITE", "test/node_modules/.bin/dynalite")
 	if err != nil {
 		return nil, err
 	}
-	return start(ctx, "dynalite", logDir, "", func(port int) []string {
-		return []string{bin, "--port", strconv.Itoa(port), "--host", "127.0.0.1"}
+	if dataDir != "" {
+		if err := os.MkdirAll(dataDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	return start(ctx, "dynalite", logDir, dataDir, func(port int) []string {
+		argv := []string{bin, "--port", strconv.Itoa(port), "--host", "127.0.0.1"}
+		if dataDir != "" {
+			argv = append(argv, "--path", dataDir)
+		}
+		return argv
 	})
 }
 
@@ -149,30 +208,56 @@ func start(ctx context.Context, name, logDir, dataDir string, argv func(port int
 }
 
 func startOnce(ctx context.Context, name, logDir, dataDir string, port int, argv []string) (*Server, error) {
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	s := &Server{Name: name, Port: port, DataDir: dataDir,
-		Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, waitErr: make(chan error, 1)}
+	s := &Server{Name: name, Port: port, DataDir: dataDir, argv: argv,
+		Endpoint: "http://127.0.0.1:" + strconv.Itoa(port)}
 	if logDir != "" {
 		if err := os.MkdirAll(logDir, 0o755); err != nil {
 			return nil, err
 		}
-		f, err := os.Create(filepath.Join(logDir, name+".log"))
-		if err != nil {
+		s.logPath = filepath.Join(logDir, name+".log")
+		if err := os.WriteFile(s.logPath, nil, 0o644); err != nil {
 			return nil, err
 		}
-		s.logFile = f
-		cmd.Stdout, cmd.Stderr = f, f
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("devservers: start %s: %w", name, err)
-	}
-	go func() { s.waitErr <- cmd.Wait() }()
-	if err := waitListening(ctx, s, 30*time.Second); err != nil {
-		s.Stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.launchLocked(ctx); err != nil {
+		s.killLocked()
 		return nil, err
 	}
 	return s, nil
+}
+
+// launchLocked starts the server's process (its output appended to the log) and waits until
+// it listens.
+func (s *Server) launchLocked(ctx context.Context) error {
+	cmd := exec.Command(s.argv[0], s.argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var logFile *os.File
+	if s.logPath != "" {
+		f, err := os.OpenFile(s.logPath, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return err
+		}
+		logFile = f
+		cmd.Stdout, cmd.Stderr = f, f
+	}
+	if err := cmd.Start(); err != nil {
+		if logFile != nil {
+			logFile.Close()
+		}
+		return fmt.Errorf("devservers: start %s: %w", s.Name, err)
+	}
+	waitErr := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		if logFile != nil {
+			logFile.Close()
+		}
+		waitErr <- err
+	}()
+	s.cmd, s.waitErr = cmd, waitErr
+	return waitListening(ctx, s, 30*time.Second)
 }
 
 // waitListening polls the port until it accepts a connection, the process exits, or the

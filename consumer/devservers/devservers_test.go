@@ -2,10 +2,13 @@ package devservers
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -23,5 +26,57 @@ func TestServersAnswer(t *testing.T) {
 	out, err := c.ListBuckets(ctx, &s3.ListBucketsInput{})
 	if err != nil || len(out.Buckets) != 1 {
 		t.Fatalf("versitygw ListBuckets: %v %v", out, err)
+	}
+}
+
+// TestOutages: a persistent dynalite keeps its tables through Kill and Restart on the same
+// endpoint; a paused versitygw leaves requests hanging until it is resumed.
+func TestOutages(t *testing.T) {
+	ctx := context.Background()
+	ddb, err := StartDynaliteAt(ctx, t.TempDir(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ddb.Stop)
+	db := dynamodb.NewFromConfig(ddb.AWSConfig())
+	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String("kept"),
+		BillingMode:          dtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []dtypes.AttributeDefinition{{AttributeName: aws.String("k"), AttributeType: dtypes.ScalarAttributeTypeS}},
+		KeySchema:            []dtypes.KeySchemaElement{{AttributeName: aws.String("k"), KeyType: dtypes.KeyTypeHash}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ddb.Kill()
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	_, err = db.ListTables(short, &dynamodb.ListTablesInput{})
+	cancel()
+	if err == nil {
+		t.Fatal("a killed dynalite answered")
+	}
+	if err := ddb.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out, err := db.ListTables(ctx, &dynamodb.ListTablesInput{})
+	if err != nil || len(out.TableNames) != 1 || out.TableNames[0] != "kept" {
+		t.Fatalf("after a restart: tables %v, err %v", out, err)
+	}
+
+	gw := VersityGW(t)
+	c := s3.NewFromConfig(gw.AWSConfig(), func(o *s3.Options) { o.UsePathStyle = true })
+	if err := gw.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel = context.WithTimeout(ctx, time.Second)
+	_, err = c.ListBuckets(short, &s3.ListBucketsInput{})
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a paused versitygw: %v, want the deadline to pass", err)
+	}
+	if err := gw.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ListBuckets(ctx, &s3.ListBucketsInput{}); err != nil {
+		t.Fatalf("after resume: %v", err)
 	}
 }

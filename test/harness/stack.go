@@ -47,6 +47,9 @@ type StackConfig struct {
 	EmulatorArgs []string // e.g. -shards 4 -records 3000 -rate 0 -split-after 1500
 	WorkerEnv    []string // settings every worker gets (CDC_FORMAT=avro, ...)
 	Prefix       string
+	// PersistDynamoDB keeps dynalite's tables on disk (under Dir), so that DDB.Kill and
+	// DDB.Restart play a DynamoDB outage that loses nothing.
+	PersistDynamoDB bool
 }
 
 // StartStack starts the servers and the emulator (which starts generating at once when its
@@ -60,7 +63,11 @@ func StartStack(ctx context.Context, bin Binaries, cfg StackConfig) (*Stack, err
 		}
 	}()
 	var err error
-	if s.DDB, err = devservers.StartDynalite(ctx, filepath.Join(cfg.Dir, "logs")); err != nil {
+	ddbData := ""
+	if cfg.PersistDynamoDB {
+		ddbData = filepath.Join(cfg.Dir, "dynamodb")
+	}
+	if s.DDB, err = devservers.StartDynaliteAt(ctx, ddbData, filepath.Join(cfg.Dir, "logs")); err != nil {
 		return nil, err
 	}
 	if s.S3, err = devservers.StartVersityGW(ctx, filepath.Join(cfg.Dir, "s3"), filepath.Join(cfg.Dir, "logs")); err != nil {
