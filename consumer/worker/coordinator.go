@@ -40,8 +40,8 @@ type Coordinator struct {
 	log    *slog.Logger
 
 	mu     sync.Mutex
-	runs   map[string]*run // the leases this worker holds
-	shards []Shard         // the last shard listing
+	owned  map[string]*ownedShard // the leases this worker holds
+	shards []Shard                // the last shard listing
 
 	// Used by Run's goroutine only.
 	seen         map[string]*observation // by leaseKey: the leases and the presence items
@@ -71,7 +71,7 @@ func New(cfg Config, table LeaseTable, lister ShardLister, proc Processor) (*Coo
 	return &Coordinator{
 		cfg: cfg, table: table, lister: lister, proc: proc,
 		log:   cfg.Logger.With("worker", cfg.WorkerID),
-		runs:  map[string]*run{},
+		owned: map[string]*ownedShard{},
 		seen:  map[string]*observation{},
 		wake:  make(chan struct{}, 1),
 		exits: make(chan exit),

@@ -43,8 +43,8 @@ type Stats struct {
 func (c *Coordinator) Stats() Stats {
 	c.mu.Lock()
 	held := 0
-	for _, r := range c.runs {
-		if !r.held.Lost() {
+	for _, sh := range c.owned {
+		if !sh.held.Lost() {
 			held++
 		}
 	}

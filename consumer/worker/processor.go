@@ -27,8 +27,8 @@ type Processor interface {
 	ProcessShard(ctx context.Context, drain <-chan struct{}, a Assignment) error
 }
 
-// run is a held lease and its processor.
-type run struct {
+// ownedShard is a lease this worker holds and the processor reading its shard.
+type ownedShard struct {
 	held      *lease.Held
 	parents   []string
 	ctx       context.Context // the processor's: cancelled when the lease is lost
@@ -43,14 +43,14 @@ type run struct {
 
 type exit struct {
 	key string
-	r   *run
+	sh  *ownedShard
 	err error
 }
 
-func (r *run) closeDrain() {
-	if !r.drained {
-		r.drained = true
-		close(r.drain)
+func (sh *ownedShard) closeDrain() {
+	if !sh.drained {
+		sh.drained = true
+		close(sh.drain)
 	}
 }
 
@@ -58,7 +58,7 @@ func (r *run) closeDrain() {
 func (c *Coordinator) adopt(hard context.Context, h *lease.Held) {
 	l := h.Lease()
 	ctx, cancel := context.WithCancel(hard)
-	r := &run{held: h, parents: l.ParentShardIDs, ctx: ctx, cancel: cancel, drain: make(chan struct{})}
+	sh := &ownedShard{held: h, parents: l.ParentShardIDs, ctx: ctx, cancel: cancel, drain: make(chan struct{})}
 	key := h.Key()
 	h.OnLost(func() {
 		cancel()
@@ -67,32 +67,32 @@ func (c *Coordinator) adopt(hard context.Context, h *lease.Held) {
 		c.poke()
 	})
 	c.mu.Lock()
-	c.runs[key] = r
+	c.owned[key] = sh
 	c.mu.Unlock()
 }
 
 // start launches the processor of a held lease.
-func (c *Coordinator) start(r *run) {
-	l := r.held.Lease()
+func (c *Coordinator) start(sh *ownedShard) {
+	l := sh.held.Lease()
 	a := Assignment{
 		ShardID: l.Key, ParentShardIDs: l.ParentShardIDs, Checkpoint: l.Checkpoint,
-		Pending: l.Pending, Checkpointer: r.held,
+		Pending: l.Pending, Checkpointer: sh.held,
 	}
 	c.mu.Lock()
-	r.running = true
+	sh.running = true
 	c.mu.Unlock()
 	c.emit(EventStarted, l.Key, "", nil)
 	go func() {
-		err := c.proc.ProcessShard(r.ctx, r.drain, a)
-		c.exits <- exit{key: l.Key, r: r, err: err}
+		err := c.proc.ProcessShard(sh.ctx, sh.drain, a)
+		c.exits <- exit{key: l.Key, sh: sh, err: err}
 	}()
 }
 
 // onExit decides what follows a processor's return.
 func (c *Coordinator) onExit(hard context.Context, e exit) {
-	r := e.r
+	sh := e.sh
 	c.mu.Lock()
-	r.running = false
+	sh.running = false
 	c.mu.Unlock()
 	if e.err != nil && !errors.Is(e.err, context.Canceled) {
 		c.log.Warn("processor stopped with an error", "shard", e.key, "err", e.err)
@@ -100,73 +100,73 @@ func (c *Coordinator) onExit(hard context.Context, e exit) {
 	c.emit(EventStopped, e.key, "", e.err)
 	forget := func() {
 		c.mu.Lock()
-		if c.runs[e.key] == r {
-			delete(c.runs, e.key)
+		if c.owned[e.key] == sh {
+			delete(c.owned, e.key)
 		}
 		c.mu.Unlock()
-		r.cancel()
+		sh.cancel()
 	}
 	switch {
 	case hard.Err() != nil:
-	case r.held.Lease().Finished():
+	case sh.held.Lease().Finished():
 		c.finished.Add(1)
 		c.emit(EventFinished, e.key, "", nil)
-		if err := r.held.Release(hard); err != nil {
+		if err := sh.held.Release(hard); err != nil {
 			c.log.Warn("release of a finished lease failed", "shard", e.key, "err", err)
 		}
 		forget()
 		c.poke() // its children may start now
-	case r.held.Lost():
+	case sh.held.Lost():
 		forget()
-	case r.handoffTo != "" && r.drained:
-		c.handOver(hard, r)
+	case sh.handoffTo != "" && sh.drained:
+		c.handOver(hard, sh)
 		forget()
 	case c.shuttingDown:
 		// Released once every processor has returned.
 	default:
-		r.failures++
-		backoff := min(c.cfg.RenewInterval<<min(r.failures, 10), c.cfg.FailoverTime)
-		r.retryAt = time.Now().Add(backoff)
-		c.log.Warn("processor will restart from the checkpoint", "shard", e.key, "after", backoff, "failures", r.failures)
+		sh.failures++
+		backoff := min(c.cfg.RenewInterval<<min(sh.failures, 10), c.cfg.FailoverTime)
+		sh.retryAt = time.Now().Add(backoff)
+		c.log.Warn("processor will restart from the checkpoint", "shard", e.key, "after", backoff, "failures", sh.failures)
 	}
 }
 
-func (c *Coordinator) handOver(hard context.Context, r *run) {
-	handed, err := r.held.Transfer(hard, r.handoffTo)
+func (c *Coordinator) handOver(hard context.Context, sh *ownedShard) {
+	handed, err := sh.held.Transfer(hard, sh.handoffTo)
 	if err != nil {
-		c.log.Warn("handoff failed", "shard", r.held.Key(), "to", r.handoffTo, "err", err)
+		c.log.Warn("handoff failed", "shard", sh.held.Key(), "to", sh.handoffTo, "err", err)
 		return
 	}
 	if !handed {
-		c.log.Info("handoff withdrawn: lease released", "shard", r.held.Key(), "to", r.handoffTo)
-		c.emit(EventReleased, r.held.Key(), "", nil)
+		c.log.Info("handoff withdrawn: lease released", "shard", sh.held.Key(), "to", sh.handoffTo)
+		c.emit(EventReleased, sh.held.Key(), "", nil)
 		return
 	}
-	c.log.Info("lease handed over", "shard", r.held.Key(), "to", r.handoffTo)
-	c.emit(EventHandedOver, r.held.Key(), r.handoffTo, nil)
+	c.log.Info("lease handed over", "shard", sh.held.Key(), "to", sh.handoffTo)
+	c.emit(EventHandedOver, sh.held.Key(), sh.handoffTo, nil)
 }
 
 // startReady starts the processors of held leases whose parents all ended. A parent whose
 // lease is gone was finished and cleaned up.
 func (c *Coordinator) startReady(byKey map[string]lease.Lease, now time.Time) {
 	c.mu.Lock()
-	var ready []*run
-	for _, r := range c.runs {
-		if r.running || r.drained || r.held.Lost() || now.Before(r.retryAt) {
+	var ready []*ownedShard
+	for _, sh := range c.owned {
+		if sh.running || sh.drained || sh.held.Lost() || now.Before(sh.retryAt) {
 			continue
 		}
 		ok := true
-		for _, p := range r.parents {
+		for _, p := range sh.parents {
 			if pl, exists := byKey[p]; exists && !pl.Finished() {
 				ok = false
 			}
 		}
 		if ok {
-			ready = append(ready, r)
+			ready = append(ready, sh)
 		}
 	}
 	c.mu.Unlock()
-	for _, r := range ready {
-		c.start(r)
+	for _, sh := range ready {
+		c.start(sh)
 	}
 }

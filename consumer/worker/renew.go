@@ -16,9 +16,9 @@ import (
 func (c *Coordinator) renewAll(ctx context.Context) {
 	c.mu.Lock()
 	var helds []*lease.Held
-	for _, r := range c.runs {
-		if !r.held.Lost() {
-			helds = append(helds, r.held)
+	for _, sh := range c.owned {
+		if !sh.held.Lost() {
+			helds = append(helds, sh.held)
 		}
 	}
 	c.mu.Unlock()

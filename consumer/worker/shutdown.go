@@ -21,9 +21,9 @@ var ErrAborted = errors.New("worker aborted")
 func (c *Coordinator) shutdown(hard context.Context, bgStop context.CancelFunc, bg *sync.WaitGroup) error {
 	c.shuttingDown = true
 	c.mu.Lock()
-	n := len(c.runs)
-	for _, r := range c.runs {
-		r.closeDrain()
+	n := len(c.owned)
+	for _, sh := range c.owned {
+		sh.closeDrain()
 	}
 	c.mu.Unlock()
 	c.log.Info("shutting down: draining processors", "leases", n)
@@ -33,29 +33,29 @@ func (c *Coordinator) shutdown(hard context.Context, bgStop context.CancelFunc, 
 	bgStop()
 	bg.Wait()
 	c.mu.Lock()
-	var keep []*run
-	for key, r := range c.runs {
-		keep = append(keep, r)
-		delete(c.runs, key)
+	var keep []*ownedShard
+	for key, sh := range c.owned {
+		keep = append(keep, sh)
+		delete(c.owned, key)
 	}
 	c.mu.Unlock()
 	var released atomic.Int64
 	sem := make(chan struct{}, c.cfg.RenewConcurrency)
 	var wg sync.WaitGroup
-	for _, r := range keep {
-		if r.held.Lost() {
+	for _, sh := range keep {
+		if sh.held.Lost() {
 			continue
 		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := r.held.Release(hard); err != nil {
-				c.log.Warn("release failed; the lease expires after the failover time", "shard", r.held.Key(), "err", err)
+			if err := sh.held.Release(hard); err != nil {
+				c.log.Warn("release failed; the lease expires after the failover time", "shard", sh.held.Key(), "err", err)
 				return
 			}
 			released.Add(1)
-			c.emit(EventReleased, r.held.Key(), "", nil)
+			c.emit(EventReleased, sh.held.Key(), "", nil)
 		}()
 	}
 	wg.Wait()
@@ -99,8 +99,8 @@ func (c *Coordinator) waitProcessors(handle func(exit)) bool {
 	for {
 		c.mu.Lock()
 		busy := 0
-		for _, r := range c.runs {
-			if r.running {
+		for _, sh := range c.owned {
+			if sh.running {
 				busy++
 			}
 		}
@@ -119,7 +119,7 @@ func (c *Coordinator) waitProcessors(handle func(exit)) bool {
 			continue
 		}
 		c.mu.Lock()
-		e.r.running = false
+		e.sh.running = false
 		c.mu.Unlock()
 		c.emit(EventStopped, e.key, "", e.err)
 	}

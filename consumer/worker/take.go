@@ -86,35 +86,35 @@ func (c *Coordinator) takeCycle(hard context.Context) {
 func (c *Coordinator) reconcile(hard context.Context, byKey map[string]lease.Lease) {
 	me := c.cfg.WorkerID
 	c.mu.Lock()
-	var handOverNow []*run
-	for key, r := range c.runs {
+	var handOverNow []*ownedShard
+	for key, sh := range c.owned {
 		l, ok := byKey[key]
-		if !r.held.Lost() && (!ok || l.Owner != me) {
-			r.held.GiveUp() // taken by someone else; its renewal would fail too
+		if !sh.held.Lost() && (!ok || l.Owner != me) {
+			sh.held.GiveUp() // taken by someone else; its renewal would fail too
 		}
-		if r.held.Lost() {
-			if !r.running {
-				delete(c.runs, key)
-				r.cancel()
+		if sh.held.Lost() {
+			if !sh.running {
+				delete(c.owned, key)
+				sh.cancel()
 			}
 			continue
 		}
-		if l.HandoffTo != "" && r.handoffTo == "" {
-			r.handoffTo = l.HandoffTo
+		if l.HandoffTo != "" && sh.handoffTo == "" {
+			sh.handoffTo = l.HandoffTo
 			c.log.Info("handoff requested: draining", "shard", key, "to", l.HandoffTo)
-			r.closeDrain()
-			if !r.running {
-				handOverNow = append(handOverNow, r)
+			sh.closeDrain()
+			if !sh.running {
+				handOverNow = append(handOverNow, sh)
 			}
 		}
 	}
 	c.mu.Unlock()
-	for _, r := range handOverNow {
-		c.handOver(hard, r)
+	for _, sh := range handOverNow {
+		c.handOver(hard, sh)
 		c.mu.Lock()
-		delete(c.runs, r.held.Key())
+		delete(c.owned, sh.held.Key())
 		c.mu.Unlock()
-		r.cancel()
+		sh.cancel()
 	}
 	for _, l := range byKey {
 		if l.Owner != me || l.Finished() || c.holds(l.Key) {
@@ -134,6 +134,6 @@ func (c *Coordinator) reconcile(hard context.Context, byKey map[string]lease.Lea
 func (c *Coordinator) holds(key string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.runs[key]
+	_, ok := c.owned[key]
 	return ok
 }
