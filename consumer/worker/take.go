@@ -43,8 +43,21 @@ func (c *Coordinator) takeCycle(hard context.Context) {
 	for _, l := range leases {
 		byKey[l.Key] = l
 	}
+	c.observe(append(slices.Clone(leases), snap.Workers...), now)
+	c.reconcile(hard, byKey)
+	if !now.Before(c.lookUntil) {
+		c.balance(hard, c.balanceInputAt(snap, now))
+	}
+	c.startReady(byKey, now)
+	c.cleanParents(hard, leases, byKey, now)
+	c.cleanWorkers(hard, snap.Workers, now)
+}
+
+// observe records what this take cycle saw of each lease and presence item, on this worker's
+// clock, and forgets the items no longer listed.
+func (c *Coordinator) observe(items []lease.Lease, now time.Time) {
 	listed := map[string]bool{}
-	for _, l := range append(slices.Clone(leases), snap.Workers...) {
+	for _, l := range items {
 		listed[l.Key] = true
 		o := c.seen[l.Key]
 		if o == nil || o.owner != l.Owner || o.counter != l.Counter {
@@ -68,17 +81,6 @@ func (c *Coordinator) takeCycle(hard context.Context) {
 			delete(c.seen, key)
 		}
 	}
-	expired := func(l lease.Lease) bool {
-		return l.Owner != "" && now.Sub(c.seen[l.Key].changedAt) >= c.cfg.FailoverTime
-	}
-
-	c.reconcile(hard, byKey)
-	if !now.Before(c.lookUntil) {
-		c.balance(hard, leases, snap.Workers, expired)
-	}
-	c.startReady(byKey, now)
-	c.cleanParents(hard, leases, byKey, now)
-	c.cleanWorkers(hard, snap.Workers, now)
 }
 
 // reconcile compares the held leases with the table: drops lost ones, notices handoff
