@@ -204,6 +204,30 @@ func (h *Held) writeLocked(ctx context.Context, op string, u update) (func(), er
 			return nil, fmt.Errorf("lease %s: %s: %w", key, op, err)
 		}
 	}
+	_, err := h.table.db.UpdateItem(ctx, h.fencedUpdateLocked(u))
+	if isConditionFailed(err) {
+		if u.fallback != nil {
+			// The lease may still be ours and only a require condition failed: the fallback's
+			// own condition (owner and counter) tells.
+			if u.onFallback != nil {
+				u.onFallback()
+			}
+			return h.writeLocked(ctx, op+" (fallback)", *u.fallback)
+		}
+		return h.markLost(), &ConflictError{Op: op, Key: key, Held: true}
+	}
+	if err != nil {
+		// The write may or may not have happened: read the item before the next one.
+		h.uncertain = true
+		return nil, fmt.Errorf("lease %s: %s: %w", key, op, err)
+	}
+	h.appliedLocked(u)
+	return nil, nil
+}
+
+// fencedUpdateLocked builds the UpdateItem of u: its changes plus the counter bump, on
+// condition that this worker owns the lease at the counter it last wrote (and u.require).
+func (h *Held) fencedUpdateLocked(u update) *dynamodb.UpdateItemInput {
 	names := map[string]string{"#own": AttrOwner, "#ctr": AttrCounter}
 	values := map[string]types.AttributeValue{
 		":me": str(h.owner), ":cur": num(h.lease.Counter), ":next": num(h.lease.Counter + 1),
@@ -255,30 +279,19 @@ func (h *Held) writeLocked(ctx context.Context, op string, u update) (func(), er
 		n, p := alias("c", attr, v)
 		cond += " AND " + n + " = " + p
 	}
-	_, err := h.table.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	return &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(h.table.name),
-		Key:                       keyOf(key),
+		Key:                       keyOf(h.lease.Key),
 		UpdateExpression:          aws.String(expr),
 		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
-	})
-	if isConditionFailed(err) {
-		if u.fallback != nil {
-			// The lease may still be ours and only a require condition failed: the fallback's
-			// own condition (owner and counter) tells.
-			if u.onFallback != nil {
-				u.onFallback()
-			}
-			return h.writeLocked(ctx, op+" (fallback)", *u.fallback)
-		}
-		return h.markLost(), &ConflictError{Op: op, Key: key, Held: true}
 	}
-	if err != nil {
-		// The write may or may not have happened: read the item before the next one.
-		h.uncertain = true
-		return nil, fmt.Errorf("lease %s: %s: %w", key, op, err)
-	}
+}
+
+// appliedLocked records a successful write of u in the local copy: the counter it wrote, the
+// change, the time; after a final write the lease is no longer this worker's.
+func (h *Held) appliedLocked(u update) {
 	h.lease.Counter++
 	if u.apply != nil {
 		u.apply(&h.lease)
@@ -289,7 +302,6 @@ func (h *Held) writeLocked(ctx context.Context, op string, u update) (func(), er
 		h.lost.Store(true)
 		h.onLost = nil
 	}
-	return nil, nil
 }
 
 // resyncLocked re-reads the item after a write whose outcome is unknown. Only this worker

@@ -6,18 +6,16 @@ import (
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
-	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/worker"
 )
 
 // StreamsAPI is what the pipeline needs of the Keyspaces Streams client.
 type StreamsAPI interface {
 	GetShardIterator(ctx context.Context, in *streams.GetShardIteratorInput) (*streams.GetShardIteratorOutput, error)
 	GetRecords(ctx context.Context, in *streams.GetRecordsInput) (*streams.GetRecordsOutput, error)
-	ListAllShards(ctx context.Context, streamArn string) ([]streams.Shard, error)
 }
 
-// StreamsReader reads one stream through the Keyspaces Streams API: it is the pipeline's
-// Reader and the coordinator's ShardLister.
+// StreamsReader reads one stream's shards through the Keyspaces Streams API: it is the
+// pipeline's Reader.
 type StreamsReader struct {
 	API       StreamsAPI
 	StreamARN string
@@ -57,17 +55,4 @@ func (s StreamsReader) Records(ctx context.Context, iterator string, limit int) 
 		b.Next = *out.NextShardIterator
 	}
 	return b, nil
-}
-
-// ListShards implements worker.ShardLister.
-func (s StreamsReader) ListShards(ctx context.Context) ([]worker.Shard, error) {
-	shards, err := s.API.ListAllShards(ctx, s.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]worker.Shard, len(shards))
-	for i, sh := range shards {
-		out[i] = worker.Shard{ShardID: sh.ShardId, ParentShardIDs: sh.ParentShardIds, Closed: sh.Closed()}
-	}
-	return out, nil
 }

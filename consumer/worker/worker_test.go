@@ -130,7 +130,15 @@ func TestWorkersStartedTogetherShareWithoutSteals(t *testing.T) {
 		cfg.TakeInterval, cfg.FailoverTime, cfg.RenewInterval = time.Second, 5*time.Second, time.Second
 		ws = append(ws, h.start(cfg))
 	}
-	waitFor(t, 30*time.Second, "30 leases spread 10 each", func() bool { return balanced(h, n, "w1", "w2", "w3") })
+	// A take is written to the table before the worker counts it: wait until each worker's
+	// count has caught up with the leases the table says it owns, then read the stats.
+	waitFor(t, 30*time.Second, "30 leases spread 10 each, every take counted", func() bool {
+		ok, l := balancedLoads(h, n, "w1", "w2", "w3")
+		for _, w := range ws {
+			ok = ok && w.c.Stats().Takes >= int64(l[w.id])
+		}
+		return ok
+	})
 	for _, w := range ws {
 		if st := w.c.Stats(); st.Steals != 0 || st.Takes != 10 {
 			t.Errorf("%s: %+v, want 10 takes and no steal", w.id, st)

@@ -101,7 +101,7 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 		ShardSyncInterval: cfg.ShardSyncInterval, MaxLeasesPerWorker: cfg.MaxLeasesPerWorker,
 		MaxStealsPerCycle: cfg.MaxStealsPerCycle,
 		InitialPosition:   cfg.StartPosition, Logger: coordLog,
-	}, table, reader, proc)
+	}, table, streamShards{api: streamsClient, streamARN: arn}, proc)
 	if err != nil {
 		return err
 	}
