@@ -480,15 +480,6 @@ var scalarAvro = map[string]string{
 	"duration":  `{"type":"string","logicalType":"cql-duration"}`,
 }
 
-// scalarBranch is the union branch name of each scalar's Avro type (type.logicalType for
-// the logical types the library knows).
-var scalarBranch = map[string]string{
-	"uuid": "string.uuid", "timeuuid": "string.uuid", "tinyint": "int", "smallint": "int",
-	"int": "int", "bigint": "long", "counter": "long", "float": "float", "double": "double",
-	"bool": "boolean", "blob": "bytes", "timestamp": "long.timestamp-millis",
-	"date": "int.date", "time": "long.time-micros",
-}
-
 // typ writes the (non-null) Avro type of t. Named types (tuples, UDTs, map entries) are
 // defined at first use and referenced by name afterwards.
 func (w *schemaWriter) typ(t record.Type) {
