@@ -210,19 +210,3 @@ func appendAvroBytes(b []byte, s string) []byte {
 	b = binary.AppendVarint(b, int64(len(s)))
 	return append(b, s...)
 }
-
-// udtFieldNames are the sanitised Avro names of a UDT's fields (as schemaWriter.typ
-// writes them).
-func udtFieldNames(t record.Type) []string {
-	out := make([]string, len(t.Fields))
-	used := map[string]bool{}
-	for i, f := range t.Fields {
-		name := AvroName(f.Name)
-		for n := 2; used[name]; n++ {
-			name = fmt.Sprintf("%s_%d", AvroName(f.Name), n)
-		}
-		used[name] = true
-		out[i] = name
-	}
-	return out
-}
