@@ -47,8 +47,8 @@ func (a *AvroSchema) covers(ev *record.Event) error {
 		if !ok {
 			return fmt.Errorf("column %s: not in the schema", f.Name)
 		}
-		if !cols[i].typ.Covers(record.TypeOf(f.Value)) {
-			return fmt.Errorf("column %s: %w: %s value in a %s column", f.Name, ErrTypeConflict, record.TypeOf(f.Value), cols[i].typ)
+		if !typeCovers(cols[i].typ, typeOf(f.Value)) {
+			return fmt.Errorf("column %s: %w: %s value in a %s column", f.Name, ErrTypeConflict, typeOf(f.Value), cols[i].typ)
 		}
 		return nil
 	}
@@ -306,7 +306,7 @@ func (w *schemaWriter) typ(t record.Type) {
 		}
 		w.b.WriteString(`]}`)
 	default:
-		// Unreachable for types built by record.ParseType / record.TypeOf.
+		// Unreachable for types built by record.ParseType / typeOf.
 		w.b.WriteString(`"string"`)
 	}
 }

@@ -137,8 +137,8 @@ func (d *datumWriter) value(t record.Type, v record.Value) error {
 	if v.IsNull() {
 		return fmt.Errorf("null where %s needs a value", t)
 	}
-	if !t.Covers(record.TypeOf(v)) {
-		return fmt.Errorf("%w: %s value for %s", ErrTypeConflict, record.TypeOf(v), t)
+	if !typeCovers(t, typeOf(v)) {
+		return fmt.Errorf("%w: %s value for %s", ErrTypeConflict, typeOf(v), t)
 	}
 	w := d.w
 	switch t.Name {

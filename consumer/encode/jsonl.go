@@ -264,7 +264,7 @@ func appendMap(b []byte, entries []record.Entry) []byte {
 	}
 	textKeys := true
 	for _, e := range entries {
-		if !record.TypeOf(e.Key).TextLike() {
+		if !typeOf(e.Key).TextLike() {
 			textKeys = false
 			break
 		}

@@ -117,8 +117,8 @@ func (a *AvroSchema) native(t record.Type, v record.Value) (any, error) {
 	if v.IsNull() {
 		return nil, fmt.Errorf("null where %s needs a value", t)
 	}
-	if !t.Covers(record.TypeOf(v)) {
-		return nil, fmt.Errorf("%w: %s value for %s", ErrTypeConflict, record.TypeOf(v), t)
+	if !typeCovers(t, typeOf(v)) {
+		return nil, fmt.Errorf("%w: %s value for %s", ErrTypeConflict, typeOf(v), t)
 	}
 	switch t.Name {
 	case streams.TypeTinyint, streams.TypeSmallint, streams.TypeInt:

@@ -90,7 +90,7 @@ func widen(old, fresh *TableDef, logger *slog.Logger) *TableDef {
 	for _, c := range fresh.Columns {
 		seen[c.Name] = true
 		if i := columnIndex(old.Columns, c.Name); i >= 0 {
-			m, err := record.Merge(old.Columns[i].Type, c.Type)
+			m, err := mergeTypes(old.Columns[i].Type, c.Type)
 			if err != nil {
 				logger.Warn("column type changed; keeping the previous one", "column", c.Name, "error", err.Error())
 				m = old.Columns[i].Type
@@ -112,13 +112,13 @@ func widen(old, fresh *TableDef, logger *slog.Logger) *TableDef {
 func deriveFrom(def *TableDef, ev *record.Event) (*TableDef, error) {
 	out := &TableDef{Keys: append([]record.FieldType(nil), def.Keys...), Columns: append([]record.FieldType(nil), def.Columns...)}
 	add := func(cols *[]record.FieldType, f record.Field) error {
-		vt := record.TypeOf(f.Value)
+		vt := typeOf(f.Value)
 		i := columnIndex(*cols, f.Name)
 		if i < 0 {
 			*cols = append(*cols, record.FieldType{Name: f.Name, Type: vt})
 			return nil
 		}
-		m, err := record.Merge((*cols)[i].Type, vt)
+		m, err := mergeTypes((*cols)[i].Type, vt)
 		if err != nil {
 			return fmt.Errorf("column %s: %w: %w", f.Name, ErrTypeConflict, err)
 		}

@@ -68,46 +68,6 @@ type Meta struct {
 // IsNull reports whether the value is null.
 func (v Value) IsNull() bool { return v.Type == streams.TypeNull }
 
-// TypeOf is the CQL type the value itself shows. Collections take their element types from
-// their elements; an empty collection's element type is unknown (Name ""), as is a UDT's
-// name (the record does not carry it).
-func TypeOf(v Value) Type {
-	switch v.Type {
-	case streams.TypeList, streams.TypeSet:
-		var elem Type
-		for _, e := range v.Elems {
-			if m, err := Merge(elem, TypeOf(e)); err == nil {
-				elem = m
-			}
-		}
-		return Type{Name: v.Type, Elems: []Type{elem}}
-	case streams.TypeMap:
-		var k, val Type
-		for _, e := range v.Entries {
-			if m, err := Merge(k, TypeOf(e.Key)); err == nil {
-				k = m
-			}
-			if m, err := Merge(val, TypeOf(e.Value)); err == nil {
-				val = m
-			}
-		}
-		return Type{Name: v.Type, Elems: []Type{k, val}}
-	case streams.TypeTuple:
-		elems := make([]Type, len(v.Elems))
-		for i, e := range v.Elems {
-			elems[i] = TypeOf(e)
-		}
-		return Type{Name: v.Type, Elems: elems}
-	case streams.TypeUDT:
-		fields := make([]FieldType, len(v.Fields))
-		for i, f := range v.Fields {
-			fields[i] = FieldType{Name: f.Name, Type: TypeOf(f.Value)}
-		}
-		return Type{Name: v.Type, Fields: fields}
-	}
-	return Type{Name: v.Type}
-}
-
 // ConvertValue turns a wire CellValue into a typed Value. Anything it cannot convert
 // exactly — an unknown union member, a number that does not parse or overflows its CQL
 // type, a bad date — is an error, never a guess.
