@@ -11,12 +11,12 @@ import (
 )
 
 // datumWriter encodes events as Avro binary data of one schema, straight from the events
-// with hamba/avro's Writer primitives. It replaces the generic path (AvroSchema.Native,
-// then hamba's reflection over map[string]any), which is several times slower (BENCHMARKS.md,
-// section sink) and caches encoders by schema fingerprint — where a record referenced by
-// name in two versions of a table's schema shares a key, so one process writing two
-// versions could encode with the wrong one. TestDatumMatchesGeneric checks both paths
-// agree. Not safe for concurrent use.
+// with hamba/avro's Writer primitives. It replaces the generic path (AvroSchema.Native, now
+// a test oracle in native_test.go, then hamba's reflection over map[string]any), which is
+// several times slower (BENCHMARKS.md, section sink) and caches encoders by schema
+// fingerprint — where a record referenced by name in two versions of a table's schema
+// shares a key, so one process writing two versions could encode with the wrong one.
+// TestDatumMatchesGeneric checks both paths agree. Not safe for concurrent use.
 type datumWriter struct {
 	s    *AvroSchema
 	w    *avro.Writer
@@ -137,8 +137,8 @@ func (d *datumWriter) value(t record.Type, v record.Value) error {
 	if v.IsNull() {
 		return fmt.Errorf("null where %s needs a value", t)
 	}
-	if !t.Covers(record.TypeOf(v)) {
-		return fmt.Errorf("%w: %s value for %s", ErrTypeConflict, record.TypeOf(v), t)
+	if !typeCovers(t, typeOf(v)) {
+		return fmt.Errorf("%w: %s value for %s", ErrTypeConflict, typeOf(v), t)
 	}
 	w := d.w
 	switch t.Name {

@@ -13,6 +13,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/internal/jsonstr"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
 )
@@ -118,19 +119,19 @@ func jsonExt(compression string) (ext, contentType string) {
 // old_image, then (cellMetadata) new_image_metadata, old_image_metadata.
 func AppendJSON(b []byte, ev *record.Event, cellMetadata bool) []byte {
 	b = append(b, `{"keyspace":`...)
-	b = streams.AppendJSONString(b, ev.Keyspace)
+	b = jsonstr.Append(b, ev.Keyspace)
 	b = append(b, `,"table":`...)
-	b = streams.AppendJSONString(b, ev.Table)
+	b = jsonstr.Append(b, ev.Table)
 	b = append(b, `,"shard_id":`...)
-	b = streams.AppendJSONString(b, ev.ShardID)
+	b = jsonstr.Append(b, ev.ShardID)
 	b = append(b, `,"sequence_number":`...)
-	b = streams.AppendJSONString(b, ev.SequenceNumber)
+	b = jsonstr.Append(b, ev.SequenceNumber)
 	b = append(b, `,"created_at":`...)
 	b = appendTimestamp(b, ev.CreatedAt)
 	b = append(b, `,"origin":`...)
-	b = streams.AppendJSONString(b, ev.Origin)
+	b = jsonstr.Append(b, ev.Origin)
 	b = append(b, `,"op":`...)
-	b = streams.AppendJSONString(b, string(ev.Op))
+	b = jsonstr.Append(b, string(ev.Op))
 	b = append(b, `,"keys":`...)
 	b = appendFields(b, ev.Keys)
 	b = append(b, `,"new_image":`...)
@@ -169,7 +170,7 @@ func appendMeta(b []byte, img *record.Image) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = streams.AppendJSONString(b, c.Name)
+		b = jsonstr.Append(b, c.Name)
 		b = append(b, `:{"write_time":`...)
 		b = appendOptString(b, c.Meta.WriteTime)
 		b = append(b, `,"expiration_time":`...)
@@ -183,7 +184,7 @@ func appendOptString(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, "null"...)
 	}
-	return streams.AppendJSONString(b, s)
+	return jsonstr.Append(b, s)
 }
 
 func appendFields(b []byte, fs []record.Field) []byte {
@@ -192,7 +193,7 @@ func appendFields(b []byte, fs []record.Field) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = streams.AppendJSONString(b, f.Name)
+		b = jsonstr.Append(b, f.Name)
 		b = append(b, ':')
 		b = appendValue(b, f.Value)
 	}
@@ -251,7 +252,7 @@ func appendValue(b []byte, v record.Value) []byte {
 		return appendFields(b, v.Fields)
 	}
 	// text, ascii, varchar, inet, uuid, timeuuid, varint, decimal, duration: exact text.
-	return streams.AppendJSONString(b, v.Text)
+	return jsonstr.Append(b, v.Text)
 }
 
 // appendMap writes a map keyed by text as an object and any other map as an array of
@@ -263,7 +264,7 @@ func appendMap(b []byte, entries []record.Entry) []byte {
 	}
 	textKeys := true
 	for _, e := range entries {
-		if !record.TypeOf(e.Key).TextLike() {
+		if !typeOf(e.Key).TextLike() {
 			textKeys = false
 			break
 		}
@@ -274,7 +275,7 @@ func appendMap(b []byte, entries []record.Entry) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = streams.AppendJSONString(b, e.Key.Text)
+			b = jsonstr.Append(b, e.Key.Text)
 			b = append(b, ':')
 			b = appendValue(b, e.Value)
 		}

@@ -13,7 +13,8 @@ import (
 type Type struct {
 	// Name is the CQL type (the union member name: "text", "bool", "list", "udt", ...).
 	// The empty Name is an unknown type: the element type of an empty collection or a null
-	// tuple element seen in a record. It is filled in by Merge when a later value tells.
+	// tuple element seen in a record. The encode package's Avro schemas fill it in when a
+	// later value tells.
 	Name streams.CQLType
 	// Elems: list and set have one (the element type), map two (key, value), tuple one per
 	// component.
@@ -239,109 +240,4 @@ func (p *typeParser) parse() (Type, error) {
 		name = name[dot+1:]
 	}
 	return Type{Name: streams.TypeUDT, UDT: name}, nil
-}
-
-// Merge combines what two sources know about one column's type: unknown parts of one are
-// filled from the other. Two known, different types are a conflict (an error).
-func Merge(a, b Type) (Type, error) {
-	if a.Name == "" {
-		return b, nil
-	}
-	if b.Name == "" {
-		return a, nil
-	}
-	if avroClass(a.Name) != avroClass(b.Name) {
-		return Type{}, fmt.Errorf("type %s conflicts with %s", a, b)
-	}
-	out := a
-	if a.Name == streams.TypeUDT {
-		if out.UDT == "" {
-			out.UDT = b.UDT
-		}
-		fields := append([]FieldType(nil), a.Fields...)
-		for _, bf := range b.Fields {
-			i := fieldIndex(fields, bf.Name)
-			if i < 0 {
-				fields = append(fields, bf)
-				continue
-			}
-			m, err := Merge(fields[i].Type, bf.Type)
-			if err != nil {
-				return Type{}, fmt.Errorf("field %s: %w", bf.Name, err)
-			}
-			fields[i].Type = m
-		}
-		out.Fields = fields
-		return out, nil
-	}
-	if len(a.Elems) != len(b.Elems) {
-		return Type{}, fmt.Errorf("type %s conflicts with %s", a, b)
-	}
-	if len(a.Elems) > 0 {
-		out.Elems = make([]Type, len(a.Elems))
-		for i := range a.Elems {
-			m, err := Merge(a.Elems[i], b.Elems[i])
-			if err != nil {
-				return Type{}, err
-			}
-			out.Elems[i] = m
-		}
-	}
-	return out, nil
-}
-
-// Covers reports whether values of type v can be written under the declared type t
-// without losing anything: same representation, and every UDT field of v present in t.
-func (t Type) Covers(v Type) bool {
-	if v.Name == "" {
-		return true
-	}
-	if t.Name == "" || avroClass(t.Name) != avroClass(v.Name) {
-		return false
-	}
-	if t.Name == streams.TypeUDT {
-		for _, vf := range v.Fields {
-			i := fieldIndex(t.Fields, vf.Name)
-			if i < 0 || !t.Fields[i].Type.Covers(vf.Type) {
-				return false
-			}
-		}
-		return true
-	}
-	if len(t.Elems) != len(v.Elems) {
-		return false
-	}
-	for i := range v.Elems {
-		if !t.Elems[i].Covers(v.Elems[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func fieldIndex(fs []FieldType, name string) int {
-	for i, f := range fs {
-		if f.Name == name {
-			return i
-		}
-	}
-	return -1
-}
-
-// avroClass groups the CQL types that share one representation (text, ascii and varchar
-// are all strings), so that a varchar value under a text column is not a conflict.
-func avroClass(n streams.CQLType) string {
-	switch n {
-	case streams.TypeText, streams.TypeASCII, streams.TypeVarchar, streams.TypeInet:
-		return "string"
-	case streams.TypeUUID, streams.TypeTimeuuid:
-		return "uuid"
-	case streams.TypeInt, streams.TypeSmallint, streams.TypeTinyint:
-		return "int"
-	case streams.TypeBigint, streams.TypeCounter:
-		return "long"
-	case streams.TypeList, streams.TypeSet:
-		return "array"
-	}
-	return string(n)
 }

@@ -68,46 +68,6 @@ type Meta struct {
 // IsNull reports whether the value is null.
 func (v Value) IsNull() bool { return v.Type == streams.TypeNull }
 
-// TypeOf is the CQL type the value itself shows. Collections take their element types from
-// their elements; an empty collection's element type is unknown (Name ""), as is a UDT's
-// name (the record does not carry it).
-func TypeOf(v Value) Type {
-	switch v.Type {
-	case streams.TypeList, streams.TypeSet:
-		var elem Type
-		for _, e := range v.Elems {
-			if m, err := Merge(elem, TypeOf(e)); err == nil {
-				elem = m
-			}
-		}
-		return Type{Name: v.Type, Elems: []Type{elem}}
-	case streams.TypeMap:
-		var k, val Type
-		for _, e := range v.Entries {
-			if m, err := Merge(k, TypeOf(e.Key)); err == nil {
-				k = m
-			}
-			if m, err := Merge(val, TypeOf(e.Value)); err == nil {
-				val = m
-			}
-		}
-		return Type{Name: v.Type, Elems: []Type{k, val}}
-	case streams.TypeTuple:
-		elems := make([]Type, len(v.Elems))
-		for i, e := range v.Elems {
-			elems[i] = TypeOf(e)
-		}
-		return Type{Name: v.Type, Elems: elems}
-	case streams.TypeUDT:
-		fields := make([]FieldType, len(v.Fields))
-		for i, f := range v.Fields {
-			fields[i] = FieldType{Name: f.Name, Type: TypeOf(f.Value)}
-		}
-		return Type{Name: v.Type, Fields: fields}
-	}
-	return Type{Name: v.Type}
-}
-
 // ConvertValue turns a wire CellValue into a typed Value. Anything it cannot convert
 // exactly — an unknown union member, a number that does not parse or overflows its CQL
 // type, a bad date — is an error, never a guess.
@@ -133,33 +93,9 @@ func ConvertValue(c streams.CellValue) (Value, error) {
 		v.Float, err = strconv.ParseFloat(strings.TrimSpace(c.Text), 64)
 	case streams.TypeBool:
 		v.Bool = c.Bool
-	case streams.TypeText, streams.TypeASCII, streams.TypeVarchar:
-		v.Text = c.Text
-	case streams.TypeInet:
-		v.Text = c.Text
-		if _, perr := netip.ParseAddr(c.Text); perr != nil {
-			err = perr
-		}
-	case streams.TypeUUID, streams.TypeTimeuuid:
-		v.Text = c.Text
-		if !uuidRE.MatchString(c.Text) {
-			err = fmt.Errorf("not a UUID")
-		}
-	case streams.TypeVarint:
-		v.Text = c.Text
-		if _, ok := new(big.Int).SetString(c.Text, 10); !ok {
-			err = fmt.Errorf("not an integer")
-		}
-	case streams.TypeDecimal:
-		v.Text = c.Text
-		if !decimalRE.MatchString(c.Text) {
-			err = fmt.Errorf("not a decimal number")
-		}
-	case streams.TypeDuration:
-		v.Text = c.Text
-		if strings.TrimSpace(c.Text) == "" {
-			err = fmt.Errorf("empty duration")
-		}
+	case streams.TypeText, streams.TypeASCII, streams.TypeVarchar, streams.TypeInet, streams.TypeUUID,
+		streams.TypeTimeuuid, streams.TypeVarint, streams.TypeDecimal, streams.TypeDuration:
+		v.Text, err = c.Text, checkText(c.Type, c.Text)
 	case streams.TypeBlob:
 		v.Bytes = c.Blob
 		if v.Bytes == nil {
@@ -172,35 +108,84 @@ func ConvertValue(c streams.CellValue) (Value, error) {
 	case streams.TypeTime:
 		v.TimeOfDay, err = parseTimeOfDay(c.Text)
 	case streams.TypeList, streams.TypeSet, streams.TypeTuple:
-		v.Elems = make([]Value, len(c.Elems))
-		for i, e := range c.Elems {
-			if v.Elems[i], err = ConvertValue(e.Value); err != nil {
-				return Value{}, fmt.Errorf("%s element %d: %w", c.Type, i, err)
-			}
-		}
+		return convertElems(c)
 	case streams.TypeMap:
-		v.Entries = make([]Entry, len(c.Entries))
-		for i, e := range c.Entries {
-			if v.Entries[i].Key, err = ConvertValue(e.Key); err != nil {
-				return Value{}, fmt.Errorf("map key %d: %w", i, err)
-			}
-			if v.Entries[i].Value, err = ConvertValue(e.Value); err != nil {
-				return Value{}, fmt.Errorf("map value %d: %w", i, err)
-			}
-		}
+		return convertMap(c)
 	case streams.TypeUDT:
-		v.Fields = make([]Field, len(c.Fields))
-		for i, f := range c.Fields {
-			v.Fields[i].Name = f.Name
-			if v.Fields[i].Value, err = ConvertValue(f.Value); err != nil {
-				return Value{}, fmt.Errorf("udt field %s: %w", f.Name, err)
-			}
-		}
+		return convertUDT(c)
 	default:
 		return Value{}, fmt.Errorf("unknown CQL value type %q", c.Type)
 	}
 	if err != nil {
 		return Value{}, fmt.Errorf("%s %q: %w", c.Type, c.Text, err)
+	}
+	return v, nil
+}
+
+// checkText validates the text of a value whose type is kept as text (text, ascii and
+// varchar take anything).
+func checkText(t streams.CQLType, s string) error {
+	switch t {
+	case streams.TypeInet:
+		if _, err := netip.ParseAddr(s); err != nil {
+			return err
+		}
+	case streams.TypeUUID, streams.TypeTimeuuid:
+		if !uuidRE.MatchString(s) {
+			return fmt.Errorf("not a UUID")
+		}
+	case streams.TypeVarint:
+		if _, ok := new(big.Int).SetString(s, 10); !ok {
+			return fmt.Errorf("not an integer")
+		}
+	case streams.TypeDecimal:
+		if !decimalRE.MatchString(s) {
+			return fmt.Errorf("not a decimal number")
+		}
+	case streams.TypeDuration:
+		if strings.TrimSpace(s) == "" {
+			return fmt.Errorf("empty duration")
+		}
+	}
+	return nil
+}
+
+// convertElems converts a list, set or tuple.
+func convertElems(c streams.CellValue) (Value, error) {
+	v := Value{Type: c.Type, Elems: make([]Value, len(c.Elems))}
+	for i, e := range c.Elems {
+		var err error
+		if v.Elems[i], err = ConvertValue(e.Value); err != nil {
+			return Value{}, fmt.Errorf("%s element %d: %w", c.Type, i, err)
+		}
+	}
+	return v, nil
+}
+
+// convertMap converts a map, entries in wire order.
+func convertMap(c streams.CellValue) (Value, error) {
+	v := Value{Type: c.Type, Entries: make([]Entry, len(c.Entries))}
+	for i, e := range c.Entries {
+		var err error
+		if v.Entries[i].Key, err = ConvertValue(e.Key); err != nil {
+			return Value{}, fmt.Errorf("map key %d: %w", i, err)
+		}
+		if v.Entries[i].Value, err = ConvertValue(e.Value); err != nil {
+			return Value{}, fmt.Errorf("map value %d: %w", i, err)
+		}
+	}
+	return v, nil
+}
+
+// convertUDT converts a user-defined type value, fields in wire order.
+func convertUDT(c streams.CellValue) (Value, error) {
+	v := Value{Type: c.Type, Fields: make([]Field, len(c.Fields))}
+	for i, f := range c.Fields {
+		v.Fields[i].Name = f.Name
+		var err error
+		if v.Fields[i].Value, err = ConvertValue(f.Value); err != nil {
+			return Value{}, fmt.Errorf("udt field %s: %w", f.Name, err)
+		}
 	}
 	return v, nil
 }

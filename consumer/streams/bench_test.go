@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/emulator"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
-	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams/emulator"
 )
 
 // oneKBRecords returns the wire JSON of n generated media_content records of about 1 KB

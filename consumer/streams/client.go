@@ -179,25 +179,25 @@ func (c *Client) GetRecords(ctx context.Context, in *GetRecordsInput) (*GetRecor
 // decodeGetRecords reads a GetRecords answer in one pass of the scanner. Each record's Raw
 // aliases body.
 func decodeGetRecords(body []byte) (*GetRecordsOutput, error) {
-	s := &scanner{data: body}
+	d := newDecoder(body)
 	out := &GetRecordsOutput{ChangeRecords: []Record{}}
-	_, err := s.object("GetRecords answer", func(name string) error {
+	_, err := d.Object("GetRecords answer", func(name string) error {
 		switch name {
 		case "changeRecords":
-			if isNull, err := s.null(); isNull || err != nil {
+			if isNull, err := d.Null(); isNull || err != nil {
 				return err
 			}
-			return s.array(name, func() error {
-				s.peek()
-				start := s.pos
+			return d.Array(name, func() error {
+				d.Peek()
+				start := d.Offset()
 				var r Record
-				if err := s.record(&r); err != nil {
+				if err := d.record(&r); err != nil {
 					// Valid JSON that is not a valid record: keep it whole, report it, go on.
-					s.pos = start
-					if serr := s.skip(0); serr != nil {
+					d.Rewind(start)
+					if serr := d.Skip(); serr != nil {
 						return serr
 					}
-					r = Record{Raw: body[start:s.pos]}
+					r = Record{Raw: d.Span(start)}
 					var seq struct {
 						SequenceNumber string `json:"sequenceNumber"`
 					}
@@ -205,32 +205,32 @@ func decodeGetRecords(body []byte) (*GetRecordsOutput, error) {
 					r.SequenceNumber = seq.SequenceNumber
 					out.DecodeErrors = append(out.DecodeErrors, RecordDecodeError{Index: len(out.ChangeRecords), Err: fmt.Errorf("decode record: %w", err)})
 				} else {
-					r.Raw = body[start:s.pos]
+					r.Raw = d.Span(start)
 				}
 				out.ChangeRecords = append(out.ChangeRecords, r)
 				return nil
 			})
 		case "nextShardIterator":
-			if isNull, err := s.null(); isNull || err != nil {
+			if isNull, err := d.Null(); isNull || err != nil {
 				return err
 			}
-			it, err := s.text(name, false)
+			it, err := d.Text(name, false)
 			out.NextShardIterator = &it
 			return err
 		case "iteratorDescription":
-			_, err := s.object(name, func(n string) error {
+			_, err := d.Object(name, func(n string) error {
 				if n != "iteratorPosition" {
-					return s.skip(0)
+					return d.Skip()
 				}
 				var err error
-				out.IteratorPosition, err = s.text(n, false)
+				out.IteratorPosition, err = d.Text(n, false)
 				return err
 			})
 			return err
 		}
-		return s.skip(0)
+		return d.Skip()
 	})
-	if err == nil && (s.peek() != 0 || s.pos < len(s.data)) {
+	if err == nil && !d.End() {
 		err = errors.New("data after the JSON value")
 	}
 	if err != nil {

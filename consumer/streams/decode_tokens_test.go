@@ -1,7 +1,7 @@
 package streams
 
 // The first decoder of this package, built on encoding/json's token API, kept as the test
-// oracle for the hand-written scanner in decode.go: FuzzDecodeRecord checks that both agree
+// oracle for the hand-written decoder in decode.go (on internal/jsonscan): FuzzDecodeRecord checks that both agree
 // on every input.
 
 import (

@@ -8,5 +8,5 @@
 //
 // DecodeRecord and EncodeRecord convert change records between their wire JSON and Record,
 // keeping every map (keys, rows, UDT fields) in wire order and every number's exact text.
-// The emulator subpackage is a local service speaking the same protocol.
+// The emulator package (consumer/emulator) is a local service speaking the same protocol.
 package streams

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"strconv"
 	"time"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/internal/jsonstr"
 )
 
 // EncodeRecord writes a record as wire JSON, members in the order the service sends them and
@@ -250,4 +252,4 @@ func (e *encoder) mapEntry(m *MapEntry) {
 }
 
 // str appends s as a JSON string.
-func (e *encoder) str(s string) { e.buf = AppendJSONString(e.buf, s) }
+func (e *encoder) str(s string) { e.buf = jsonstr.Append(e.buf, s) }

@@ -27,7 +27,7 @@ import (
 	"time"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/devservers"
-	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams/emulator"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/emulator"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/test/harness"
 )
 

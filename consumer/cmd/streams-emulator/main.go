@@ -1,5 +1,5 @@
 // Command streams-emulator runs a local Amazon Keyspaces Streams service (see package
-// consumer/streams/emulator): the protocol on POST /, the admin API under /_admin/.
+// consumer/emulator): the protocol on POST /, the admin API under /_admin/.
 //
 //	go run ./consumer/cmd/streams-emulator -addr 127.0.0.1:8000 -records 10000 -rate 200
 package main
@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams/emulator"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/emulator"
 )
 
 func main() {

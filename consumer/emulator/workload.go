@@ -344,15 +344,33 @@ func (w *Workload) value(cql string, depth int) streams.CellValue {
 }
 
 func (w *Workload) valueOf(t *cqlType, depth int) streams.CellValue {
-	r := w.rng
-	txt := func(typ streams.CQLType, s string) streams.CellValue { return streams.CellValue{Type: typ, Text: s} }
 	switch t.name {
+	case "list", "set":
+		return w.collectionOf(t, depth)
+	case "map":
+		return w.mapOf(t, depth)
+	case "tuple":
+		return w.tupleOf(t, depth)
+	}
+	if v, ok := w.scalarOf(t.name); ok {
+		return v
+	}
+	return w.udtOf(t, depth)
+}
+
+// scalarOf generates a random value of a scalar CQL type; ok is false for any other name.
+func (w *Workload) scalarOf(name string) (v streams.CellValue, ok bool) {
+	r := w.rng
+	txt := func(typ streams.CQLType, s string) (streams.CellValue, bool) {
+		return streams.CellValue{Type: typ, Text: s}, true
+	}
+	switch name {
 	case "ascii":
 		return txt(streams.TypeASCII, fmt.Sprintf("%s-%d", words[r.IntN(len(words))], r.IntN(10000)))
 	case "text", "varchar":
-		return txt(streams.CQLType(t.name), w.filler(8+r.IntN(40)))
+		return txt(streams.CQLType(name), w.filler(8+r.IntN(40)))
 	case "bigint", "counter":
-		return txt(streams.CQLType(t.name), strconv.FormatInt(int64(r.Uint64()), 10))
+		return txt(streams.CQLType(name), strconv.FormatInt(int64(r.Uint64()), 10))
 	case "int":
 		return txt(streams.TypeInt, strconv.FormatInt(int64(int32(r.Uint32())), 10))
 	case "smallint":
@@ -372,9 +390,9 @@ func (w *Workload) valueOf(t *cqlType, depth int) streams.CellValue {
 		for i := range b {
 			b[i] = byte(r.Uint32())
 		}
-		return streams.CellValue{Type: streams.TypeBlob, Blob: b}
+		return streams.CellValue{Type: streams.TypeBlob, Blob: b}, true
 	case "boolean":
-		return streams.CellValue{Type: streams.TypeBool, Bool: r.IntN(2) == 1}
+		return streams.CellValue{Type: streams.TypeBool, Bool: r.IntN(2) == 1}, true
 	case "date":
 		return txt(streams.TypeDate, time.Unix(0, 0).UTC().AddDate(0, 0, r.IntN(25000)).Format("2006-01-02"))
 	case "timestamp":
@@ -392,46 +410,60 @@ func (w *Workload) valueOf(t *cqlType, depth int) streams.CellValue {
 		return txt(streams.TypeUUID, w.uuid(4))
 	case "timeuuid":
 		return txt(streams.TypeTimeuuid, w.uuid(1))
-	case "list", "set":
-		n := r.IntN(5)
-		elems := []streams.Cell{}
-		seen := map[string]bool{}
-		for i := 0; i < n; i++ {
-			v := w.valueOf(t.args[0], depth+1)
-			if t.name == "set" {
-				if k := valueText(&v); seen[k] {
-					continue
-				} else {
-					seen[k] = true
-				}
-			}
-			elems = append(elems, streams.Cell{Value: v})
-		}
-		if t.name == "set" { // sets come sorted
-			sort.Slice(elems, func(i, j int) bool { return valueText(&elems[i].Value) < valueText(&elems[j].Value) })
-		}
-		return streams.CellValue{Type: streams.CQLType(t.name), Elems: elems}
-	case "map":
-		n := r.IntN(5)
-		entries := []streams.MapEntry{}
-		seen := map[string]bool{}
-		for i := 0; i < n; i++ {
-			k := w.valueOf(t.args[0], depth+1)
-			if kt := valueText(&k); seen[kt] {
+	}
+	return streams.CellValue{}, false
+}
+
+// collectionOf generates a list or a set of up to 4 elements (a set's distinct and sorted).
+func (w *Workload) collectionOf(t *cqlType, depth int) streams.CellValue {
+	n := w.rng.IntN(5)
+	elems := []streams.Cell{}
+	seen := map[string]bool{}
+	for i := 0; i < n; i++ {
+		v := w.valueOf(t.args[0], depth+1)
+		if t.name == "set" {
+			if k := valueText(&v); seen[k] {
 				continue
 			} else {
-				seen[kt] = true
+				seen[k] = true
 			}
-			entries = append(entries, streams.MapEntry{Key: k, Value: w.valueOf(t.args[1], depth+1)})
 		}
-		return streams.CellValue{Type: streams.TypeMap, Entries: entries}
-	case "tuple":
-		elems := make([]streams.Cell, len(t.args))
-		for i, a := range t.args {
-			elems[i] = streams.Cell{Value: w.valueOf(a, depth+1)}
-		}
-		return streams.CellValue{Type: streams.TypeTuple, Elems: elems}
+		elems = append(elems, streams.Cell{Value: v})
 	}
+	if t.name == "set" { // sets come sorted
+		sort.Slice(elems, func(i, j int) bool { return valueText(&elems[i].Value) < valueText(&elems[j].Value) })
+	}
+	return streams.CellValue{Type: streams.CQLType(t.name), Elems: elems}
+}
+
+// mapOf generates a map of up to 4 entries with distinct keys.
+func (w *Workload) mapOf(t *cqlType, depth int) streams.CellValue {
+	n := w.rng.IntN(5)
+	entries := []streams.MapEntry{}
+	seen := map[string]bool{}
+	for i := 0; i < n; i++ {
+		k := w.valueOf(t.args[0], depth+1)
+		if kt := valueText(&k); seen[kt] {
+			continue
+		} else {
+			seen[kt] = true
+		}
+		entries = append(entries, streams.MapEntry{Key: k, Value: w.valueOf(t.args[1], depth+1)})
+	}
+	return streams.CellValue{Type: streams.TypeMap, Entries: entries}
+}
+
+// tupleOf generates a tuple, one value per component.
+func (w *Workload) tupleOf(t *cqlType, depth int) streams.CellValue {
+	elems := make([]streams.Cell, len(t.args))
+	for i, a := range t.args {
+		elems[i] = streams.Cell{Value: w.valueOf(a, depth+1)}
+	}
+	return streams.CellValue{Type: streams.TypeTuple, Elems: elems}
+}
+
+// udtOf generates a value of the user-defined type t names: every field set.
+func (w *Workload) udtOf(t *cqlType, depth int) streams.CellValue {
 	u, ok := w.types[t.name]
 	if !ok || depth > 8 {
 		return streams.CellValue{} // an unknown type or a runaway UDT: a null

@@ -37,88 +37,123 @@ type faultsJSON struct {
 	Latency      Duration `json:"latency"`
 }
 
+// adminRoute answers one admin call: the value to send back as JSON, or an error for a 400.
+type adminRoute func(s *Server, r *http.Request) (any, error)
+
+// adminRoutes maps "METHOD /path" to its route (the table above).
+var adminRoutes = map[string]adminRoute{
+	"GET /_admin/healthz": func(*Server, *http.Request) (any, error) {
+		return map[string]string{"status": "ok"}, nil
+	},
+	"GET /_admin/streams": func(s *Server, _ *http.Request) (any, error) {
+		return s.describeStreams(), nil
+	},
+	"POST /_admin/streams":         (*Server).adminCreateStream,
+	"POST /_admin/records":         (*Server).adminPutRecords,
+	"POST /_admin/split":           (*Server).adminSplit,
+	"POST /_admin/merge":           (*Server).adminMerge,
+	"GET /_admin/faults":           (*Server).adminFaults,
+	"POST /_admin/faults":          (*Server).adminSetFaults,
+	"POST /_admin/generator/start": (*Server).adminStartGenerator,
+	"POST /_admin/generator/stop": func(s *Server, _ *http.Request) (any, error) {
+		return s.StopGenerator(), nil
+	},
+	"GET /_admin/generator/status": func(s *Server, _ *http.Request) (any, error) {
+		return s.GeneratorStatus(), nil
+	},
+	"GET /_admin/written": (*Server).writtenPage,
+}
+
+// serveAdmin answers a call of the admin API: 404 for a route it lacks, 400 with the error
+// for a call that fails.
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + r.URL.Path
-	var out any
-	var err error
-	switch route {
-	case "GET /_admin/healthz":
-		out = map[string]string{"status": "ok"}
-	case "GET /_admin/streams":
-		out = s.describeStreams()
-	case "POST /_admin/streams":
-		var spec StreamSpec
-		if err = readJSON(r, &spec); err == nil {
-			var arn string
-			arn, err = s.CreateStream(spec)
-			out = map[string]string{"streamArn": arn}
-		}
-	case "POST /_admin/records":
-		var body []byte
-		if body, err = io.ReadAll(r.Body); err == nil {
-			var recs []streams.Record
-			if recs, err = ParseRecords(body); err == nil {
-				var seqs []string
-				seqs, err = s.PutRecords(s.orOnlyStream(r.URL.Query().Get("streamArn")), recs)
-				out = map[string]any{"sequenceNumbers": seqs}
-			}
-		}
-	case "POST /_admin/split":
-		var in struct {
-			StreamArn string `json:"streamArn"`
-			ShardID   string `json:"shardId"`
-		}
-		if err = readJSON(r, &in); err == nil {
-			var children []string
-			children, err = s.Split(s.orOnlyStream(in.StreamArn), in.ShardID)
-			out = map[string]any{"children": children}
-		}
-	case "POST /_admin/merge":
-		var in struct {
-			StreamArn string   `json:"streamArn"`
-			ShardIDs  []string `json:"shardIds"`
-		}
-		if err = readJSON(r, &in); err == nil {
-			if len(in.ShardIDs) != 2 {
-				err = errors.New("merge: shardIds must name two shards")
-			} else {
-				var child string
-				child, err = s.Merge(s.orOnlyStream(in.StreamArn), in.ShardIDs[0], in.ShardIDs[1])
-				out = map[string]string{"child": child}
-			}
-		}
-	case "GET /_admin/faults":
-		f := s.Faults()
-		out = faultsJSON{f.ThrottleRate, f.ErrorRate, f.DropRate, Duration(f.Latency)}
-	case "POST /_admin/faults":
-		var in faultsJSON
-		if err = readJSON(r, &in); err == nil {
-			err = s.SetFaults(Faults{ThrottleRate: in.ThrottleRate, ErrorRate: in.ErrorRate, DropRate: in.DropRate, Latency: time.Duration(in.Latency)})
-			out = in
-		}
-	case "POST /_admin/generator/start":
-		var cfg GeneratorConfig
-		if err = readJSON(r, &cfg); err == nil {
-			cfg.StreamArn = s.orOnlyStream(cfg.StreamArn)
-			if err = s.StartGenerator(cfg); err == nil {
-				out = s.GeneratorStatus()
-			}
-		}
-	case "POST /_admin/generator/stop":
-		out = s.StopGenerator()
-	case "GET /_admin/generator/status":
-		out = s.GeneratorStatus()
-	case "GET /_admin/written":
-		out, err = s.writtenPage(r)
-	default:
+	handle, ok := adminRoutes[route]
+	if !ok {
 		writeAdmin(w, http.StatusNotFound, map[string]string{"error": "no admin route " + route})
 		return
 	}
+	out, err := handle(s, r)
 	if err != nil {
 		writeAdmin(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
 	writeAdmin(w, http.StatusOK, out)
+}
+
+func (s *Server) adminCreateStream(r *http.Request) (any, error) {
+	var spec StreamSpec
+	if err := readJSON(r, &spec); err != nil {
+		return nil, err
+	}
+	arn, err := s.CreateStream(spec)
+	return map[string]string{"streamArn": arn}, err
+}
+
+func (s *Server) adminPutRecords(r *http.Request) (any, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := ParseRecords(body)
+	if err != nil {
+		return nil, err
+	}
+	seqs, err := s.PutRecords(s.orOnlyStream(r.URL.Query().Get("streamArn")), recs)
+	return map[string]any{"sequenceNumbers": seqs}, err
+}
+
+func (s *Server) adminSplit(r *http.Request) (any, error) {
+	var in struct {
+		StreamArn string `json:"streamArn"`
+		ShardID   string `json:"shardId"`
+	}
+	if err := readJSON(r, &in); err != nil {
+		return nil, err
+	}
+	children, err := s.Split(s.orOnlyStream(in.StreamArn), in.ShardID)
+	return map[string]any{"children": children}, err
+}
+
+func (s *Server) adminMerge(r *http.Request) (any, error) {
+	var in struct {
+		StreamArn string   `json:"streamArn"`
+		ShardIDs  []string `json:"shardIds"`
+	}
+	if err := readJSON(r, &in); err != nil {
+		return nil, err
+	}
+	if len(in.ShardIDs) != 2 {
+		return nil, errors.New("merge: shardIds must name two shards")
+	}
+	child, err := s.Merge(s.orOnlyStream(in.StreamArn), in.ShardIDs[0], in.ShardIDs[1])
+	return map[string]string{"child": child}, err
+}
+
+func (s *Server) adminFaults(*http.Request) (any, error) {
+	f := s.Faults()
+	return faultsJSON{f.ThrottleRate, f.ErrorRate, f.DropRate, Duration(f.Latency)}, nil
+}
+
+func (s *Server) adminSetFaults(r *http.Request) (any, error) {
+	var in faultsJSON
+	if err := readJSON(r, &in); err != nil {
+		return nil, err
+	}
+	err := s.SetFaults(Faults{ThrottleRate: in.ThrottleRate, ErrorRate: in.ErrorRate, DropRate: in.DropRate, Latency: time.Duration(in.Latency)})
+	return in, err
+}
+
+func (s *Server) adminStartGenerator(r *http.Request) (any, error) {
+	var cfg GeneratorConfig
+	if err := readJSON(r, &cfg); err != nil {
+		return nil, err
+	}
+	cfg.StreamArn = s.orOnlyStream(cfg.StreamArn)
+	if err := s.StartGenerator(cfg); err != nil {
+		return nil, err
+	}
+	return s.GeneratorStatus(), nil
 }
 
 func readJSON(r *http.Request, v any) error {

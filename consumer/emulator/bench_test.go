@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/emulator"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
-	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams/emulator"
 )
 
 // BenchmarkGetRecordsFromEmulator reads ~1 KB records with the client from an in-process

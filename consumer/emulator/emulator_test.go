@@ -11,8 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/emulator"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
-	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams/emulator"
 
 	"net/http/httptest"
 )

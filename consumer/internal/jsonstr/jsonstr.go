@@ -1,12 +1,15 @@
-package streams
+// Package jsonstr writes JSON strings the way encoding/json does, without reflection or
+// allocation: the one escaping rule shared by the wire encoder (consumer/streams) and the
+// JSON Lines output (consumer/encode).
+package jsonstr
 
 import "unicode/utf8"
 
 const hexDigits = "0123456789abcdef"
 
-// AppendJSONString appends s as a JSON string: quotes, backslashes and control characters
+// Append appends s as a JSON string: quotes, backslashes and control characters
 // escaped, U+2028/U+2029 escaped (as encoding/json does), invalid UTF-8 replaced by U+FFFD.
-func AppendJSONString(b []byte, s string) []byte {
+func Append(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {

@@ -1,264 +1,16 @@
 package encode
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/keyspaces"
 	"github.com/hamba/avro/v2"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record"
 )
-
-// TableDef is a table's definition: its key columns and all its columns, UDTs resolved.
-type TableDef struct {
-	// Keys are the partition key columns then the clustering key columns.
-	Keys []record.FieldType
-	// Columns are all the columns (keys included) in the table's order.
-	Columns []record.FieldType
-}
-
-// TableSource answers a table's definition.
-type TableSource interface {
-	Table(ctx context.Context, keyspace, table string) (*TableDef, error)
-}
-
-// KeyspacesAPI is the part of the Amazon Keyspaces client (aws-sdk-go-v2/service/keyspaces)
-// the schema source calls.
-type KeyspacesAPI interface {
-	GetTable(ctx context.Context, in *keyspaces.GetTableInput, opts ...func(*keyspaces.Options)) (*keyspaces.GetTableOutput, error)
-	GetType(ctx context.Context, in *keyspaces.GetTypeInput, opts ...func(*keyspaces.Options)) (*keyspaces.GetTypeOutput, error)
-}
-
-// KeyspacesSource reads table definitions with GetTable, and the UDTs they use with GetType.
-type KeyspacesSource struct {
-	API KeyspacesAPI
-}
-
-// Table calls GetTable and resolves every UDT (nested ones too) with GetType.
-func (k KeyspacesSource) Table(ctx context.Context, keyspace, table string) (*TableDef, error) {
-	out, err := k.API.GetTable(ctx, &keyspaces.GetTableInput{KeyspaceName: aws.String(keyspace), TableName: aws.String(table)})
-	if err != nil {
-		return nil, fmt.Errorf("keyspaces GetTable %s.%s: %w", keyspace, table, err)
-	}
-	if out.SchemaDefinition == nil {
-		return nil, fmt.Errorf("keyspaces GetTable %s.%s: no schema definition", keyspace, table)
-	}
-	sd := out.SchemaDefinition
-	udts := map[string][]record.FieldType{}
-	def := &TableDef{}
-	types := map[string]record.Type{}
-	for _, c := range sd.AllColumns {
-		t, err := record.ParseType(aws.ToString(c.Type))
-		if err != nil {
-			return nil, fmt.Errorf("column %s: %w", aws.ToString(c.Name), err)
-		}
-		if t, err = k.resolve(ctx, keyspace, t, udts, 0); err != nil {
-			return nil, fmt.Errorf("column %s: %w", aws.ToString(c.Name), err)
-		}
-		types[aws.ToString(c.Name)] = t
-		def.Columns = append(def.Columns, record.FieldType{Name: aws.ToString(c.Name), Type: t})
-	}
-	for _, pk := range sd.PartitionKeys {
-		def.Keys = append(def.Keys, record.FieldType{Name: aws.ToString(pk.Name), Type: types[aws.ToString(pk.Name)]})
-	}
-	for _, ck := range sd.ClusteringKeys {
-		def.Keys = append(def.Keys, record.FieldType{Name: aws.ToString(ck.Name), Type: types[aws.ToString(ck.Name)]})
-	}
-	return def, nil
-}
-
-// maxUDTDepth bounds UDT nesting (Keyspaces allows 8 levels).
-const maxUDTDepth = 16
-
-func (k KeyspacesSource) resolve(ctx context.Context, keyspace string, t record.Type, udts map[string][]record.FieldType, depth int) (record.Type, error) {
-	if depth > maxUDTDepth {
-		return t, fmt.Errorf("UDTs nested deeper than %d", maxUDTDepth)
-	}
-	for i, e := range t.Elems {
-		r, err := k.resolve(ctx, keyspace, e, udts, depth+1)
-		if err != nil {
-			return t, err
-		}
-		t.Elems[i] = r
-	}
-	if t.Name != "udt" || t.Fields != nil {
-		return t, nil
-	}
-	fields, ok := udts[t.UDT]
-	if !ok {
-		out, err := k.API.GetType(ctx, &keyspaces.GetTypeInput{KeyspaceName: aws.String(keyspace), TypeName: aws.String(t.UDT)})
-		if err != nil {
-			return t, fmt.Errorf("keyspaces GetType %s.%s: %w", keyspace, t.UDT, err)
-		}
-		for _, f := range out.FieldDefinitions {
-			ft, err := record.ParseType(aws.ToString(f.Type))
-			if err != nil {
-				return t, fmt.Errorf("type %s field %s: %w", t.UDT, aws.ToString(f.Name), err)
-			}
-			if ft, err = k.resolve(ctx, keyspace, ft, udts, depth+1); err != nil {
-				return t, err
-			}
-			fields = append(fields, record.FieldType{Name: aws.ToString(f.Name), Type: ft})
-		}
-		udts[t.UDT] = fields
-	}
-	t.Fields = append([]record.FieldType(nil), fields...)
-	return t, nil
-}
-
-// ErrTypeConflict marks a value whose type conflicts with its column's declared type.
-var ErrTypeConflict = errors.New("value does not match the column type")
-
-// Schemas keeps the current Avro schema of each table and widens it when an event shows a
-// column (or a UDT field, or a collection's element type) the schema lacks: first by asking
-// the TableSource again (the table was altered), then, for what the source does not know
-// or when it is unavailable (no permission, no network), from the values the event carries.
-// A new version only ever adds columns and fills unknown types, so it covers every event
-// the previous one did. Safe for concurrent use.
-type Schemas struct {
-	src          TableSource
-	cellMetadata bool
-	logger       *slog.Logger
-
-	mu      sync.Mutex
-	current map[string]*AvroSchema // by keyspace.table
-}
-
-// NewSchemas returns a schema registry. src may be nil: schemas are then derived from the
-// records alone.
-func NewSchemas(src TableSource, cellMetadata bool, logger *slog.Logger) *Schemas {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	return &Schemas{src: src, cellMetadata: cellMetadata, logger: logger, current: map[string]*AvroSchema{}}
-}
-
-// For returns a schema that covers the event: the current one, or a new version.
-func (s *Schemas) For(ctx context.Context, ev *record.Event) (*AvroSchema, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id := ev.Keyspace + "." + ev.Table
-	cur := s.current[id]
-	if cur != nil && cur.covers(ev) == nil {
-		return cur, nil
-	}
-	def := &TableDef{}
-	if cur != nil {
-		def = cur.Def
-	}
-	if s.src != nil {
-		fresh, err := s.src.Table(ctx, ev.Keyspace, ev.Table)
-		if err != nil {
-			s.logger.Warn("table definition unavailable; deriving the Avro schema from the records",
-				"keyspace", ev.Keyspace, "table", ev.Table, "error", err.Error())
-		} else {
-			def = widen(def, fresh, s.logger)
-		}
-	}
-	def, err := deriveFrom(def, ev)
-	if err != nil {
-		return nil, err
-	}
-	next, err := NewAvroSchema(ev.Keyspace, ev.Table, def, s.cellMetadata)
-	if err != nil {
-		return nil, err
-	}
-	if err := next.covers(ev); err != nil {
-		return nil, err
-	}
-	if cur == nil || cur.Fingerprint != next.Fingerprint {
-		s.logger.Info("avro schema version", "keyspace", ev.Keyspace, "table", ev.Table,
-			"fingerprint", next.Fingerprint, "columns", len(next.Def.Columns))
-	}
-	s.current[id] = next
-	return next, nil
-}
-
-// widen returns the definition fresh from the source, keeping every column of old that it
-// lacks (a dropped column stays readable in older events) and old's knowledge of types it
-// leaves unknown.
-func widen(old, fresh *TableDef, logger *slog.Logger) *TableDef {
-	out := &TableDef{Keys: fresh.Keys}
-	if len(out.Keys) == 0 {
-		out.Keys = old.Keys
-	}
-	seen := map[string]bool{}
-	for _, c := range fresh.Columns {
-		seen[c.Name] = true
-		if i := columnIndex(old.Columns, c.Name); i >= 0 {
-			m, err := record.Merge(old.Columns[i].Type, c.Type)
-			if err != nil {
-				logger.Warn("column type changed; keeping the previous one", "column", c.Name, "error", err.Error())
-				m = old.Columns[i].Type
-			}
-			c.Type = m
-		}
-		out.Columns = append(out.Columns, c)
-	}
-	for _, c := range old.Columns {
-		if !seen[c.Name] {
-			out.Columns = append(out.Columns, c)
-		}
-	}
-	return out
-}
-
-// deriveFrom adds the event's columns that def lacks and fills the types def does not know
-// from the event's values. A value whose type conflicts with a known type is an error.
-func deriveFrom(def *TableDef, ev *record.Event) (*TableDef, error) {
-	out := &TableDef{Keys: append([]record.FieldType(nil), def.Keys...), Columns: append([]record.FieldType(nil), def.Columns...)}
-	add := func(cols *[]record.FieldType, f record.Field) error {
-		vt := record.TypeOf(f.Value)
-		i := columnIndex(*cols, f.Name)
-		if i < 0 {
-			*cols = append(*cols, record.FieldType{Name: f.Name, Type: vt})
-			return nil
-		}
-		m, err := record.Merge((*cols)[i].Type, vt)
-		if err != nil {
-			return fmt.Errorf("column %s: %w: %w", f.Name, ErrTypeConflict, err)
-		}
-		(*cols)[i].Type = m
-		return nil
-	}
-	for _, k := range ev.Keys {
-		if err := add(&out.Keys, k); err != nil {
-			return nil, err
-		}
-		if err := add(&out.Columns, k); err != nil {
-			return nil, err
-		}
-	}
-	for _, img := range []*record.Image{ev.NewImage, ev.OldImage} {
-		if img == nil {
-			continue
-		}
-		for _, c := range img.Columns {
-			if err := add(&out.Columns, c); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return out, nil
-}
-
-func columnIndex(cols []record.FieldType, name string) int {
-	for i, c := range cols {
-		if c.Name == name {
-			return i
-		}
-	}
-	return -1
-}
 
 // AvroSchema is one version of a table's Avro schema.
 type AvroSchema struct {
@@ -295,8 +47,8 @@ func (a *AvroSchema) covers(ev *record.Event) error {
 		if !ok {
 			return fmt.Errorf("column %s: not in the schema", f.Name)
 		}
-		if !cols[i].typ.Covers(record.TypeOf(f.Value)) {
-			return fmt.Errorf("column %s: %w: %s value in a %s column", f.Name, ErrTypeConflict, record.TypeOf(f.Value), cols[i].typ)
+		if !typeCovers(cols[i].typ, typeOf(f.Value)) {
+			return fmt.Errorf("column %s: %w: %s value in a %s column", f.Name, ErrTypeConflict, typeOf(f.Value), cols[i].typ)
 		}
 		return nil
 	}
@@ -480,15 +232,6 @@ var scalarAvro = map[string]string{
 	"duration":  `{"type":"string","logicalType":"cql-duration"}`,
 }
 
-// scalarBranch is the union branch name of each scalar's Avro type (type.logicalType for
-// the logical types the library knows).
-var scalarBranch = map[string]string{
-	"uuid": "string.uuid", "timeuuid": "string.uuid", "tinyint": "int", "smallint": "int",
-	"int": "int", "bigint": "long", "counter": "long", "float": "float", "double": "double",
-	"bool": "boolean", "blob": "bytes", "timestamp": "long.timestamp-millis",
-	"date": "int.date", "time": "long.time-micros",
-}
-
 // typ writes the (non-null) Avro type of t. Named types (tuples, UDTs, map entries) are
 // defined at first use and referenced by name afterwards.
 func (w *schemaWriter) typ(t record.Type) {
@@ -563,7 +306,7 @@ func (w *schemaWriter) typ(t record.Type) {
 		}
 		w.b.WriteString(`]}`)
 	default:
-		// Unreachable for types built by record.ParseType / record.TypeOf.
+		// Unreachable for types built by record.ParseType / typeOf.
 		w.b.WriteString(`"string"`)
 	}
 }
@@ -603,4 +346,20 @@ func writeTypeKey(b *strings.Builder, t record.Type) {
 		}
 		b.WriteByte('}')
 	}
+}
+
+// udtFieldNames are the sanitised Avro names of a UDT's fields (as schemaWriter.typ
+// writes them).
+func udtFieldNames(t record.Type) []string {
+	out := make([]string, len(t.Fields))
+	used := map[string]bool{}
+	for i, f := range t.Fields {
+		name := AvroName(f.Name)
+		for n := 2; used[name]; n++ {
+			name = fmt.Sprintf("%s_%d", AvroName(f.Name), n)
+		}
+		used[name] = true
+		out[i] = name
+	}
+	return out
 }

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/emulator"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
-	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams/emulator"
 )
 
 // TestDefaultConfigChain configures the client the way the service does: credentials,

@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/keyspaces"
 	"github.com/aws/aws-sdk-go-v2/service/keyspaces/types"
-	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams/emulator"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/emulator"
 )
 
 // TestKeyspacesSDKReadsSchema points the real aws-sdk-go-v2 keyspaces client at the emulator.

@@ -1,0 +1,156 @@
+package encode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record"
+)
+
+// ErrTypeConflict marks a value whose type conflicts with its column's declared type.
+var ErrTypeConflict = errors.New("value does not match the column type")
+
+// Schemas keeps the current Avro schema of each table and widens it when an event shows a
+// column (or a UDT field, or a collection's element type) the schema lacks: first by asking
+// the TableSource again (the table was altered), then, for what the source does not know
+// or when it is unavailable (no permission, no network), from the values the event carries.
+// A new version only ever adds columns and fills unknown types, so it covers every event
+// the previous one did. Safe for concurrent use.
+type Schemas struct {
+	src          TableSource
+	cellMetadata bool
+	logger       *slog.Logger
+
+	mu      sync.Mutex
+	current map[string]*AvroSchema // by keyspace.table
+}
+
+// NewSchemas returns a schema registry. src may be nil: schemas are then derived from the
+// records alone.
+func NewSchemas(src TableSource, cellMetadata bool, logger *slog.Logger) *Schemas {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Schemas{src: src, cellMetadata: cellMetadata, logger: logger, current: map[string]*AvroSchema{}}
+}
+
+// For returns a schema that covers the event: the current one, or a new version.
+func (s *Schemas) For(ctx context.Context, ev *record.Event) (*AvroSchema, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := ev.Keyspace + "." + ev.Table
+	cur := s.current[id]
+	if cur != nil && cur.covers(ev) == nil {
+		return cur, nil
+	}
+	def := &TableDef{}
+	if cur != nil {
+		def = cur.Def
+	}
+	if s.src != nil {
+		fresh, err := s.src.Table(ctx, ev.Keyspace, ev.Table)
+		if err != nil {
+			s.logger.Warn("table definition unavailable; deriving the Avro schema from the records",
+				"keyspace", ev.Keyspace, "table", ev.Table, "error", err.Error())
+		} else {
+			def = widen(def, fresh, s.logger)
+		}
+	}
+	def, err := deriveFrom(def, ev)
+	if err != nil {
+		return nil, err
+	}
+	next, err := NewAvroSchema(ev.Keyspace, ev.Table, def, s.cellMetadata)
+	if err != nil {
+		return nil, err
+	}
+	if err := next.covers(ev); err != nil {
+		return nil, err
+	}
+	if cur == nil || cur.Fingerprint != next.Fingerprint {
+		s.logger.Info("avro schema version", "keyspace", ev.Keyspace, "table", ev.Table,
+			"fingerprint", next.Fingerprint, "columns", len(next.Def.Columns))
+	}
+	s.current[id] = next
+	return next, nil
+}
+
+// widen returns the definition fresh from the source, keeping every column of old that it
+// lacks (a dropped column stays readable in older events) and old's knowledge of types it
+// leaves unknown.
+func widen(old, fresh *TableDef, logger *slog.Logger) *TableDef {
+	out := &TableDef{Keys: fresh.Keys}
+	if len(out.Keys) == 0 {
+		out.Keys = old.Keys
+	}
+	seen := map[string]bool{}
+	for _, c := range fresh.Columns {
+		seen[c.Name] = true
+		if i := columnIndex(old.Columns, c.Name); i >= 0 {
+			m, err := mergeTypes(old.Columns[i].Type, c.Type)
+			if err != nil {
+				logger.Warn("column type changed; keeping the previous one", "column", c.Name, "error", err.Error())
+				m = old.Columns[i].Type
+			}
+			c.Type = m
+		}
+		out.Columns = append(out.Columns, c)
+	}
+	for _, c := range old.Columns {
+		if !seen[c.Name] {
+			out.Columns = append(out.Columns, c)
+		}
+	}
+	return out
+}
+
+// deriveFrom adds the event's columns that def lacks and fills the types def does not know
+// from the event's values. A value whose type conflicts with a known type is an error.
+func deriveFrom(def *TableDef, ev *record.Event) (*TableDef, error) {
+	out := &TableDef{Keys: append([]record.FieldType(nil), def.Keys...), Columns: append([]record.FieldType(nil), def.Columns...)}
+	add := func(cols *[]record.FieldType, f record.Field) error {
+		vt := typeOf(f.Value)
+		i := columnIndex(*cols, f.Name)
+		if i < 0 {
+			*cols = append(*cols, record.FieldType{Name: f.Name, Type: vt})
+			return nil
+		}
+		m, err := mergeTypes((*cols)[i].Type, vt)
+		if err != nil {
+			return fmt.Errorf("column %s: %w: %w", f.Name, ErrTypeConflict, err)
+		}
+		(*cols)[i].Type = m
+		return nil
+	}
+	for _, k := range ev.Keys {
+		if err := add(&out.Keys, k); err != nil {
+			return nil, err
+		}
+		if err := add(&out.Columns, k); err != nil {
+			return nil, err
+		}
+	}
+	for _, img := range []*record.Image{ev.NewImage, ev.OldImage} {
+		if img == nil {
+			continue
+		}
+		for _, c := range img.Columns {
+			if err := add(&out.Columns, c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+func columnIndex(cols []record.FieldType, name string) int {
+	for i, c := range cols {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,273 @@
+// Package jsonscan reads JSON from a byte slice one value at a time, without reflection: the
+// caller walks objects member by member in wire order, and numbers keep their exact text.
+// Strings are unescaped exactly as encoding/json does (invalid UTF-8 and lone surrogates
+// become U+FFFD). It knows nothing of the documents it reads: consumer/streams writes its
+// record grammar on it.
+package jsonscan
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// maxSkipDepth bounds the nesting of skipped (unknown) members, as encoding/json does.
+const maxSkipDepth = 10000
+
+// Scanner reads JSON from data. Every method first skips white space. The zero Scanner reads
+// an empty input; Init sets what it reads.
+type Scanner struct {
+	data  []byte
+	pos   int
+	buf   []byte            // scratch for unescaping strings
+	names map[string]string // object member names returned without allocating
+}
+
+var errEOF = fmt.Errorf("unexpected end of JSON: %w", io.ErrUnexpectedEOF)
+
+// Init makes s read data from its start. Object member names found in names are returned
+// as names' own strings, so reading a document's usual member names allocates nothing;
+// names may be nil.
+func (s *Scanner) Init(data []byte, names map[string]string) {
+	*s = Scanner{data: data, names: names}
+}
+
+// Offset returns the offset in data of the next unread byte.
+func (s *Scanner) Offset() int { return s.pos }
+
+// Rewind moves back to off, an offset Offset returned earlier, to read from there again.
+func (s *Scanner) Rewind(off int) { s.pos = off }
+
+// Span returns the bytes read since off (an offset Offset returned earlier); it aliases data.
+func (s *Scanner) Span(off int) []byte { return s.data[off:s.pos] }
+
+// End reports whether only white space is left.
+func (s *Scanner) End() bool { return s.Peek() == 0 && s.pos >= len(s.data) }
+
+// Peek returns the next non-space byte without consuming it (0 at the end).
+func (s *Scanner) Peek() byte {
+	for s.pos < len(s.data) {
+		switch c := s.data[s.pos]; c {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return c
+		}
+	}
+	return 0
+}
+
+// SyntaxError reports the byte at the current offset as invalid, what saying where
+// ("in numeric literal"); at the end of data it is an unexpected end of JSON.
+func (s *Scanner) SyntaxError(what string) error {
+	if s.pos >= len(s.data) {
+		return errEOF
+	}
+	return fmt.Errorf("invalid character %q %s at offset %d", s.data[s.pos], what, s.pos)
+}
+
+// Kind names the JSON value that starts at the next byte, for error messages.
+func (s *Scanner) Kind() string {
+	switch c := s.Peek(); {
+	case c == '{':
+		return "an object"
+	case c == '[':
+		return "an array"
+	case c == '"':
+		return "a string"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	case c == 'n':
+		return "null"
+	case c == '-' || (c >= '0' && c <= '9'):
+		return "a number"
+	case c == 0:
+		return "the end of the input"
+	}
+	return fmt.Sprintf("%q", s.data[s.pos])
+}
+
+// Null consumes a null literal if one is next.
+func (s *Scanner) Null() (bool, error) {
+	if s.Peek() != 'n' {
+		return false, nil
+	}
+	return true, s.Literal("null")
+}
+
+// Literal consumes lit (true, false or null), which must come next.
+func (s *Scanner) Literal(lit string) error {
+	if !bytes.HasPrefix(s.data[s.pos:], []byte(lit)) {
+		if len(s.data)-s.pos < len(lit) && bytes.HasPrefix([]byte(lit), s.data[s.pos:]) {
+			return errEOF
+		}
+		return s.SyntaxError("in literal")
+	}
+	s.pos += len(lit)
+	return nil
+}
+
+// Object reads an object member by member, calling fn with each member's name to read its
+// value; null reads as absent (present false). what names the object in errors.
+func (s *Scanner) Object(what string, fn func(name string) error) (present bool, err error) {
+	if isNull, err := s.Null(); isNull || err != nil {
+		return false, err
+	}
+	if s.Peek() != '{' {
+		return false, fmt.Errorf("%s: want a JSON object, got %s", what, s.Kind())
+	}
+	s.pos++
+	if s.Peek() == '}' {
+		s.pos++
+		return true, nil
+	}
+	for {
+		if s.Peek() != '"' {
+			return true, s.SyntaxError("looking for the beginning of an object key string")
+		}
+		b, err := s.StrBytes()
+		if err != nil {
+			return true, err
+		}
+		name, ok := s.names[string(b)] // no allocation for the document's usual names
+		if !ok {
+			name = string(b)
+		}
+		if s.Peek() != ':' {
+			return true, s.SyntaxError("after object key")
+		}
+		s.pos++
+		if err := fn(name); err != nil {
+			return true, err
+		}
+		switch s.Peek() {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return true, nil
+		default:
+			return true, s.SyntaxError("after object key:value pair")
+		}
+	}
+}
+
+// Array reads an array element by element, calling fn to read each element. what names the
+// array in errors.
+func (s *Scanner) Array(what string, fn func() error) error {
+	if s.Peek() != '[' {
+		return fmt.Errorf("%s: want a JSON array, got %s", what, s.Kind())
+	}
+	s.pos++
+	if s.Peek() == ']' {
+		s.pos++
+		return nil
+	}
+	for {
+		if err := fn(); err != nil {
+			return err
+		}
+		switch s.Peek() {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return nil
+		default:
+			return s.SyntaxError("after array element")
+		}
+	}
+}
+
+// Text reads a JSON string, or a JSON number when numberOK (its exact text).
+func (s *Scanner) Text(what string, numberOK bool) (string, error) {
+	switch c := s.Peek(); {
+	case c == '"':
+		return s.Str()
+	case numberOK && (c == '-' || (c >= '0' && c <= '9')):
+		b, err := s.Number()
+		return string(b), err
+	}
+	return "", fmt.Errorf("%s: want a JSON string, got %s", what, s.Kind())
+}
+
+// Str reads a JSON string; the next byte must be its opening quote.
+func (s *Scanner) Str() (string, error) {
+	b, err := s.StrBytes()
+	return string(b), err
+}
+
+// Number reads a JSON number (grammar checked) and returns its text.
+func (s *Scanner) Number() ([]byte, error) {
+	start := s.pos
+	d := s.data
+	i := s.pos
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	fail := func() ([]byte, error) {
+		s.pos = i
+		return nil, s.SyntaxError("in numeric literal")
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case digits() == 0:
+		return fail()
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		if digits() == 0 {
+			return fail()
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return fail()
+		}
+	}
+	s.pos = i
+	return d[start:i], nil
+}
+
+// Skip consumes any JSON value, checking its syntax.
+func (s *Scanner) Skip() error { return s.skip(0) }
+
+func (s *Scanner) skip(depth int) error {
+	if depth > maxSkipDepth {
+		return errors.New("exceeded max depth")
+	}
+	switch c := s.Peek(); {
+	case c == '{':
+		_, err := s.Object("", func(string) error { return s.skip(depth + 1) })
+		return err
+	case c == '[':
+		return s.Array("", func() error { return s.skip(depth + 1) })
+	case c == '"':
+		_, err := s.StrBytes()
+		return err
+	case c == 't':
+		return s.Literal("true")
+	case c == 'f':
+		return s.Literal("false")
+	case c == 'n':
+		return s.Literal("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		_, err := s.Number()
+		return err
+	}
+	return s.SyntaxError("looking for beginning of value")
+}

@@ -1,0 +1,96 @@
+package jsonscan
+
+import (
+	"errors"
+	"io"
+	"reflect"
+	"testing"
+)
+
+// walk reads any JSON value into a flat list of its tokens: member names, string values and
+// number texts, in wire order.
+func walk(s *Scanner, out *[]string) error {
+	switch c := s.Peek(); {
+	case c == '{':
+		_, err := s.Object("", func(name string) error {
+			*out = append(*out, "name:"+name)
+			return walk(s, out)
+		})
+		return err
+	case c == '[':
+		return s.Array("", func() error { return walk(s, out) })
+	case c == '"' || c == '-' || (c >= '0' && c <= '9'):
+		t, err := s.Text("", true)
+		*out = append(*out, t)
+		return err
+	}
+	return s.Skip()
+}
+
+func TestScanner(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+		err  string
+	}{
+		{in: `{"b":1.50,"a":["x\u00e9\ud83d\ude00",-0e+1],"c":null,"d":true}`,
+			want: []string{"name:b", "1.50", "name:a", "xé😀", "-0e+1", "name:c", "name:d"}},
+		{in: " \"lone \\ud800 and bad \xff\" ", want: []string{"lone \uFFFD and bad \uFFFD"}},
+		{in: `{"a":01}`, err: `invalid character '1' after object key:value pair at offset 6`},
+		{in: `{"a":1.}`, err: `invalid character '}' in numeric literal at offset 7`},
+		{in: `[1,]`, err: `invalid character ']' looking for beginning of value at offset 3`},
+		{in: `"\x"`, err: `invalid character 'x' in string escape code at offset 2`},
+		{in: `{"a":tru`, err: "unexpected end of JSON: unexpected EOF"},
+	}
+	for _, tt := range tests {
+		var s Scanner
+		s.Init([]byte(tt.in), nil)
+		var got []string
+		err := walk(&s, &got)
+		if tt.err != "" {
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("%s: error %v, want %s", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || !s.End() {
+			t.Fatalf("%s: error %v, end %v", tt.in, err, s.End())
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestScannerEOFIsUnexpected(t *testing.T) {
+	var s Scanner
+	s.Init([]byte(`{"a":"b`), nil)
+	if err := s.Skip(); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("got %v, want io.ErrUnexpectedEOF", err)
+	}
+}
+
+func TestScannerInternsNamesAndSpans(t *testing.T) {
+	names := map[string]string{"key": "key"}
+	var s Scanner
+	s.Init([]byte(`{"key": [1, 2]} `), names)
+	var start int
+	_, err := s.Object("", func(name string) error {
+		if name != "key" {
+			t.Errorf("name %q", name)
+		}
+		s.Peek()
+		start = s.Offset()
+		if err := s.Skip(); err != nil {
+			return err
+		}
+		if got := string(s.Span(start)); got != "[1, 2]" {
+			t.Errorf("span %q", got)
+		}
+		s.Rewind(start)
+		return s.Skip()
+	})
+	if err != nil || !s.End() {
+		t.Fatalf("error %v, end %v", err, s.End())
+	}
+}
