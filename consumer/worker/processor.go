@@ -21,9 +21,10 @@ type Assignment struct {
 // Processor reads shards.
 type Processor interface {
 	// ProcessShard reads the shard from a.Checkpoint. It returns nil after the shard ended and
-	// a.Checkpointer.ShardEnd succeeded; nil after drain was closed and it flushed and
-	// checkpointed what it had read (graceful handoff); and at once, writing nothing more, when
-	// ctx ends (lease lost, or hard stop).
+	// a.Checkpointer.ShardEnd succeeded; nil after drain was closed and it stored and
+	// checkpointed what it had read (graceful handoff, shutdown), except an unfinished replay
+	// of a.Pending, which it leaves with the intent to the next owner; and at once, writing
+	// nothing more, when ctx ends (lease lost, or hard stop).
 	ProcessShard(ctx context.Context, drain <-chan struct{}, a Assignment) error
 }
 
