@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -188,8 +189,8 @@ func checkContent(t *testing.T, s *harness.Stack, format string) {
 				if l.Event["origin"] != wire.Origin {
 					t.Fatalf("%s: origin %v, wrote %s", l.Seq, l.Event["origin"], wire.Origin)
 				}
-				secs, _ := wire.CreatedAt.Float64()
-				if got := createdAtMillis(t, l.Event["created_at"]); got != int64(secs*1000+0.5) && got != int64(secs*1000) {
+				trunc, round := wireMillis(t, wire.CreatedAt)
+				if got := createdAtMillis(t, l.Event["created_at"]); got != trunc && got != round {
 					t.Fatalf("%s: created_at %d ms, wrote %s s", l.Seq, got, wire.CreatedAt)
 				}
 				if len(wire.PartitionKeys) == 0 || l.Event["keys"] == nil {
@@ -202,6 +203,21 @@ func checkContent(t *testing.T, s *harness.Stack, format string) {
 	if checked == 0 {
 		t.Fatal("no record compared")
 	}
+}
+
+// wireMillis is the wire's createdAt (seconds, with a fraction) in milliseconds, truncated and
+// rounded, computed exactly: in float64, 1795697503.83899995 s × 1000 rounds up to …839 ms.
+func wireMillis(t *testing.T, n json.Number) (trunc, round int64) {
+	r, ok := new(big.Rat).SetString(string(n))
+	if !ok {
+		t.Fatalf("createdAt %q is not a number", n)
+	}
+	r.Mul(r, big.NewRat(1000, 1))
+	floor := func(x *big.Rat) int64 {
+		q, _ := new(big.Int).DivMod(x.Num(), x.Denom(), new(big.Int)) // Euclidean division: the floor
+		return q.Int64()
+	}
+	return floor(r), floor(new(big.Rat).Add(r, big.NewRat(1, 2)))
 }
 
 // createdAtMillis reads created_at from a JSON event (RFC 3339 text) or an Avro one
