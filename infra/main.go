@@ -18,6 +18,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/config"
 	cdc "github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/constructs"
 )
 
@@ -287,7 +288,7 @@ func buildStack(app awscdk.App) (awscdk.Stack, *cdc.KeyspacesCdcToS3, error) {
 	}
 	stack := awscdk.NewStack(app, jsii.String(name), &awscdk.StackProps{
 		Env:         env,
-		Description: jsii.Sprintf("keyspaces-cdc-s3: CDC of Amazon Keyspaces table %s.%s to S3 (%s)", props.Keyspace, props.Table, orDefault(props.Format, cdc.DefaultFormat)),
+		Description: jsii.Sprintf("keyspaces-cdc-s3: CDC of Amazon Keyspaces table %s.%s to S3 (%s)", props.Keyspace, props.Table, orDefault(props.Format, config.Defaults().Format)),
 	})
 	if vpcId != "" {
 		props.ExistingVpc = awsec2.Vpc_FromVpcAttributes(stack, jsii.String("ImportedVpc"), &awsec2.VpcAttributes{
