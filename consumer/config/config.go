@@ -246,6 +246,8 @@ func (c *Config) validate() []error {
 		case !isText:
 		case *p == "" && s.Required != "":
 			bad(s.Env, "required: "+s.Required)
+		case *p == "" && s.NonEmpty:
+			bad(s.Env, "must not be empty")
 		case *p == "" && s.DefaultNote == fromAWSRegion:
 			bad(s.Env, "no region: set AWS_REGION or "+s.Env)
 		case *p != "" && s.Pattern != nil && !s.Pattern.MatchString(*p):
@@ -257,12 +259,6 @@ func (c *Config) validate() []error {
 	}
 	if c.LeaseRenewInterval >= c.LeaseFailoverTime {
 		bad("CDC_LEASE_RENEW_INTERVAL", fmt.Sprintf("%s must be less than CDC_LEASE_FAILOVER_TIME (%s)", c.LeaseRenewInterval, c.LeaseFailoverTime))
-	}
-	if c.ApplicationName == "" {
-		bad("CDC_APPLICATION_NAME", "must not be empty")
-	}
-	if c.MetricsNamespace == "" {
-		bad("CDC_METRICS_NAMESPACE", "must not be empty")
 	}
 	return errs
 }

@@ -174,6 +174,9 @@ func TestTableIsConsistent(t *testing.T) {
 		if s.Kind == Choice && s.Default != "" && !slices.Contains(s.Allowed, s.Default) {
 			t.Errorf("%s: default %q is not one of %v", s.Env, s.Default, s.Allowed)
 		}
+		if s.NonEmpty && s.Default == "" {
+			t.Errorf("%s: a setting that may not be emptied needs a default", s.Env)
+		}
 		if (s.Pattern != nil) != (s.Shape != "") {
 			t.Errorf("%s: a pattern needs its shape, and the reverse", s.Env)
 		}

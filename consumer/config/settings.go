@@ -43,6 +43,8 @@ type Setting struct {
 	DefaultNote string
 	// Required says what a required setting is for; empty when it is optional.
 	Required string
+	// NonEmpty: the setting has a default, and may not be set to empty.
+	NonEmpty bool
 	Min, Max int64             // Int, Bytes: the range; Duration: in nanoseconds
 	Allowed  []string          // Choice: the values
 	Pattern  *regexp.Regexp    // Text: what a value must match (nil: anything)
@@ -94,6 +96,15 @@ func compressionDefaults() string {
 		defs[i] = DefaultCompression(f)
 	}
 	return strings.Join(defs, "|")
+}
+
+// compressionsText lists each format's compressions: "json: gzip, zstd, none; avro: ...".
+func compressionsText() string {
+	parts := make([]string, len(Formats))
+	for i, f := range Formats {
+		parts[i] = f + ": " + strings.Join(Compressions[f], ", ")
+	}
+	return strings.Join(parts, "; ")
 }
 
 // table is every setting, in the order --help and the docs list them.
@@ -152,7 +163,7 @@ var table = []Setting{
 	{
 		Env: "CDC_COMPRESSION", Flag: "compression", Prop: "Compression", Context: "compression",
 		Kind: Compression, DefaultNote: compressionDefaults(),
-		Meaning: "json: gzip, zstd, none; avro: deflate, snappy, zstandard, null",
+		Meaning: compressionsText(),
 		field:   func(c *Config) any { return &c.Compression },
 	},
 	{
@@ -170,7 +181,7 @@ var table = []Setting{
 	},
 	{
 		Env: "CDC_APPLICATION_NAME", Flag: "application-name", Prop: "ApplicationName", Context: "applicationName",
-		Default: "keyspaces-cdc-s3",
+		Default: "keyspaces-cdc-s3", NonEmpty: true,
 		Meaning: "application name: metrics dimension and log field",
 		field:   func(c *Config) any { return &c.ApplicationName },
 	},
@@ -272,7 +283,7 @@ var table = []Setting{
 	},
 	{
 		Env: "CDC_METRICS_NAMESPACE", Flag: "metrics-namespace", Prop: "MetricsNamespace", Context: "metricsNamespace",
-		Default: "KeyspacesCdcToS3",
+		Default: "KeyspacesCdcToS3", NonEmpty: true,
 		Meaning: "CloudWatch namespace of the EMF metrics in the logs",
 		field:   func(c *Config) any { return &c.MetricsNamespace },
 	},

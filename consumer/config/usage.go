@@ -43,11 +43,7 @@ func (s Setting) AllowedText() string {
 	case Choice:
 		return strings.Join(s.Allowed, ", ")
 	case Compression:
-		parts := make([]string, len(Formats))
-		for i, f := range Formats {
-			parts[i] = f + ": " + strings.Join(Compressions[f], ", ")
-		}
-		return strings.Join(parts, "; ")
+		return compressionsText()
 	case Bool:
 		return "true, false"
 	case Int:
@@ -57,8 +53,11 @@ func (s Setting) AllowedText() string {
 	case Duration:
 		return fmt.Sprintf("%s to %s", lo, hi)
 	}
-	if s.Pattern != nil {
+	switch {
+	case s.Pattern != nil:
 		return s.Shape
+	case s.NonEmpty:
+		return "non-empty text"
 	}
 	return "any text"
 }
