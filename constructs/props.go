@@ -103,6 +103,9 @@ type KeyspacesCdcToS3Props struct {
 	// MaxStealsPerCycle: leases a task below its share asks other tasks for per take cycle
 	// (CDC_MAX_STEALS_PER_CYCLE). Default: the consumer's.
 	MaxStealsPerCycle int
+	// PollInterval is the wait between GetRecords calls on a shard at its tip
+	// (CDC_POLL_INTERVAL). Default: the consumer's.
+	PollInterval time.Duration
 	// LogLevel of the consumer (CDC_LOG_LEVEL). Default: the consumer's.
 	LogLevel string
 	// MetricsNamespace of the consumer's EMF metrics and of the dashboard and alarms

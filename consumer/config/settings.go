@@ -252,7 +252,7 @@ var table = []Setting{
 		field:   func(c *Config) any { return &c.MaxStealsPerCycle },
 	},
 	{
-		Env: "CDC_POLL_INTERVAL", Flag: "poll-interval",
+		Env: "CDC_POLL_INTERVAL", Flag: "poll-interval", Prop: "PollInterval", Context: "pollInterval",
 		Kind: Duration, Default: "1s", Min: int64(10 * time.Millisecond), Max: int64(time.Minute),
 		Meaning: "wait between GetRecords calls on a shard at its tip",
 		field:   func(c *Config) any { return &c.PollInterval },
