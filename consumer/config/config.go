@@ -77,12 +77,12 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	c := &Config{}
 	var errs []error
 	for _, s := range table {
-		v, ok := values[s.Env]
-		if !ok {
-			v = s.Default
-		}
-		if v == "" && !ok {
+		v, isGiven := values[s.Env]
+		if !isGiven && s.Default == "" {
 			continue // no default, or one derived below
+		}
+		if !isGiven {
+			v = s.Default
 		}
 		if err := s.parse(c, strings.TrimSpace(v)); err != nil {
 			errs = append(errs, s.errorf("%w", err))
