@@ -63,6 +63,10 @@ check: ## gofmt and go vet, across the workspace
 	@out=$$(git ls-files '*.go' | xargs gofmt -l); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(addsuffix /...,$(addprefix ./,$(MODULES)))
 
+.PHONY: reference
+reference: ## Regenerate docs/configuration-reference.md from the settings and context parameters
+	$(GO) test -count=1 -run '^TestConfigurationReference$$' ./infra -update
+
 .PHONY: test
 test: tools ## Run every module's tests (unit, servers, CDK, end-to-end)
 	$(GO) test $(GO_TEST_FLAGS) $(addsuffix /...,$(addprefix ./,$(MODULES)))

@@ -7,6 +7,7 @@ require (
 	github.com/aws/constructs-go/constructs/v10 v10.6.0
 	github.com/aws/jsii-runtime-go v1.139.0
 	github.com/cdklabs/cdk-nag-go/cdknag/v2 v2.35.0
+	github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer v0.0.0
 )
 
 require (
@@ -15,3 +16,7 @@ require (
 	github.com/cdklabs/awscdk-asset-node-proxy-agent-go/nodeproxyagentv6/v2 v2.1.2 // indirect
 	github.com/cdklabs/cloud-assembly-schema-go/awscdkcloudassemblyschema/v54 v54.11.0 // indirect
 )
+
+// The construct derives its consumer props from consumer/config, this repository's own
+// module (joined by go.work); it imports that package only, never the rest of the consumer.
+replace github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer => ../consumer

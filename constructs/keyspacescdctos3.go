@@ -22,8 +22,8 @@ import (
 // were not created (disabled or passed in) are nil, except the passed-in ones, which are the
 // given values.
 type KeyspacesCdcToS3 struct {
-	// Node is the construct under which every resource lives.
-	Node constructs.Construct
+	// Construct is this construct, the scope of every resource below.
+	constructs.Construct
 
 	Vpc            awsec2.IVpc
 	SecurityGroups []awsec2.ISecurityGroup
@@ -61,24 +61,24 @@ func NewKeyspacesCdcToS3(scope constructs.Construct, id string, props *Keyspaces
 	if err != nil {
 		panic(err)
 	}
-	node := constructs.NewConstruct(scope, jsii.String(id))
+	this := constructs.NewConstruct(scope, jsii.String(id))
 	retention := s.LogRetention
 	if retention == "" {
 		retention = awslogs.RetentionDays_ONE_MONTH
 	}
 
-	net := newNetwork(node, s, retention)
-	st := newStorage(node, s)
-	img, err := newImage(node, s)
+	net := newNetwork(this, s, retention)
+	st := newStorage(this, s)
+	img, err := newImage(this, s)
 	if err != nil {
 		panic(err)
 	}
-	role := newTaskRole(node, s, st)
-	c := newCompute(node, s, net, st, img, role)
-	mon := newMonitoring(node, s, c)
+	role := newTaskRole(this, s, st)
+	c := newCompute(this, s, net, st, img, role)
+	mon := newMonitoring(this, s, c)
 
 	k := &KeyspacesCdcToS3{
-		Node:             node,
+		Construct:        this,
 		Vpc:              net.vpc,
 		SecurityGroups:   net.securityGroups,
 		Endpoints:        net.endpoints,
@@ -99,7 +99,7 @@ func NewKeyspacesCdcToS3(scope constructs.Construct, id string, props *Keyspaces
 		k.Scaling = newAutoscaling(s, c)
 	}
 	if s.GlueTable != nil {
-		g := newGlueTable(node, s, st.bucket)
+		g := newGlueTable(this, s, st.bucket)
 		k.GlueDatabase, k.GlueTable = g.database, g.table
 	}
 	return k

@@ -191,6 +191,7 @@ func TestEnvironmentFollowsTheConsumerContract(t *testing.T) {
 		props.StartPosition, props.LogLevel, props.CellMetadata = "LATEST", "debug", true
 		props.FlushRecords, props.FlushBytes, props.FlushInterval = 500, 1<<20, 30*time.Second
 		props.MaxLeasesPerWorker, props.MaxStealsPerCycle, props.StopTimeout = 8, 25, 90*time.Second
+		props.PollInterval = 2 * time.Second
 		props.Cpu, props.MemoryMiB = 1024, 3072
 		env := synth(t, props, stackOptions{}).environment(t)
 		for k, v := range map[string]string{
@@ -198,7 +199,7 @@ func TestEnvironmentFollowsTheConsumerContract(t *testing.T) {
 			"CDC_APPLICATION_NAME": `"media-cdc"`, "CDC_METRICS_NAMESPACE": `"Media/Cdc"`, "CDC_START_POSITION": `"LATEST"`,
 			"CDC_LOG_LEVEL": `"debug"`, "CDC_CELL_METADATA": `"true"`, "CDC_FLUSH_RECORDS": `"500"`, "CDC_FLUSH_BYTES": `"1048576"`,
 			"CDC_FLUSH_INTERVAL": `"30s"`, "CDC_MAX_LEASES_PER_WORKER": `"8"`, "CDC_SHUTDOWN_TIMEOUT": `"1m15s"`,
-			"CDC_MAX_STEALS_PER_CYCLE": `"25"`, "GOMEMLIMIT": `"2457MiB"`,
+			"CDC_MAX_STEALS_PER_CYCLE": `"25"`, "GOMEMLIMIT": `"2457MiB"`, "CDC_POLL_INTERVAL": `"2s"`,
 			// The stream ARN's region is the Keyspaces region.
 			"CDC_KEYSPACES_REGION": `"us-east-1"`,
 		} {

@@ -92,25 +92,39 @@ type monitoring struct {
 
 func newMonitoring(scope constructs.Construct, s *settings, c *compute) *monitoring {
 	mon := &monitoring{topic: s.AlarmTopic}
-	m := metrics{namespace: s.MetricsNamespace, app: s.ApplicationName}
 	if s.CreateAlarmTopic {
-		topic := awssns.NewTopic(scope, jsii.String("AlarmTopic"), &awssns.TopicProps{
-			DisplayName: jsii.Sprintf("%s alarms", s.ApplicationName),
-			EnforceSSL:  jsii.Bool(true),
-		})
-		for _, e := range s.AlarmEmails {
-			topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
-		}
-		cdknag.NagSuppressions_AddResourceSuppressions(topic, &[]*cdknag.NagPackSuppression{{
-			Id: jsii.String("AwsSolutions-SNS2"),
-			Reason: jsii.String("CloudWatch alarms cannot publish to a topic encrypted with the AWS managed SNS key, and alarm notifications carry no data; " +
-				"pass AlarmTopic to use a topic encrypted with your own key."),
-		}}, jsii.Bool(false))
-		mon.topic = topic
+		mon.topic = newAlarmTopic(scope, s)
 	}
+	m := metrics{namespace: s.MetricsNamespace, app: s.ApplicationName}
+	insights := insightsMetrics(c)
+	mon.alarms = newAlarms(alarmMaker{scope: scope, app: s.ApplicationName, topic: mon.topic}, s.Alarms, m, insights)
+	if s.Dashboard == nil || *s.Dashboard {
+		mon.dashboard = newDashboard(scope, s, m, c, insights, &mon.alarms)
+	}
+	return mon
+}
 
-	// Running tasks versus desired, from Container Insights: right during autoscaling too.
-	insights := func(name string) awscloudwatch.Metric {
+// newAlarmTopic creates the SNS topic of the alarms (SSL only), with AlarmEmails subscribed.
+func newAlarmTopic(scope constructs.Construct, s *settings) awssns.ITopic {
+	topic := awssns.NewTopic(scope, jsii.String("AlarmTopic"), &awssns.TopicProps{
+		DisplayName: jsii.Sprintf("%s alarms", s.ApplicationName),
+		EnforceSSL:  jsii.Bool(true),
+	})
+	for _, e := range s.AlarmEmails {
+		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(topic, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-SNS2"),
+		Reason: jsii.String("CloudWatch alarms cannot publish to a topic encrypted with the AWS managed SNS key, and alarm notifications carry no data; " +
+			"pass AlarmTopic to use a topic encrypted with your own key."),
+	}}, jsii.Bool(false))
+	return topic
+}
+
+// insightsMetrics returns the service's Container Insights metrics by name (minimum per
+// minute): running versus desired tasks is right during autoscaling too.
+func insightsMetrics(c *compute) func(name string) awscloudwatch.Metric {
+	return func(name string) awscloudwatch.Metric {
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 			Namespace:  jsii.String("ECS/ContainerInsights"),
 			MetricName: jsii.String(name),
@@ -122,29 +136,42 @@ func newMonitoring(scope constructs.Construct, s *settings, c *compute) *monitor
 			Period:    awscdk.Duration_Minutes(jsii.Number(1)),
 		})
 	}
+}
 
-	alarm := func(id, description string, metric awscloudwatch.IMetric, threshold float64, periods int, op awscloudwatch.ComparisonOperator) awscloudwatch.Alarm {
-		a := awscloudwatch.NewAlarm(scope, jsii.String(id+"Alarm"), &awscloudwatch.AlarmProps{
-			Metric:             metric,
-			Threshold:          jsii.Number(threshold),
-			EvaluationPeriods:  jsii.Number(float64(periods)),
-			ComparisonOperator: op,
-			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-			AlarmDescription:   jsii.String(fmt.Sprintf("%s (%s). See README, section operations.", description, s.ApplicationName)),
-		})
-		if mon.topic != nil {
-			a.AddAlarmAction(awscloudwatchactions.NewSnsAction(mon.topic))
-			a.AddOkAction(awscloudwatchactions.NewSnsAction(mon.topic))
-		}
-		return a
+// alarmMaker creates the construct's alarms, notifying the topic (when there is one) of
+// alarm and OK.
+type alarmMaker struct {
+	scope constructs.Construct
+	app   string
+	topic awssns.ITopic
+}
+
+func (am alarmMaker) alarm(id, description string, metric awscloudwatch.IMetric, threshold float64, periods int, op awscloudwatch.ComparisonOperator) awscloudwatch.Alarm {
+	a := awscloudwatch.NewAlarm(am.scope, jsii.String(id+"Alarm"), &awscloudwatch.AlarmProps{
+		Metric:             metric,
+		Threshold:          jsii.Number(threshold),
+		EvaluationPeriods:  jsii.Number(float64(periods)),
+		ComparisonOperator: op,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		AlarmDescription:   jsii.String(fmt.Sprintf("%s (%s). See README, section operations.", description, am.app)),
+	})
+	if am.topic != nil {
+		a.AddAlarmAction(awscloudwatchactions.NewSnsAction(am.topic))
+		a.AddOkAction(awscloudwatchactions.NewSnsAction(am.topic))
 	}
+	return a
+}
+
+// newAlarms creates every alarm that is not disabled, tuned by its AlarmConfig.
+func newAlarms(am alarmMaker, cfgs AlarmsConfig, m metrics, insights func(string) awscloudwatch.Metric) Alarms {
+	var alarms Alarms
 	gte := awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-	if cfg := s.Alarms.Lag; !cfg.Disabled {
+	if cfg := cfgs.Lag; !cfg.Disabled {
 		th, n, p := tuned(cfg, 300_000, 3, time.Minute)
-		mon.alarms.Lag = alarm("Lag", fmt.Sprintf("The newest record read is older than %.0f ms: the consumer falls behind the stream", th),
+		alarms.Lag = am.alarm("Lag", fmt.Sprintf("The newest record read is older than %.0f ms: the consumer falls behind the stream", th),
 			m.metric(MetricMillisBehindLatest, "Maximum", p), th, n, awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD)
 	}
-	if cfg := s.Alarms.Stalled; !cfg.Disabled {
+	if cfg := cfgs.Stalled; !cfg.Disabled {
 		_, n, p := tuned(cfg, 1, 3, 5*time.Minute)
 		stalled := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 			Expression: jsii.String("IF(FILL(r, 0) > 0 AND FILL(f, 0) == 0, 1, 0)"),
@@ -155,19 +182,19 @@ func newMonitoring(scope constructs.Construct, s *settings, c *compute) *monitor
 			Label:  jsii.String("records read but no file written"),
 			Period: duration(p),
 		})
-		mon.alarms.Stalled = alarm("Stalled", "Records are read but no file is written: uploads or checkpoints fail", stalled, 1, n, gte)
+		alarms.Stalled = am.alarm("Stalled", "Records are read but no file is written: uploads or checkpoints fail", stalled, 1, n, gte)
 	}
-	if cfg := s.Alarms.PoisonRecords; !cfg.Disabled {
+	if cfg := cfgs.PoisonRecords; !cfg.Disabled {
 		th, n, p := tuned(cfg, 1, 1, 5*time.Minute)
-		mon.alarms.PoisonRecords = alarm("PoisonRecords", "Records could not be converted and went to the _errors/ prefix",
+		alarms.PoisonRecords = am.alarm("PoisonRecords", "Records could not be converted and went to the _errors/ prefix",
 			m.metric(MetricPoisonRecords, "Sum", p), th, n, gte)
 	}
-	if cfg := s.Alarms.TrimmedData; !cfg.Disabled {
+	if cfg := cfgs.TrimmedData; !cfg.Disabled {
 		th, n, p := tuned(cfg, 1, 1, 5*time.Minute)
-		mon.alarms.TrimmedData = alarm("TrimmedData", "Reads hit the 24-hour trim horizon: changes older than the retention were lost",
+		alarms.TrimmedData = am.alarm("TrimmedData", "Reads hit the 24-hour trim horizon: changes older than the retention were lost",
 			m.metric(MetricTrimmedDataAccess, "Sum", p), th, n, gte)
 	}
-	if cfg := s.Alarms.RunningTasks; !cfg.Disabled {
+	if cfg := cfgs.RunningTasks; !cfg.Disabled {
 		_, n, p := tuned(cfg, 1, 5, time.Minute)
 		missing := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 			Expression:   jsii.String("IF(desired - running > 0, 1, 0)"),
@@ -175,18 +202,14 @@ func newMonitoring(scope constructs.Construct, s *settings, c *compute) *monitor
 			Label:        jsii.String("tasks missing"),
 			Period:       duration(p),
 		})
-		mon.alarms.RunningTasks = alarm("RunningTasks", "Fewer tasks run than desired: shards wait for a worker", missing, 1, n, gte)
+		alarms.RunningTasks = am.alarm("RunningTasks", "Fewer tasks run than desired: shards wait for a worker", missing, 1, n, gte)
 	}
-	if cfg := s.Alarms.Throttling; !cfg.Disabled {
+	if cfg := cfgs.Throttling; !cfg.Disabled {
 		th, n, p := tuned(cfg, 60, 3, 5*time.Minute)
-		mon.alarms.Throttling = alarm("Throttling", "GetRecords is throttled, sustained: too many readers per shard or polling too fast",
+		alarms.Throttling = am.alarm("Throttling", "GetRecords is throttled, sustained: too many readers per shard or polling too fast",
 			m.metric(MetricGetRecordsThrottles, "Sum", p), th, n, gte)
 	}
-
-	if s.Dashboard == nil || *s.Dashboard {
-		mon.dashboard = newDashboard(scope, s, m, c, insights, &mon.alarms)
-	}
-	return mon
+	return alarms
 }
 
 func newDashboard(scope constructs.Construct, s *settings, m metrics, c *compute, insights func(string) awscloudwatch.Metric, alarms *Alarms) awscloudwatch.Dashboard {

@@ -26,65 +26,21 @@ func KeyspacesStreamsEndpointService() awsec2.InterfaceVpcEndpointAwsService {
 func newNetwork(scope constructs.Construct, s *settings, logRetention awslogs.RetentionDays) *network {
 	n := &network{endpoints: map[string]awsec2.IVpcEndpoint{}}
 	if s.createVpc {
-		flowLogs := awslogs.NewLogGroup(scope, jsii.String("FlowLogs"), &awslogs.LogGroupProps{Retention: logRetention})
-		maxAzs := 2
-		if s.MaxAzs != 0 {
-			maxAzs = s.MaxAzs
-		}
-		var cidr awsec2.IIpAddresses
-		if s.VpcCidr != "" {
-			cidr = awsec2.IpAddresses_Cidr(jsii.String(s.VpcCidr))
-		}
-		n.vpc = awsec2.NewVpc(scope, jsii.String("Vpc"), &awsec2.VpcProps{
-			IpAddresses: cidr,
-			MaxAzs:      jsii.Number(float64(maxAzs)),
-			NatGateways: jsii.Number(0),
-			// Isolated subnets: every AWS API the consumer calls is reached through an endpoint.
-			SubnetConfiguration: &[]*awsec2.SubnetConfiguration{{
-				Name:       jsii.String("private"),
-				SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED,
-				CidrMask:   jsii.Number(24),
-			}},
-			FlowLogs: &map[string]*awsec2.FlowLogOptions{
-				"FlowLog": {Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(flowLogs, nil), TrafficType: awsec2.FlowLogTrafficType_REJECT},
-			},
-		})
-		n.subnets = &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED}
+		n.vpc, n.subnets = newVpc(scope, s, logRetention)
 	} else {
-		n.vpc = s.ExistingVpc
-		n.subnets = s.VpcSubnets
-		if n.subnets == nil {
-			subnets := n.vpc.PrivateSubnets()
-			if subnets == nil || len(*subnets) == 0 {
-				subnets = n.vpc.IsolatedSubnets()
-			}
-			n.subnets = &awsec2.SubnetSelection{Subnets: subnets}
-		}
+		n.vpc, n.subnets = s.ExistingVpc, existingSubnets(s)
 	}
-
 	n.securityGroups = s.SecurityGroups
 	if len(n.securityGroups) == 0 {
-		sg := awsec2.NewSecurityGroup(scope, jsii.String("ServiceSecurityGroup"), &awsec2.SecurityGroupProps{
-			Vpc:              n.vpc,
-			Description:      jsii.String("keyspaces-cdc-s3 tasks: no inbound, outbound HTTPS only (every AWS API the consumer calls)"),
-			AllowAllOutbound: jsii.Bool(false),
-		})
-		sg.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to AWS APIs and VPC endpoints"), nil)
-		n.securityGroups = []awsec2.ISecurityGroup{sg}
+		n.securityGroups = []awsec2.ISecurityGroup{newTaskSecurityGroup(scope, n.vpc)}
 	}
-
 	on := func(v *bool) bool {
 		if v == nil {
 			return s.createVpc
 		}
 		return *v
 	}
-	type iface struct {
-		id      string
-		enabled bool
-		service awsec2.IInterfaceVpcEndpointService
-	}
-	interfaces := []iface{
+	n.addInterfaceEndpoints(scope, []interfaceEndpoint{
 		{"Keyspaces", on(s.KeyspacesEndpoint), awsec2.InterfaceVpcEndpointAwsService_KEYSPACES()},
 		{"KeyspacesStreams", on(s.KeyspacesStreamsEndpoint), KeyspacesStreamsEndpointService()},
 		{"EcrApi", on(s.EcrEndpoints), awsec2.InterfaceVpcEndpointAwsService_ECR()},
@@ -92,23 +48,84 @@ func newNetwork(scope constructs.Construct, s *settings, logRetention awslogs.Re
 		{"CloudWatchLogs", on(s.CloudWatchEndpoints), awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_LOGS()},
 		{"CloudWatchMonitoring", on(s.CloudWatchEndpoints), awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_MONITORING()},
 		{"Sts", on(s.StsEndpoint), awsec2.InterfaceVpcEndpointAwsService_STS()},
+	})
+	n.addGatewayEndpoints(scope, s.RouteTableIds, []gatewayEndpoint{
+		{"DynamoDb", "dynamodb", on(s.DynamoDbEndpoint), awsec2.GatewayVpcEndpointAwsService_DYNAMODB()},
+		{"S3", "s3", on(s.S3Endpoint), awsec2.GatewayVpcEndpointAwsService_S3()},
+	})
+	return n
+}
+
+// newVpc creates the VPC: private isolated subnets in MaxAzs zones, no NAT, flow logs of
+// rejected traffic.
+func newVpc(scope constructs.Construct, s *settings, logRetention awslogs.RetentionDays) (awsec2.IVpc, *awsec2.SubnetSelection) {
+	flowLogs := awslogs.NewLogGroup(scope, jsii.String("FlowLogs"), &awslogs.LogGroupProps{Retention: logRetention})
+	maxAzs := 2
+	if s.MaxAzs != 0 {
+		maxAzs = s.MaxAzs
 	}
+	var cidr awsec2.IIpAddresses
+	if s.VpcCidr != "" {
+		cidr = awsec2.IpAddresses_Cidr(jsii.String(s.VpcCidr))
+	}
+	vpc := awsec2.NewVpc(scope, jsii.String("Vpc"), &awsec2.VpcProps{
+		IpAddresses: cidr,
+		MaxAzs:      jsii.Number(float64(maxAzs)),
+		NatGateways: jsii.Number(0),
+		// Isolated subnets: every AWS API the consumer calls is reached through an endpoint.
+		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{{
+			Name:       jsii.String("private"),
+			SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED,
+			CidrMask:   jsii.Number(24),
+		}},
+		FlowLogs: &map[string]*awsec2.FlowLogOptions{
+			"FlowLog": {Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(flowLogs, nil), TrafficType: awsec2.FlowLogTrafficType_REJECT},
+		},
+	})
+	return vpc, &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED}
+}
+
+// existingSubnets are the tasks' subnets in a given VPC: VpcSubnets, else its private
+// subnets, else its isolated ones.
+func existingSubnets(s *settings) *awsec2.SubnetSelection {
+	if s.VpcSubnets != nil {
+		return s.VpcSubnets
+	}
+	subnets := s.ExistingVpc.PrivateSubnets()
+	if subnets == nil || len(*subnets) == 0 {
+		subnets = s.ExistingVpc.IsolatedSubnets()
+	}
+	return &awsec2.SubnetSelection{Subnets: subnets}
+}
+
+// newTaskSecurityGroup allows the tasks no inbound traffic and outbound HTTPS only.
+func newTaskSecurityGroup(scope constructs.Construct, vpc awsec2.IVpc) awsec2.SecurityGroup {
+	sg := awsec2.NewSecurityGroup(scope, jsii.String("ServiceSecurityGroup"), &awsec2.SecurityGroupProps{
+		Vpc:              vpc,
+		Description:      jsii.String("keyspaces-cdc-s3 tasks: no inbound, outbound HTTPS only (every AWS API the consumer calls)"),
+		AllowAllOutbound: jsii.Bool(false),
+	})
+	sg.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to AWS APIs and VPC endpoints"), nil)
+	return sg
+}
+
+// interfaceEndpoint is one interface endpoint the construct may create.
+type interfaceEndpoint struct {
+	id      string
+	enabled bool
+	service awsec2.IInterfaceVpcEndpointService
+}
+
+// addInterfaceEndpoints creates the enabled interface endpoints in the tasks' subnets, with
+// private DNS, reachable from the tasks' security groups only.
+func (n *network) addInterfaceEndpoints(scope constructs.Construct, endpoints []interfaceEndpoint) {
 	var endpointSG awsec2.SecurityGroup
-	for _, e := range interfaces {
+	for _, e := range endpoints {
 		if !e.enabled {
 			continue
 		}
 		if endpointSG == nil {
-			// Open:false plus this group: only the tasks reach the endpoints, and an imported
-			// VPC needs no CIDR block.
-			endpointSG = awsec2.NewSecurityGroup(scope, jsii.String("EndpointSecurityGroup"), &awsec2.SecurityGroupProps{
-				Vpc:              n.vpc,
-				Description:      jsii.String("keyspaces-cdc-s3 interface endpoints: HTTPS from the tasks only"),
-				AllowAllOutbound: jsii.Bool(false),
-			})
-			for i, sg := range n.securityGroups {
-				endpointSG.AddIngressRule(sg, awsec2.Port_Tcp(jsii.Number(443)), jsii.Sprintf("HTTPS from task security group %d", i+1), nil)
-			}
+			endpointSG = n.newEndpointSecurityGroup(scope)
 		}
 		subnets := *n.subnets
 		subnets.OnePerAz = jsii.Bool(true)
@@ -121,23 +138,40 @@ func newNetwork(scope constructs.Construct, s *settings, logRetention awslogs.Re
 			PrivateDnsEnabled: jsii.Bool(true),
 		})
 	}
+}
 
-	gateways := []struct {
-		id, name string
-		enabled  bool
-		service  awsec2.GatewayVpcEndpointAwsService
-	}{
-		{"DynamoDb", "dynamodb", on(s.DynamoDbEndpoint), awsec2.GatewayVpcEndpointAwsService_DYNAMODB()},
-		{"S3", "s3", on(s.S3Endpoint), awsec2.GatewayVpcEndpointAwsService_S3()},
+// newEndpointSecurityGroup: with Open false and this group, only the tasks reach the
+// endpoints, and an imported VPC needs no CIDR block.
+func (n *network) newEndpointSecurityGroup(scope constructs.Construct) awsec2.SecurityGroup {
+	sg := awsec2.NewSecurityGroup(scope, jsii.String("EndpointSecurityGroup"), &awsec2.SecurityGroupProps{
+		Vpc:              n.vpc,
+		Description:      jsii.String("keyspaces-cdc-s3 interface endpoints: HTTPS from the tasks only"),
+		AllowAllOutbound: jsii.Bool(false),
+	})
+	for i, task := range n.securityGroups {
+		sg.AddIngressRule(task, awsec2.Port_Tcp(jsii.Number(443)), jsii.Sprintf("HTTPS from task security group %d", i+1), nil)
 	}
-	for _, g := range gateways {
+	return sg
+}
+
+// gatewayEndpoint is one gateway endpoint the construct may create.
+type gatewayEndpoint struct {
+	id, name string
+	enabled  bool
+	service  awsec2.GatewayVpcEndpointAwsService
+}
+
+// addGatewayEndpoints creates the enabled gateway endpoints on the given route tables, else
+// on those of the tasks' subnets.
+func (n *network) addGatewayEndpoints(scope constructs.Construct, routeTableIds []string, endpoints []gatewayEndpoint) {
+	for _, g := range endpoints {
 		if !g.enabled {
 			continue
 		}
 		id := jsii.String(g.id + "Endpoint")
-		if len(s.RouteTableIds) > 0 {
-			routeTables := make([]any, len(s.RouteTableIds))
-			for i, rt := range s.RouteTableIds {
+		if len(routeTableIds) > 0 {
+			routeTables := make([]any, len(routeTableIds))
+			for i, rt := range routeTableIds {
 				routeTables[i] = rt
 			}
 			// The L2 endpoint takes route tables only from subnets; given ids go in as they are.
@@ -156,5 +190,4 @@ func newNetwork(scope constructs.Construct, s *settings, logRetention awslogs.Re
 			Subnets: &[]*awsec2.SubnetSelection{n.subnets},
 		})
 	}
-	return n
 }

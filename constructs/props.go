@@ -11,54 +11,45 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 )
 
-// Defaults of KeyspacesCdcToS3Props, exported so apps and docs quote the same values.
+// Defaults of the construct's own props, exported so apps and docs quote the same values.
+// The consumer's settings (Format, FlushRecords, ...) take the defaults of the consumer's
+// table of settings, config.Settings.
 const (
-	DefaultApplicationName  = "keyspaces-cdc-s3"
-	DefaultFormat           = "json"
-	DefaultDesiredCount     = 2
-	DefaultCPU              = 1024
-	DefaultMemoryMiB        = 2048
-	DefaultArchitecture     = "ARM64"
-	DefaultMetricsNamespace = "KeyspacesCdcToS3"
-	DefaultHTTPPort         = 8080
-	DefaultStopTimeout      = 120 * time.Second
+	DefaultDesiredCount = 2
+	DefaultCPU          = 1024
+	DefaultMemoryMiB    = 2048
+	DefaultArchitecture = "ARM64"
+	DefaultStopTimeout  = 120 * time.Second
 )
 
 // GoMemLimitPercent of the task's memory is the consumer's GOMEMLIMIT (the Go collector's soft
 // memory limit) unless ExtraEnvironment sets one.
 const GoMemLimitPercent = 80
 
-// Formats lists the output formats the consumer writes.
-var Formats = []string{"json", "avro"}
-
-// Compressions lists, per format, the compressions the consumer accepts; the first is the default.
-var Compressions = map[string][]string{
-	"json": {"gzip", "zstd", "none"},
-	"avro": {"deflate", "snappy", "zstandard", "null"},
-}
-
 // Architectures lists the CPU architectures of the Fargate task (and of the built image).
 var Architectures = []string{"ARM64", "X86_64"}
 
-// StartPositions lists where new leases start reading a shard.
-var StartPositions = []string{"TRIM_HORIZON", "LATEST"}
-
 // KeyspacesCdcToS3Props configures KeyspacesCdcToS3. Only Keyspace and Table are required.
+//
+// The props that are settings of the consumer (Keyspace to LogLevel below, each naming its
+// environment variable) take their defaults and allowed values from the consumer's table of
+// settings, config.Settings (docs/configuration-reference.md); a zero value leaves the
+// consumer's default. The construct checks them against that table and passes them on.
 //
 // Each part is either passed in (Existing*) or created from the other props; giving both for
 // the same part is an error at synth.
 type KeyspacesCdcToS3Props struct {
 	// ---- source ------------------------------------------------------------------------
 
-	// Keyspace of the table whose changes are read. Required.
+	// Keyspace of the table whose changes are read (CDC_KEYSPACE). Required.
 	Keyspace string
-	// Table whose changes are read. Required.
+	// Table whose changes are read (CDC_TABLE). Required.
 	Table string
-	// StreamArn of the table's CDC stream. Default: empty — the consumer reads the newest
+	// StreamArn of the table's CDC stream (CDC_STREAM_ARN). Default: empty — the consumer reads the newest
 	// ENABLED stream of Keyspace.Table, and the task role may read any stream of that table
 	// (plus cassandra:ListStreams). Its keyspace and table must be Keyspace and Table.
 	StreamArn string
-	// KeyspacesRegion of the table and its stream. Default: the region of StreamArn if given,
+	// KeyspacesRegion of the table and its stream (CDC_KEYSPACES_REGION). Default: the region of StreamArn if given,
 	// else the stack's region.
 	KeyspacesRegion string
 
@@ -67,7 +58,7 @@ type KeyspacesCdcToS3Props struct {
 	// ExistingBucket receives the files. Default: a bucket is created (versioned, SSL only,
 	// public access blocked, encrypted, server access logs in a second bucket).
 	ExistingBucket awss3.IBucket
-	// S3Region of the bucket. Default: the stack's region. A created bucket lives in the stack's
+	// S3Region of the bucket (CDC_S3_REGION). Default: the stack's region. A created bucket lives in the stack's
 	// region, so a different S3Region needs ExistingBucket.
 	S3Region string
 	// BucketEncryptionKey encrypts the created bucket (SSE-KMS with a bucket key) or, with
@@ -79,40 +70,46 @@ type KeyspacesCdcToS3Props struct {
 	// BucketRemovalPolicyDestroy deletes the created buckets (and their objects) with the stack.
 	// Default: false — buckets are retained.
 	BucketRemovalPolicyDestroy bool
-	// Prefix of every object key, e.g. "cdc/". Default: empty.
+	// Prefix of every object key, e.g. "cdc/" (CDC_PREFIX). Default: empty.
 	Prefix string
-	// Format of the files: json (JSON Lines) or avro (Avro OCF). Default: json.
+	// Format of the files: JSON Lines or Avro OCF (CDC_FORMAT). Default: the consumer's.
 	Format string
-	// Compression of the files. json: gzip, zstd, none; avro: deflate, snappy, zstandard, null.
-	// Default: gzip for json, deflate for avro.
+	// Compression of the files, one the Format allows (CDC_COMPRESSION). Default: the
+	// consumer's for the Format.
 	Compression string
-	// CellMetadata writes each cell's write_time and ttl. Default: false.
+	// CellMetadata writes each cell's write_time and ttl (CDC_CELL_METADATA). Default: false.
 	CellMetadata bool
 
 	// ---- consumer ----------------------------------------------------------------------
 
-	// ApplicationName names the deployment in metrics (dimension Application) and logs.
-	// Default: keyspaces-cdc-s3.
+	// ApplicationName names the deployment in metrics (dimension Application), logs, the
+	// dashboard and alarms (CDC_APPLICATION_NAME): 1-64 of letters, digits, '.', '_', '-'.
+	// Default: the consumer's.
 	ApplicationName string
-	// StartPosition of new leases: TRIM_HORIZON or LATEST. Default: the consumer's (TRIM_HORIZON).
+	// StartPosition of new leases (CDC_START_POSITION). Default: the consumer's.
 	StartPosition string
-	// FlushRecords flushes a shard's file at this many records. Default: the consumer's (10000).
+	// FlushRecords flushes a shard's file at this many records (CDC_FLUSH_RECORDS). Default:
+	// the consumer's.
 	FlushRecords int
-	// FlushBytes flushes a shard's file at this many uncompressed bytes. Default: the
-	// consumer's (64 MiB).
+	// FlushBytes flushes a shard's file at this many uncompressed bytes (CDC_FLUSH_BYTES).
+	// Default: the consumer's.
 	FlushBytes int64
-	// FlushInterval flushes a shard's file when its oldest record is this old. Default: the
-	// consumer's (60s).
+	// FlushInterval flushes a shard's file when its oldest record is this old
+	// (CDC_FLUSH_INTERVAL). Default: the consumer's.
 	FlushInterval time.Duration
-	// MaxLeasesPerWorker caps the leases one task holds. Default: 0 (no cap).
+	// MaxLeasesPerWorker caps the leases one task holds (CDC_MAX_LEASES_PER_WORKER). Default:
+	// the consumer's (no cap).
 	MaxLeasesPerWorker int
 	// MaxStealsPerCycle: leases a task below its share asks other tasks for per take cycle
-	// (CDC_MAX_STEALS_PER_CYCLE). Default: 0, the consumer's (1).
+	// (CDC_MAX_STEALS_PER_CYCLE). Default: the consumer's.
 	MaxStealsPerCycle int
-	// LogLevel of the consumer: debug, info, warn, error. Default: the consumer's (info).
+	// PollInterval is the wait between GetRecords calls on a shard at its tip
+	// (CDC_POLL_INTERVAL). Default: the consumer's.
+	PollInterval time.Duration
+	// LogLevel of the consumer (CDC_LOG_LEVEL). Default: the consumer's.
 	LogLevel string
-	// MetricsNamespace of the consumer's EMF metrics and of the dashboard and alarms.
-	// Default: KeyspacesCdcToS3.
+	// MetricsNamespace of the consumer's EMF metrics and of the dashboard and alarms
+	// (CDC_METRICS_NAMESPACE): a CloudWatch namespace, not AWS/... Default: the consumer's.
 	MetricsNamespace string
 	// ExtraEnvironment adds environment variables to the container (never secrets).
 	// Default: none. Keys set by the construct cannot be overridden here, except GOMEMLIMIT

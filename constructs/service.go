@@ -1,13 +1,10 @@
 package constructs
 
 import (
-	"strconv"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -24,70 +21,6 @@ type compute struct {
 	container awsecs.ContainerDefinition
 	service   awsecs.FargateService
 	logGroup  awslogs.LogGroup
-}
-
-// consumerEnvironment is the consumer's configuration, by the names of its contract
-// (consumer/config). Settings left at zero are not set: the consumer's defaults apply.
-func consumerEnvironment(scope constructs.Construct, s *settings, bucket awss3.IBucket, leaseTable *string) map[string]*string {
-	env := map[string]*string{}
-	for k, v := range s.ExtraEnvironment {
-		env[k] = jsii.String(v)
-	}
-	set := func(k string, v *string) { env[k] = v }
-	setIf := func(k, v string) {
-		if v != "" {
-			env[k] = jsii.String(v)
-		}
-	}
-	set("CDC_KEYSPACE", jsii.String(s.Keyspace))
-	set("CDC_TABLE", jsii.String(s.Table))
-	setIf("CDC_STREAM_ARN", s.StreamArn)
-	set("CDC_KEYSPACES_REGION", keyspacesRegion(scope, s))
-	s3Region := awscdk.Stack_Of(scope).Region()
-	if s.S3Region != "" {
-		s3Region = jsii.String(s.S3Region)
-	}
-	set("CDC_S3_REGION", s3Region)
-	set("CDC_BUCKET", bucket.BucketName())
-	set("CDC_PREFIX", jsii.String(s.Prefix))
-	set("CDC_FORMAT", jsii.String(s.Format))
-	set("CDC_COMPRESSION", jsii.String(s.Compression))
-	set("CDC_LEASE_TABLE", leaseTable)
-	set("CDC_APPLICATION_NAME", jsii.String(s.ApplicationName))
-	set("CDC_METRICS_NAMESPACE", jsii.String(s.MetricsNamespace))
-	set("CDC_HTTP_PORT", jsii.String(strconv.Itoa(DefaultHTTPPort)))
-	if _, own := s.ExtraEnvironment["GOMEMLIMIT"]; !own {
-		// Go's collector lets the heap grow to twice its live size (GOGC=100); with many shards
-		// under a backlog that can pass the task's memory and ECS kills the task. A soft limit
-		// below it makes the collector work harder instead (BENCHMARKS.md, section pipeline).
-		set("GOMEMLIMIT", jsii.String(strconv.Itoa(s.MemoryMiB*GoMemLimitPercent/100)+"MiB"))
-	}
-	if s.stopTimeout != DefaultStopTimeout {
-		// The consumer's own default (100s) fits the default 120s; a shorter stop timeout must
-		// shorten its final flush too, or ECS kills it mid-upload.
-		set("CDC_SHUTDOWN_TIMEOUT", jsii.String((s.stopTimeout * 5 / 6).String()))
-	}
-	if s.CellMetadata {
-		set("CDC_CELL_METADATA", jsii.String("true"))
-	}
-	setIf("CDC_START_POSITION", s.StartPosition)
-	setIf("CDC_LOG_LEVEL", s.LogLevel)
-	if s.FlushRecords > 0 {
-		set("CDC_FLUSH_RECORDS", jsii.String(strconv.Itoa(s.FlushRecords)))
-	}
-	if s.FlushBytes > 0 {
-		set("CDC_FLUSH_BYTES", jsii.String(strconv.FormatInt(s.FlushBytes, 10)))
-	}
-	if s.FlushInterval > 0 {
-		set("CDC_FLUSH_INTERVAL", jsii.String(s.FlushInterval.String()))
-	}
-	if s.MaxLeasesPerWorker > 0 {
-		set("CDC_MAX_LEASES_PER_WORKER", jsii.String(strconv.Itoa(s.MaxLeasesPerWorker)))
-	}
-	if s.MaxStealsPerCycle > 0 {
-		set("CDC_MAX_STEALS_PER_CYCLE", jsii.String(strconv.Itoa(s.MaxStealsPerCycle)))
-	}
-	return env
 }
 
 func newCompute(scope constructs.Construct, s *settings, net *network, st *storage, img *image, role awsiam.Role) *compute {

@@ -20,13 +20,13 @@ func (e *ParamError) Error() string {
 	return fmt.Sprintf("context parameter %s: %s", e.Param, e.Message)
 }
 
-// context reads the app's context parameters. Values from `-c key=value` arrive as strings,
-// values from cdk.json with their JSON types: every getter accepts both.
-type context struct {
+// appContext reads the app's context parameters. Values from `-c key=value` arrive as
+// strings, values from cdk.json with their JSON types: every getter accepts both.
+type appContext struct {
 	app awscdk.App
 }
 
-func (c context) raw(key string) (any, bool) {
+func (c appContext) raw(key string) (any, bool) {
 	v := c.app.Node().TryGetContext(jsii.String(key))
 	if v == nil {
 		return nil, false
@@ -35,7 +35,7 @@ func (c context) raw(key string) (any, bool) {
 }
 
 // str returns a string parameter, "" when absent.
-func (c context) str(key string) (string, error) {
+func (c appContext) str(key string) (string, error) {
 	v, ok := c.raw(key)
 	if !ok {
 		return "", nil
@@ -52,7 +52,7 @@ func (c context) str(key string) (string, error) {
 }
 
 // boolean returns a boolean parameter (true/false, also 1/0, yes/no), nil when absent.
-func (c context) boolean(key string) (*bool, error) {
+func (c appContext) boolean(key string) (*bool, error) {
 	v, ok := c.raw(key)
 	if !ok {
 		return nil, nil
@@ -76,7 +76,7 @@ func (c context) boolean(key string) (*bool, error) {
 }
 
 // integer returns an integer parameter within [lo, hi], nil when absent.
-func (c context) integer(key string, lo, hi int) (*int, error) {
+func (c appContext) integer(key string, lo, hi int) (*int, error) {
 	v, ok := c.raw(key)
 	if !ok {
 		return nil, nil
@@ -108,7 +108,7 @@ func (c context) integer(key string, lo, hi int) (*int, error) {
 
 // list returns a list parameter: a JSON array (cdk.json), or a string holding a JSON array or
 // comma-separated values (-c). Empty items are dropped.
-func (c context) list(key string) ([]string, error) {
+func (c appContext) list(key string) ([]string, error) {
 	v, ok := c.raw(key)
 	if !ok {
 		return nil, nil

@@ -7,6 +7,7 @@ require (
 	github.com/aws/constructs-go/constructs/v10 v10.6.0
 	github.com/aws/jsii-runtime-go v1.139.0
 	github.com/cdklabs/cdk-nag-go/cdknag/v2 v2.35.0
+	github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer v0.0.0
 	github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/constructs v0.0.0
 )
 
@@ -20,5 +21,8 @@ require (
 // The pinned CDK CLI (npm) ships Go templates that are not Go packages.
 ignore ./node_modules
 
-// The construct is this repository's own module (joined by go.work).
+// The construct and consumer/config (the table of settings) are this repository's own
+// modules (joined by go.work); the replaces make it build without go.work too.
 replace github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/constructs => ../constructs
+
+replace github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer => ../consumer

@@ -3,8 +3,12 @@ package config
 import (
 	"bytes"
 	"errors"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -120,9 +124,9 @@ func TestHelpListsEverySetting(t *testing.T) {
 	if !errors.Is(err, ErrHelp) {
 		t.Fatalf("err = %v, want ErrHelp", err)
 	}
-	for _, s := range settings() {
-		if !strings.Contains(out.String(), s.env) || !strings.Contains(out.String(), "--"+s.flag) {
-			t.Errorf("--help misses %s / --%s", s.env, s.flag)
+	for _, s := range Settings() {
+		if !strings.Contains(out.String(), s.Env) || !strings.Contains(out.String(), "--"+s.Flag) {
+			t.Errorf("--help misses %s / --%s", s.Env, s.Flag)
 		}
 	}
 }
@@ -142,5 +146,107 @@ func TestREADMETableInSync(t *testing.T) {
 	}
 	if !strings.Contains(string(readme), MarkdownTable()) {
 		t.Fatalf("README.md's consumer configuration table is out of date; paste this:\n%s", MarkdownTable())
+	}
+}
+
+// The table is the one source of every setting: each row must be complete and consistent.
+func TestTableIsConsistent(t *testing.T) {
+	envs, flags, props, contexts := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, s := range Settings() {
+		for _, name := range []struct {
+			seen  map[string]bool
+			value string
+		}{{envs, s.Env}, {flags, s.Flag}, {props, s.Prop}, {contexts, s.Context}} {
+			if name.value != "" && name.seen[name.value] {
+				t.Errorf("%s: %q is used twice", s.Env, name.value)
+			}
+			name.seen[name.value] = true
+		}
+		if s.Meaning == "" || s.Flag == "" || !strings.HasPrefix(s.Env, "CDC_") {
+			t.Errorf("%s: incomplete row %+v", s.Env, s)
+		}
+		if (s.Prop == "") != (s.Context == "") {
+			t.Errorf("%s: a construct prop (%q) and a context parameter (%q) come together", s.Env, s.Prop, s.Context)
+		}
+		if s.Default != "" && s.DefaultNote != "" {
+			t.Errorf("%s: both a default and a derived default", s.Env)
+		}
+		if s.Kind == Choice && s.Default != "" && !slices.Contains(s.Allowed, s.Default) {
+			t.Errorf("%s: default %q is not one of %v", s.Env, s.Default, s.Allowed)
+		}
+		if s.NonEmpty && s.Default == "" {
+			t.Errorf("%s: a setting that may not be emptied needs a default", s.Env)
+		}
+		if (s.Pattern != nil) != (s.Shape != "") {
+			t.Errorf("%s: a pattern needs its shape, and the reverse", s.Env)
+		}
+		var c Config
+		if s.Default != "" {
+			if err := s.parse(&c, s.Default); err != nil {
+				t.Errorf("%s: default %q: %v", s.Env, s.Default, err)
+			}
+		}
+	}
+}
+
+// Defaults gives what Load gives when nothing is set, except the derived and required values.
+func TestDefaultsAreLoadsDefaults(t *testing.T) {
+	c, err := Load(nil, env(base()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Keyspace, c.Table, c.Bucket, c.LeaseTable, c.KeyspacesRegion, c.S3Region = "", "", "", "", "", ""
+	if d := Defaults(); *c != d {
+		t.Fatalf("Defaults() = %+v\nLoad gives %+v", d, *c)
+	}
+	for _, format := range Formats {
+		if DefaultCompression(format) != Compressions[format][0] {
+			t.Errorf("DefaultCompression(%s) = %s", format, DefaultCompression(format))
+		}
+	}
+}
+
+func TestRegionPattern(t *testing.T) {
+	for region, ok := range map[string]bool{
+		"us-east-1": true, "us-gov-west-1": true, "ap-southeast-5": true, "eu-central-2": true,
+		"mars": false, "us-east": false, "us-east-123": false, "US-EAST-1": false,
+	} {
+		if got := regionName.MatchString(region); got != ok {
+			t.Errorf("%s: matched %v, want %v", region, got, ok)
+		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		time.Hour: "1h", 10 * time.Minute: "10m", 100 * time.Second: "1m40s", 100 * time.Millisecond: "100ms",
+		90 * time.Minute: "1h30m", time.Second: "1s",
+	} {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%s) = %s, want %s", d, got, want)
+		}
+	}
+}
+
+// The construct and the CDK app import this package: it must not bring the AWS SDK or
+// anything else with it.
+func TestStandardLibraryOnly(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			if path, _ := strconv.Unquote(imp.Path.Value); strings.Contains(strings.Split(path, "/")[0], ".") {
+				t.Errorf("%s imports %s", name, path)
+			}
+		}
 	}
 }

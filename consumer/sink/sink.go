@@ -29,16 +29,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/config"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/encode"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
 )
 
-// Defaults of Config.
+// Defaults of Config. The format, compression and flush defaults are the consumer's
+// settings' (consumer/config), written there once.
 const (
-	DefaultFlushRecords       = 10_000
-	DefaultFlushBytes         = 64 << 20
-	DefaultFlushInterval      = 60 * time.Second
 	DefaultMultipartThreshold = 32 << 20
 	DefaultInitialBackoff     = 200 * time.Millisecond
 	DefaultMaxBackoff         = 30 * time.Second
@@ -51,12 +50,12 @@ type Config struct {
 	Keyspace string // required
 	Table    string // required
 
-	Format      string // json (default) | avro
-	Compression string // json: gzip (default), zstd, none; avro: deflate (default), snappy, zstandard, null
+	Format      string // config.Formats (default: CDC_FORMAT's)
+	Compression string // config.Compressions of the format (default: the format's first)
 
-	// A shard's file is cut when it holds FlushRecords records (default 10,000), or
-	// FlushBytes uncompressed bytes (default 64 MiB), or when its first record was buffered
-	// FlushInterval ago (default 60 s; checked by FlushIfDue).
+	// A shard's file is cut when it holds FlushRecords records, or FlushBytes uncompressed
+	// bytes, or when its first record was buffered FlushInterval ago (checked by FlushIfDue).
+	// Defaults: those of CDC_FLUSH_RECORDS, CDC_FLUSH_BYTES and CDC_FLUSH_INTERVAL.
 	FlushRecords  int
 	FlushBytes    int
 	FlushInterval time.Duration
@@ -84,20 +83,21 @@ type RetryPolicy struct {
 }
 
 func (c *Config) setDefaults() {
+	defaults := config.Defaults()
 	if c.Format == "" {
-		c.Format = encode.FormatJSON
+		c.Format = defaults.Format
 	}
 	if c.Compression == "" {
-		c.Compression = encode.DefaultCompression(c.Format)
+		c.Compression = config.DefaultCompression(c.Format)
 	}
 	if c.FlushRecords == 0 {
-		c.FlushRecords = DefaultFlushRecords
+		c.FlushRecords = defaults.FlushRecords
 	}
 	if c.FlushBytes == 0 {
-		c.FlushBytes = DefaultFlushBytes
+		c.FlushBytes = int(defaults.FlushBytes)
 	}
 	if c.FlushInterval == 0 {
-		c.FlushInterval = DefaultFlushInterval
+		c.FlushInterval = defaults.FlushInterval
 	}
 	if c.MultipartThreshold == 0 {
 		c.MultipartThreshold = DefaultMultipartThreshold

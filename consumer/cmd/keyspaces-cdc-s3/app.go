@@ -50,28 +50,14 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 	if err != nil {
 		return fmt.Errorf("keyspaces streams client: %w", err)
 	}
-	arn := cfg.StreamARN
-	if arn == "" {
-		if arn, err = streamsClient.FindStream(live, cfg.Keyspace, cfg.Table); err != nil {
-			return fmt.Errorf("CDC_STREAM_ARN is empty and %w", err)
-		}
-	}
-	desc, err := streamsClient.GetStream(live, &streams.GetStreamInput{StreamArn: arn, MaxResults: 1})
+	arn, desc, err := resolveStream(live, streamsClient, cfg)
 	if err != nil {
-		return fmt.Errorf("describe stream %s: %w", arn, err)
+		return err
 	}
-	if desc.KeyspaceName != cfg.Keyspace || desc.TableName != cfg.Table {
-		return fmt.Errorf("CDC_STREAM_ARN %s is the stream of %s.%s, not of CDC_KEYSPACE.CDC_TABLE %s.%s",
-			arn, desc.KeyspaceName, desc.TableName, cfg.Keyspace, cfg.Table)
+	table, err := openLeaseTable(live, ddbCfg, cfg)
+	if err != nil {
+		return err
 	}
-
-	table := &watchedTable{Table: lease.NewTable(dynamodb.NewFromConfig(ddbCfg), cfg.LeaseTable)}
-	if cfg.CreateLeaseTable {
-		if err := table.CreateIfMissing(live, 2*time.Minute); err != nil {
-			return fmt.Errorf("create lease table %s: %w", cfg.LeaseTable, err)
-		}
-	}
-
 	s3Client := s3.NewFromConfig(s3Cfg, func(o *s3.Options) { o.UsePathStyle = s3PathStyle(cfg.S3ForcePathStyle, getenv) })
 	snk, err := sink.New(sink.Config{
 		Bucket: cfg.Bucket, Prefix: cfg.Prefix, Keyspace: cfg.Keyspace, Table: cfg.Table,
@@ -82,26 +68,9 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 	if err != nil {
 		return err
 	}
-
 	reg := metrics.NewRegistry(cfg.MetricsNamespace, cfg.ApplicationName)
 	reader := pipeline.StreamsReader{API: streamsClient, StreamARN: arn}
-	proc, err := pipeline.NewProcessor(pipeline.Config{
-		PollInterval: cfg.PollInterval, Limit: cfg.GetRecordsLimit, TrimmedPolicy: cfg.TrimmedPolicy,
-		Metrics: reg, Logger: logger,
-		OpenShard: func(shardID string, cp checkpoint.Checkpointer, pending *checkpoint.Intent) pipeline.ShardWriter {
-			return snk.OpenShard(shardID, cp, pending)
-		},
-	}, reader)
-	if err != nil {
-		return err
-	}
-
-	coord, err := worker.New(worker.Config{
-		WorkerID: workerID, FailoverTime: cfg.LeaseFailoverTime, RenewInterval: cfg.LeaseRenewInterval,
-		ShardSyncInterval: cfg.ShardSyncInterval, MaxLeasesPerWorker: cfg.MaxLeasesPerWorker,
-		MaxStealsPerCycle: cfg.MaxStealsPerCycle,
-		InitialPosition:   cfg.StartPosition, Logger: coordLog,
-	}, table, streamShards{api: streamsClient, streamARN: arn}, proc)
+	proc, coord, err := newPipeline(cfg, workerID, reader, streamShards{api: streamsClient, streamARN: arn}, table, snk, reg, logger, coordLog)
 	if err != nil {
 		return err
 	}
@@ -110,68 +79,20 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 	var running atomic.Bool
 	running.Store(true)
 	h := &health{table: table, running: &running, staleAfter: 2 * cfg.LeaseFailoverTime, started: time.Now()}
-	ln, err := listen(cfg.HTTPPort)
+	addr, stopHTTP, err := serveHTTP(cfg.HTTPPort, h, reg, logger)
 	if err != nil {
-		return fmt.Errorf("CDC_HTTP_PORT %d: %w", cfg.HTTPPort, err)
+		return err
 	}
-	srv := newHTTPServer(h.check, reg)
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("http server stopped", "err", err)
-		}
-	}()
-	defer srv.Close()
-
+	defer stopHTTP()
 	pump := &statsPump{reg: reg, sink: snk, coord: coord, proc: proc, workerID: workerID}
-	var wg sync.WaitGroup
-	metricsDone := make(chan struct{})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(cfg.MetricsInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-metricsDone:
-				return
-			case now := <-t.C:
-				pump.pump()
-				if err := reg.WriteEMF(metricsOut, now); err != nil {
-					logger.Warn("write metrics", "err", err)
-				}
-			}
-		}
-	}()
+	stopMetrics := writeMetrics(cfg.MetricsInterval, pump, reg, metricsOut, logger)
 
 	logger.Info("consumer started", "stream", arn, "view_type", desc.StreamViewType, "bucket", cfg.Bucket,
 		"prefix", cfg.Prefix, "format", cfg.Format, "compression", cfg.Compression, "lease_table", cfg.LeaseTable,
-		"http", ln.Addr().String(), "keyspaces_region", cfg.KeyspacesRegion, "s3_region", cfg.S3Region)
-
-	// A graceful shutdown that overruns its budget becomes a hard stop: ECS kills the task
-	// at its stop timeout anyway, and whatever was not checkpointed is re-read by the next
-	// owner.
-	stopHard := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			logger.Info("shutting down: draining shards", "timeout", cfg.ShutdownTimeout.String())
-			select {
-			case <-time.After(cfg.ShutdownTimeout):
-				logger.Error("graceful shutdown timed out: stopping hard")
-				coord.Abort()
-			case <-stopHard:
-			}
-		case <-stopHard:
-		}
-	}()
-	runErr := coord.Run(ctx)
-	close(stopHard)
+		"http", addr, "keyspaces_region", cfg.KeyspacesRegion, "s3_region", cfg.S3Region)
+	runErr := runCoordinator(ctx, coord, cfg.ShutdownTimeout, logger)
 	running.Store(false)
-
-	pump.pump()
-	close(metricsDone)
-	wg.Wait()
-	_ = reg.WriteEMF(metricsOut, time.Now())
+	stopMetrics()
 	st := snk.Stats()
 	logger.Info("consumer stopped", "records_written", st.RecordsWritten, "files_written", st.FilesWritten,
 		"poison_records", st.PoisonRecords, "records_read", reg.Sum(metrics.RecordsRead))
@@ -179,6 +100,133 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 		return runErr
 	}
 	return nil
+}
+
+// resolveStream returns the stream to read (CDC_STREAM_ARN, else the newest ENABLED stream of
+// the table) and its description, checking that it is the table's.
+func resolveStream(ctx context.Context, client *streams.Client, cfg *config.Config) (string, *streams.GetStreamOutput, error) {
+	arn := cfg.StreamARN
+	if arn == "" {
+		var err error
+		if arn, err = client.FindStream(ctx, cfg.Keyspace, cfg.Table); err != nil {
+			return "", nil, fmt.Errorf("CDC_STREAM_ARN is empty and %w", err)
+		}
+	}
+	desc, err := client.GetStream(ctx, &streams.GetStreamInput{StreamArn: arn, MaxResults: 1})
+	if err != nil {
+		return "", nil, fmt.Errorf("describe stream %s: %w", arn, err)
+	}
+	if desc.KeyspaceName != cfg.Keyspace || desc.TableName != cfg.Table {
+		return "", nil, fmt.Errorf("CDC_STREAM_ARN %s is the stream of %s.%s, not of CDC_KEYSPACE.CDC_TABLE %s.%s",
+			arn, desc.KeyspaceName, desc.TableName, cfg.Keyspace, cfg.Table)
+	}
+	return arn, desc, nil
+}
+
+// openLeaseTable returns the lease table, created first when CDC_CREATE_LEASE_TABLE asks.
+func openLeaseTable(ctx context.Context, ddbCfg aws.Config, cfg *config.Config) (*watchedTable, error) {
+	table := &watchedTable{Table: lease.NewTable(dynamodb.NewFromConfig(ddbCfg), cfg.LeaseTable)}
+	if cfg.CreateLeaseTable {
+		if err := table.CreateIfMissing(ctx, 2*time.Minute); err != nil {
+			return nil, fmt.Errorf("create lease table %s: %w", cfg.LeaseTable, err)
+		}
+	}
+	return table, nil
+}
+
+// newPipeline builds the shard processor (reading into the sink) and the lease coordinator
+// that runs it on the shards this worker owns.
+func newPipeline(cfg *config.Config, workerID string, reader pipeline.StreamsReader, shards worker.ShardLister,
+	table *watchedTable, snk *sink.Sink, reg *metrics.Registry, logger, coordLog *slog.Logger) (*pipeline.Processor, *worker.Coordinator, error) {
+	proc, err := pipeline.NewProcessor(pipeline.Config{
+		PollInterval: cfg.PollInterval, Limit: cfg.GetRecordsLimit, TrimmedPolicy: cfg.TrimmedPolicy,
+		Metrics: reg, Logger: logger,
+		OpenShard: func(shardID string, cp checkpoint.Checkpointer, pending *checkpoint.Intent) pipeline.ShardWriter {
+			return snk.OpenShard(shardID, cp, pending)
+		},
+	}, reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	coord, err := worker.New(worker.Config{
+		WorkerID: workerID, FailoverTime: cfg.LeaseFailoverTime, RenewInterval: cfg.LeaseRenewInterval,
+		ShardSyncInterval: cfg.ShardSyncInterval, MaxLeasesPerWorker: cfg.MaxLeasesPerWorker,
+		MaxStealsPerCycle: cfg.MaxStealsPerCycle,
+		InitialPosition:   cfg.StartPosition, Logger: coordLog,
+	}, table, shards, proc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return proc, coord, nil
+}
+
+// serveHTTP serves /healthz and /metrics on port until stop is called; it returns the
+// address it listens on.
+func serveHTTP(port int, h *health, reg *metrics.Registry, logger *slog.Logger) (addr string, stop func(), err error) {
+	ln, err := listen(port)
+	if err != nil {
+		return "", nil, fmt.Errorf("CDC_HTTP_PORT %d: %w", port, err)
+	}
+	srv := newHTTPServer(h.check, reg)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("http server stopped", "err", err)
+		}
+	}()
+	return ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// writeMetrics writes the EMF metrics every interval until stop is called; stop writes them a
+// last time.
+func writeMetrics(interval time.Duration, pump *statsPump, reg *metrics.Registry, out io.Writer, logger *slog.Logger) (stop func()) {
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				pump.pump()
+				if err := reg.WriteEMF(out, now); err != nil {
+					logger.Warn("write metrics", "err", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		pump.pump()
+		close(done)
+		wg.Wait()
+		_ = reg.WriteEMF(out, time.Now())
+	}
+}
+
+// runCoordinator runs the coordinator until ctx ends and it has shut down gracefully. A
+// graceful shutdown that overruns its budget becomes a hard stop: ECS kills the task at its
+// stop timeout anyway, and whatever was not checkpointed is re-read by the next owner.
+func runCoordinator(ctx context.Context, coord *worker.Coordinator, budget time.Duration, logger *slog.Logger) error {
+	stopHard := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			logger.Info("shutting down: draining shards", "timeout", budget.String())
+			select {
+			case <-time.After(budget):
+				logger.Error("graceful shutdown timed out: stopping hard")
+				coord.Abort()
+			case <-stopHard:
+			}
+		case <-stopHard:
+		}
+	}()
+	err := coord.Run(ctx)
+	close(stopHard)
+	return err
 }
 
 // regionalConfigs gives each client its region: the table's stream and schema in

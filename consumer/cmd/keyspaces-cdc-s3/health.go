@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/config"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/metrics"
 )
 
@@ -46,7 +47,7 @@ func listen(port int) (net.Listener, error) {
 func healthcheck(getenv func(string) string, out io.Writer) int {
 	port := getenv("CDC_HTTP_PORT")
 	if port == "" {
-		port = "8080"
+		port = strconv.Itoa(config.Defaults().HTTPPort)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
