@@ -1,6 +1,6 @@
-// Command infra is the CDK app of keyspaces-cdc-s3: it reads the context parameters (README,
-// section deploy), imports what exists (VPC, bucket, image) without lookups, and wires the
-// KeyspacesCdcToS3 construct into one stack checked by cdk-nag.
+// Command infra is the CDK app of keyspaces-cdc-s3: it reads the context parameters
+// (docs/deploy.md, section "Context parameters"), imports what exists (VPC, bucket, image)
+// without lookups, and wires the KeyspacesCdcToS3 construct into one stack checked by cdk-nag.
 package main
 
 import (
