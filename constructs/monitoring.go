@@ -2,6 +2,7 @@ package constructs
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -30,6 +31,10 @@ const (
 	MetricMillisBehindLatest  = "MillisBehindLatest"
 	MetricIteratorsAtTip      = "IteratorsAtTip"
 )
+
+// runbooks is the page of the repository that says what each alarm means and what to do: an
+// alarm's description names it with the alarm's anchor (its heading there, e.g. #lag).
+const runbooks = "docs/operations.md"
 
 // Alarms are the construct's alarms; a disabled one is nil.
 type Alarms struct {
@@ -130,7 +135,7 @@ func newMonitoring(scope constructs.Construct, s *settings, c *compute) *monitor
 			EvaluationPeriods:  jsii.Number(float64(periods)),
 			ComparisonOperator: op,
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-			AlarmDescription:   jsii.String(fmt.Sprintf("%s (%s). See README, section operations.", description, s.ApplicationName)),
+			AlarmDescription:   jsii.String(fmt.Sprintf("%s (%s). Runbook: %s#%s in the keyspaces-cdc-s3 repository.", description, s.ApplicationName, runbooks, strings.ToLower(id))),
 		})
 		if mon.topic != nil {
 			a.AddAlarmAction(awscloudwatchactions.NewSnsAction(mon.topic))
@@ -205,8 +210,8 @@ func newDashboard(scope constructs.Construct, s *settings, m metrics, c *compute
 	d := awscloudwatch.NewDashboard(scope, jsii.String("Dashboard"), props)
 	d.AddWidgets(
 		awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{
-			Markdown: jsii.Sprintf("# %s: %s.%s → S3\nThroughput, lag, errors, leases and the service. Alarms and what to do: README, section operations.",
-				s.ApplicationName, s.Keyspace, s.Table),
+			Markdown: jsii.Sprintf("# %s: %s.%s → S3\nThroughput, lag, errors, leases and the service. Alarms and what to do: %s, section Alarms and runbooks.",
+				s.ApplicationName, s.Keyspace, s.Table, runbooks),
 			Width: jsii.Number(24), Height: jsii.Number(2),
 		}),
 	)
