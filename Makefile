@@ -72,7 +72,7 @@ test: tools ## Run every module's tests (unit, servers, CDK, end-to-end)
 	$(GO) test $(GO_TEST_FLAGS) $(addsuffix /...,$(addprefix ./,$(MODULES)))
 
 .PHONY: bench
-bench: tools ## Run the benchmarks recorded in BENCHMARKS.md
+bench: tools ## Run the benchmarks recorded in docs/benchmarks.md
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m ./consumer/... ./test/...
 
 # ---- local demo ------------------------------------------------------------------------
@@ -96,5 +96,5 @@ clean: ## Remove build output (keeps the installed tools)
 
 # Each pipeline benchmark runs one fixed workload on fresh servers (seconds each): once.
 .PHONY: bench-pipeline
-bench-pipeline: $(DYNALITE) $(VERSITYGW) ## Run only the pipeline benchmarks (BENCHMARKS.md, section pipeline)
+bench-pipeline: $(DYNALITE) $(VERSITYGW) ## Run only the pipeline benchmarks (docs/benchmarks.md, section pipeline)
 	$(GO) test -run '^$$' -bench . -benchtime=1x -timeout 30m -v ./test/bench

@@ -138,14 +138,15 @@ func TestUnknownFlag(t *testing.T) {
 	}
 }
 
-// The README's configuration table is generated from the settings; this keeps them equal.
-func TestREADMETableInSync(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+// The configuration table of docs/configuration.md is generated from the settings; this keeps
+// them equal.
+func TestConfigurationDocInSync(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(readme), MarkdownTable()) {
-		t.Fatalf("README.md's consumer configuration table is out of date; paste this:\n%s", MarkdownTable())
+	if !strings.Contains(string(doc), MarkdownTable()) {
+		t.Fatalf("docs/configuration.md's consumer configuration table is out of date; paste this:\n%s", MarkdownTable())
 	}
 }
 

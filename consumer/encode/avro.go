@@ -162,7 +162,7 @@ func newOCFWriter(s *AvroSchema, codec string, sync [16]byte, zenc *zstd.Encoder
 		ocf.WithBlockLength(1000), ocf.WithBlockSize(1 << 20)}
 	if codec == CodecDeflate {
 		// Level 1 encodes twice as fast as the default 6 for files about a quarter larger
-		// (see BENCHMARKS.md); CPU is the scarcer resource of a shard worker.
+		// (see docs/benchmarks.md); CPU is the scarcer resource of a shard worker.
 		opts = append(opts, ocf.WithCompressionLevel(flate.BestSpeed))
 	}
 	if zenc != nil {
