@@ -78,8 +78,19 @@ type File struct {
 	Records     int
 	// UncompressedBytes is the JSON text's size, or the Avro events' estimated size.
 	UncompressedBytes int
-	// Schema is the Avro schema the file embeds (nil for JSON Lines).
+	// Schema is the Avro schema the file embeds (nil for JSON Lines and Parquet).
 	Schema *AvroSchema
+	// SchemaFile is the file's schema version as stored under _schemas/ (nil for JSON
+	// Lines): the .avsc of an Avro file, the .parquet.json of a Parquet file.
+	SchemaFile *SchemaFile
+}
+
+// SchemaFile is a schema version as stored under _schemas/<keyspace>/<table>/<Name>: the
+// name (its fingerprint and extension) identifies the version, so it is written once.
+type SchemaFile struct {
+	Name        string
+	Body        []byte
+	ContentType string
 }
 
 // Builder accumulates the events of one file. It is not safe for concurrent use.
