@@ -35,6 +35,8 @@ const (
 	parquetBatchRows     = 1000
 	parquetBatchBytes    = 1 << 20
 	parquetRowGroupBytes = 16 << 20
+	// parquetDictMaxMeanBytes: see parquetFile.start.
+	parquetDictMaxMeanBytes = 64
 )
 
 // parquetCodecs are the compressions of format parquet.
@@ -51,6 +53,7 @@ var parquetCodecs = map[string]compress.Compression{
 type parquetFile struct {
 	schemas    *Schemas
 	props      *parquet.WriterProperties
+	baseProps  []parquet.WriterProperty
 	keepEvents bool
 
 	// The encoder of the last schema used, kept across files.
@@ -65,6 +68,7 @@ type parquetFile struct {
 	size   int
 	// batch and row group so far: events and their estimated bytes.
 	batchRows, batchBytes, rgBytes int
+	lastBody                       int // size of the last file
 	// err is a failure of the writer itself (not of an event's values): the file cannot be
 	// finished, and Finish returns it.
 	err error
@@ -75,15 +79,23 @@ func newParquetFile(schemas *Schemas, compression string, keepEvents bool) (*par
 	if !ok {
 		return nil, fmt.Errorf("Compression %q: format parquet allows zstd, snappy, gzip, none", compression)
 	}
-	props := parquet.NewWriterProperties(
+	base := []parquet.WriterProperty{
 		parquet.WithCreatedBy(ParquetCreatedBy),
 		parquet.WithVersion(parquet.V2_6),
 		parquet.WithDataPageVersion(parquet.DataPageV1),
 		parquet.WithCompression(codec),
 		parquet.WithDictionaryDefault(true),
 		parquet.WithStats(true),
-	)
-	return &parquetFile{schemas: schemas, props: props, keepEvents: keepEvents}, nil
+	}
+	if compression == CompressionZstd || compression == CompressionGzip {
+		// Level 1 (zstd's fastest, deflate's BestSpeed), as Avro's deflate: CPU is the
+		// scarcer resource of a shard worker, and the files stay smaller than Avro +
+		// deflate's (BENCHMARKS.md).
+		base = append(base, parquet.WithCompressionLevel(1))
+	}
+	props := parquet.NewWriterProperties(base...)
+
+	return &parquetFile{schemas: schemas, props: props, baseProps: base, keepEvents: keepEvents}, nil
 }
 
 func (f *parquetFile) Len() int  { return f.n }
@@ -140,20 +152,6 @@ func (f *parquetFile) encoder(a *AvroSchema) (*pqEncoder, error) {
 // first, and writes the buffers out when the batch is full. A writer failure is kept in
 // f.err for Finish.
 func (f *parquetFile) write(ev *record.Event) {
-	if f.w == nil {
-		f.buf = &bytes.Buffer{}
-		meta := metadata.KeyValueMetadata{}
-		if err := meta.Append("keyspaces_cdc_s3.schema_fingerprint", f.enc.ps.Fingerprint); err != nil {
-			f.err = err
-			return
-		}
-		w, err := file.NewParquetWriterWithError(f.buf, f.enc.ps.root, file.WithWriterProps(f.props), file.WithWriteMetadata(meta))
-		if err != nil {
-			f.err = fmt.Errorf("create parquet writer: %w", err)
-			return
-		}
-		f.w = w
-	}
 	f.enc.add(ev)
 	size := ev.Size()
 	f.batchRows++
@@ -164,11 +162,45 @@ func (f *parquetFile) write(ev *record.Event) {
 	}
 }
 
+// start creates the file's writer once its first batch is shredded. Dictionary encoding
+// pays off for repeated values (a status, a country, a short name) and costs a hash table
+// and a copy of every value for unique ones: it is turned off for each string or blob
+// column whose values in the first batch average more than parquetDictMaxMeanBytes, which
+// is what long unique text (notes, descriptions, JSON) looks like. The choice depends
+// only on the file's own first events, so a replay makes it again and writes the same bytes.
+func (f *parquetFile) start() error {
+	props := f.props
+	if off := f.enc.longValueLeaves(parquetDictMaxMeanBytes); len(off) > 0 {
+		opts := append([]parquet.WriterProperty(nil), f.baseProps...)
+		for _, path := range off {
+			opts = append(opts, parquet.WithDictionaryFor(path, false))
+		}
+		props = parquet.NewWriterProperties(opts...)
+	}
+	// Sized like the last file, so that the buffer rarely grows (each growth copies it).
+	f.buf = bytes.NewBuffer(make([]byte, 0, f.lastBody+f.lastBody/8))
+	meta := metadata.KeyValueMetadata{}
+	if err := meta.Append("keyspaces_cdc_s3.schema_fingerprint", f.enc.ps.Fingerprint); err != nil {
+		return err
+	}
+	w, err := file.NewParquetWriterWithError(f.buf, f.enc.ps.root, file.WithWriterProps(props), file.WithWriteMetadata(meta))
+	if err != nil {
+		return fmt.Errorf("create parquet writer: %w", err)
+	}
+	f.w = w
+	return nil
+}
+
 // flushBatch writes the encoder's buffers into the current row group, and closes the row
 // group once it is full.
 func (f *parquetFile) flushBatch() error {
 	if f.batchRows == 0 {
 		return nil
+	}
+	if f.w == nil {
+		if err := f.start(); err != nil {
+			return err
+		}
 	}
 	if f.rg == nil {
 		rg, err := f.w.AppendBufferedRowGroupChecked()
@@ -221,6 +253,7 @@ func (f *parquetFile) Finish() (*File, error) {
 		return nil, f.err
 	}
 	ps := f.schema
+	f.lastBody = f.buf.Len()
 	return &File{Body: f.buf.Bytes(), Ext: "parquet", ContentType: "application/vnd.apache.parquet",
 		Records: f.n, UncompressedBytes: f.size,
 		SchemaFile: &SchemaFile{Name: ps.Fingerprint + ".parquet.json", Body: ps.Doc, ContentType: "application/json"},

@@ -405,3 +405,33 @@ func TestParquetRowGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestParquetDictionaryChoice: a column of long unique text is written plain, short values
+// with a dictionary, by the file's first batch alone (so a replay chooses the same).
+func TestParquetDictionaryChoice(t *testing.T) {
+	var evs []*record.Event
+	for i := 0; i < 50; i++ {
+		ev, err := record.FromStream(recordtest.Row(i, recordtest.Seq(i), created, 1024), record.Source{Keyspace: "ks", Table: "t", ShardID: "s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	f := encodeParquet(t, newTestParquet(t, NewSchemas(nil, false, nil), CompressionZstd, false), evs)
+	_, _, rdr := readParquet(t, f.Body)
+	rg := rdr.MetaData().RowGroup(0)
+	dict := map[string]bool{}
+	for c := 0; c < rg.NumColumns(); c++ {
+		cc, err := rg.ColumnChunk(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dict[cc.PathInSchema().String()] = cc.HasDictionaryPage()
+	}
+	for col, want := range map[string]bool{"new_image.note": false, "new_image.name": true, "op": true,
+		"sequence_number": true, "new_image.tags.list.element": true, "new_image.n": true} {
+		if dict[col] != want {
+			t.Errorf("%s: dictionary %v, want %v", col, dict[col], want)
+		}
+	}
+}

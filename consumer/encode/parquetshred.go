@@ -397,6 +397,19 @@ func (e *pqEncoder) flush(rg file.BufferedRowGroupWriter) error {
 	return nil
 }
 
+// longValueLeaves are the paths of the string and blob leaves whose buffered values
+// average more than limit bytes.
+func (e *pqEncoder) longValueLeaves(limit int) []string {
+	var out []string
+	for i := range e.leaves {
+		l := &e.leaves[i]
+		if n := len(l.ends); n > 0 && len(l.data)/n > limit {
+			out = append(out, e.ps.sch.Column(i).Path())
+		}
+	}
+	return out
+}
+
 // reset empties the leaf buffers, keeping their memory.
 func (e *pqEncoder) reset() {
 	for i := range e.leaves {
