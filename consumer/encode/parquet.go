@@ -79,6 +79,9 @@ func newParquetFile(schemas *Schemas, compression string, keepEvents bool) (*par
 	if !ok {
 		return nil, fmt.Errorf("Compression %q: format parquet allows zstd, snappy, gzip, none", compression)
 	}
+	if err := registerParquetZstd(); err != nil {
+		return nil, fmt.Errorf("zstd codec: %w", err)
+	}
 	base := []parquet.WriterProperty{
 		parquet.WithCreatedBy(ParquetCreatedBy),
 		parquet.WithVersion(parquet.V2_6),
