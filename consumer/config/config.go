@@ -25,7 +25,7 @@ type Config struct {
 	S3Region        string
 	Bucket          string
 	Prefix          string
-	Format          string // json | avro
+	Format          string // json | avro | parquet
 	Compression     string
 	CellMetadata    bool
 	LeaseTable      string
@@ -64,15 +64,19 @@ type setting struct {
 
 // DefaultCompression returns the default compression of a format.
 func DefaultCompression(format string) string {
-	if format == "avro" {
+	switch format {
+	case "avro":
 		return "deflate"
+	case "parquet":
+		return "zstd"
 	}
 	return "gzip"
 }
 
 var compressions = map[string][]string{
-	"json": {"gzip", "zstd", "none"},
-	"avro": {"deflate", "snappy", "zstandard", "null"},
+	"json":    {"gzip", "zstd", "none"},
+	"avro":    {"deflate", "snappy", "zstandard", "null"},
+	"parquet": {"zstd", "snappy", "gzip", "none"},
 }
 
 // settings lists every setting in the order --help prints them.
@@ -129,8 +133,8 @@ func settings() []setting {
 		{"CDC_S3_REGION", "s3-region", "$AWS_REGION", "region of the bucket", str(func(c *Config) *string { return &c.S3Region })},
 		{"CDC_BUCKET", "bucket", "", "destination S3 bucket (required)", str(func(c *Config) *string { return &c.Bucket })},
 		{"CDC_PREFIX", "prefix", "", "key prefix of every object, e.g. cdc/", str(func(c *Config) *string { return &c.Prefix })},
-		{"CDC_FORMAT", "format", "json", "file format: json (JSON Lines) or avro (Avro OCF)", oneOf(func(c *Config) *string { return &c.Format }, "json", "avro")},
-		{"CDC_COMPRESSION", "compression", "gzip|deflate", "json: gzip, zstd, none; avro: deflate, snappy, zstandard, null", str(func(c *Config) *string { return &c.Compression })},
+		{"CDC_FORMAT", "format", "json", "file format: json (JSON Lines), avro (Avro OCF) or parquet (Apache Parquet)", oneOf(func(c *Config) *string { return &c.Format }, "json", "avro", "parquet")},
+		{"CDC_COMPRESSION", "compression", "gzip|deflate|zstd", "json: gzip, zstd, none; avro: deflate, snappy, zstandard, null; parquet: zstd, snappy, gzip, none", str(func(c *Config) *string { return &c.Compression })},
 		{"CDC_CELL_METADATA", "cell-metadata", "false", "write each cell's write_time and ttl", boolean(func(c *Config) *bool { return &c.CellMetadata })},
 		{"CDC_LEASE_TABLE", "lease-table", "", "DynamoDB table holding the shard leases (required)", str(func(c *Config) *string { return &c.LeaseTable })},
 		{"CDC_APPLICATION_NAME", "application-name", "keyspaces-cdc-s3", "application name: metrics dimension and log field", str(func(c *Config) *string { return &c.ApplicationName })},
@@ -281,7 +285,7 @@ func (c *Config) validate() []error {
 			}
 		}
 		if !ok {
-			bad("CDC_COMPRESSION", "compression", fmt.Sprintf("%q is not allowed with format %s: one of %s", c.Compression, c.Format, strings.Join(compressions[c.Format], ", ")))
+			bad("CDC_COMPRESSION", "compression", fmt.Sprintf("%q is not allowed with CDC_FORMAT=%s: one of %s", c.Compression, c.Format, strings.Join(compressions[c.Format], ", ")))
 		}
 	}
 	need("CDC_KEYSPACES_REGION", "keyspaces-region", c.KeyspacesRegion, "no region: set AWS_REGION or CDC_KEYSPACES_REGION", regionName, "a region name (e.g. us-east-1)")

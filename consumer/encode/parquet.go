@@ -14,9 +14,6 @@ import (
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record"
 )
 
-// FormatParquet writes Apache Parquet files (compression zstd, snappy, gzip or none).
-const FormatParquet = "parquet"
-
 // ParquetCreatedBy is the created_by of every Parquet file: fixed (not the library's
 // version string), so a replay writes the same bytes whatever build writes it. It follows
 // parquet-java's "<application> version <semver>" form: a created_by that does not parse

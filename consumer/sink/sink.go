@@ -1,4 +1,4 @@
-// Package sink writes a table's change events to S3 as JSON Lines or Avro files, one
+// Package sink writes a table's change events to S3 as JSON Lines, Avro or Parquet files, one
 // stream of files per shard, exactly once.
 //
 // Each file is cut from a shard's records, built in memory, announced in the lease item
@@ -51,8 +51,8 @@ type Config struct {
 	Keyspace string // required
 	Table    string // required
 
-	Format      string // json (default) | avro
-	Compression string // json: gzip (default), zstd, none; avro: deflate (default), snappy, zstandard, null
+	Format      string // json (default) | avro | parquet
+	Compression string // json: gzip (default), zstd, none; avro: deflate (default), snappy, zstandard, null; parquet: zstd (default), snappy, gzip, none
 
 	// A shard's file is cut when it holds FlushRecords records (default 10,000), or
 	// FlushBytes uncompressed bytes (default 64 MiB), or when its first record was buffered

@@ -472,7 +472,7 @@ func TestConfigValidation(t *testing.T) {
 		{"bucket", func(c *Config) { c.Bucket = "b1" }, "Bucket"},
 		{"keyspace", func(c *Config) { c.Keyspace = "" }, "Keyspace: required"},
 		{"table", func(c *Config) { c.Table = "" }, "Table: required"},
-		{"format", func(c *Config) { c.Format = "parquet" }, "json, avro"},
+		{"format", func(c *Config) { c.Format = "orc" }, "json, avro, parquet"},
 		{"compression", func(c *Config) { c.Format = "avro"; c.Compression = "gzip" }, "deflate, snappy, zstandard, null"},
 		{"records", func(c *Config) { c.FlushRecords = -1 }, "FlushRecords"},
 		{"bytes", func(c *Config) { c.FlushBytes = -1 }, "FlushBytes"},
