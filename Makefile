@@ -1,7 +1,8 @@
 # keyspaces-cdc-s3: the front door. `make help` lists the targets.
 #
 # Tools are pinned and installed into the repo (git ignores them): the CDK CLI in
-# infra/node_modules, dynalite in test/node_modules, versitygw in .bin/.
+# infra/node_modules, dynalite and DuckDB (@duckdb/node-api) in test/node_modules, versitygw
+# in .bin/.
 
 SHELL := /bin/bash
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -11,6 +12,7 @@ GO ?= go
 VERSITYGW_VERSION := v1.8.0
 VERSITYGW := $(BIN)/versitygw
 DYNALITE := $(ROOT)/test/node_modules/.bin/dynalite
+DUCKDB := $(ROOT)/test/node_modules/@duckdb/node-api/package.json
 CDK := $(ROOT)/infra/node_modules/.bin/cdk
 
 # Node is v20 here; jsii prints an end-of-life banner on every call without this.
@@ -39,15 +41,16 @@ build-emulator: ## Build the Keyspaces Streams emulator into bin/streams-emulato
 
 # ---- tools ---------------------------------------------------------------------------
 .PHONY: tools
-tools: $(CDK) $(DYNALITE) $(VERSITYGW) ## Install the pinned CDK CLI, dynalite and versitygw
+tools: $(CDK) $(DYNALITE) $(DUCKDB) $(VERSITYGW) ## Install the pinned CDK CLI, dynalite, DuckDB and versitygw
 
 $(CDK): infra/package.json infra/package-lock.json
 	cd infra && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(DYNALITE): test/package.json test/package-lock.json
+# One npm ci installs both (test/package.json); DuckDB reads the Parquet files in tests.
+$(DYNALITE) $(DUCKDB) &: test/package.json test/package-lock.json
 	cd test && npm ci --no-audit --no-fund --loglevel=error
-	@touch $@
+	@touch $(DYNALITE) $(DUCKDB)
 
 $(VERSITYGW):
 	@mkdir -p $(BIN)

@@ -130,7 +130,8 @@ func (f *avroFile) Finish() (*File, error) {
 		return nil, err
 	}
 	file := &File{Body: body, Ext: "avro", ContentType: "application/avro", Records: f.n,
-		UncompressedBytes: f.size, Schema: f.schema}
+		UncompressedBytes: f.size, Schema: f.schema,
+		SchemaFile: &SchemaFile{Name: f.schema.Fingerprint + ".avsc", Body: []byte(f.schema.JSON), ContentType: "application/json"}}
 	f.out, f.events, f.schema, f.n, f.size = nil, nil, nil, 0, 0
 	return file, nil
 }
