@@ -28,7 +28,7 @@ func main() {
 	records := flag.Int("records", 20000, "change records the emulator writes")
 	rate := flag.Int("rate", 1000, "records per second")
 	shards := flag.Int("shards", 4, "shards of the stream at start")
-	format := flag.String("format", "json", "json or avro")
+	format := flag.String("format", "json", "json, avro or parquet")
 	workers := flag.Int("workers", 2, "consumer workers")
 	dir := flag.String("dir", "demo-data", "folder for logs and the S3 server's data (kept afterwards)")
 	flag.Parse()

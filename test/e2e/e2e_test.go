@@ -108,7 +108,7 @@ func waitLanded(t *testing.T, s *harness.Stack, limit time.Duration) harness.Rep
 
 // TestEveryChangeLandsExactlyOnce: two workers, four shards, a split midway, each format.
 func TestEveryChangeLandsExactlyOnce(t *testing.T) {
-	for _, format := range []string{"json", "avro"} {
+	for _, format := range []string{"json", "avro", "parquet"} {
 		t.Run(format, func(t *testing.T) {
 			s := startStack(t, "-shards", "4", "-records", "4000", "-rate", "4000", "-split-after", "2000", "-seed", "7")
 			w1, port := startWorker(t, s, "w1", "CDC_FORMAT="+format, "CDC_FLUSH_RECORDS=500")
@@ -153,7 +153,7 @@ func checkContent(t *testing.T, s *harness.Stack, format string) {
 		t.Fatal(err)
 	}
 	for _, o := range objs {
-		wantExt := map[string]string{"json": ".jsonl.gz", "avro": ".avro"}[format]
+		wantExt := map[string]string{"json": ".jsonl.gz", "avro": ".avro", "parquet": ".parquet"}[format]
 		if !strings.HasSuffix(o.Key, wantExt) || !strings.Contains(o.Key, "cdc/media/media_content/dt=") || !strings.Contains(o.Key, "/hr=") {
 			t.Fatalf("object key %q does not follow <prefix><keyspace>/<table>/dt=/hr=/...%s", o.Key, wantExt)
 		}
@@ -177,9 +177,15 @@ func checkContent(t *testing.T, s *harness.Stack, format string) {
 		byID[l.Shard+"/"+l.Seq] = l
 	}
 	checked := 0
+	var sample []wireRecord
 	for _, st := range page.Streams {
 		for _, sh := range st.Shards {
 			for _, rec := range sh.Records {
+				w := wireRecord{Shard: sh.ShardID, Seq: rec.SequenceNumber}
+				if err := json.Unmarshal(rec.Record, &w.Record); err != nil {
+					t.Fatal(err)
+				}
+				sample = append(sample, w)
 				var wire struct {
 					CreatedAt     json.Number                `json:"createdAt"`
 					Origin        string                     `json:"origin"`
@@ -208,6 +214,9 @@ func checkContent(t *testing.T, s *harness.Stack, format string) {
 	}
 	if checked == 0 {
 		t.Fatal("no record compared")
+	}
+	if format == "parquet" {
+		checkDuckDB(t, s, len(landed), sample)
 	}
 }
 
@@ -288,13 +297,19 @@ func checkEMF(t *testing.T, workers ...*harness.Process) {
 	}
 }
 
-// TestChaos: three workers; a random one is killed with SIGKILL and a new one started,
+// TestChaos, in JSON and Parquet: three workers; a random one is killed with SIGKILL and a new one started,
 // again and again, with throttling and 500s injected and a shard split. At the end nothing
 // is missing, nothing doubled, and each shard's objects hold ordered, disjoint ranges.
 func TestChaos(t *testing.T) {
+	for _, format := range []string{"json", "parquet"} {
+		t.Run(format, func(t *testing.T) { chaos(t, format) })
+	}
+}
+
+func chaos(t *testing.T, format string) {
 	s := startStack(t, "-shards", "4", "-records", "6000", "-rate", "600", "-split-after", "2500",
 		"-throttle-rate", "0.2", "-error-rate", "0.05", "-seed", "11")
-	env := []string{"CDC_FLUSH_RECORDS=300", "CDC_FORMAT=json"}
+	env := []string{"CDC_FLUSH_RECORDS=300", "CDC_FORMAT=" + format}
 	var workers []*harness.Process
 	next := 0
 	spawn := func() {

@@ -10,6 +10,11 @@ import (
 	"io"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hamba/avro/v2/ocf"
@@ -50,7 +55,7 @@ func ListObjects(ctx context.Context, c *s3.Client, bucket, prefix string) ([]Ob
 func IsDataKey(prefix, key string) bool {
 	rest := strings.TrimPrefix(key, prefix)
 	return !strings.HasPrefix(rest, "_errors/") && !strings.HasPrefix(rest, "_schemas/") &&
-		(strings.HasSuffix(key, ".avro") || strings.Contains(key, ".jsonl"))
+		(strings.HasSuffix(key, ".avro") || strings.HasSuffix(key, ".parquet") || strings.Contains(key, ".jsonl"))
 }
 
 // ReadLanded reads every data object under prefix and decodes every event in it.
@@ -93,9 +98,11 @@ func GetObject(ctx context.Context, c *s3.Client, bucket, key string) ([]byte, e
 	return io.ReadAll(out.Body)
 }
 
-// DecodeObject decodes a .jsonl[.gz|.zst] or .avro object into its events.
+// DecodeObject decodes a .jsonl[.gz|.zst], .avro or .parquet object into its events.
 func DecodeObject(key string, body []byte) ([]map[string]any, error) {
 	switch {
+	case strings.HasSuffix(key, ".parquet"):
+		return decodeParquet(body)
 	case strings.HasSuffix(key, ".avro"):
 		dec, err := ocf.NewDecoder(bytes.NewReader(body))
 		if err != nil {
@@ -154,4 +161,51 @@ func decodeLines(b []byte) ([]map[string]any, error) {
 		out = append(out, m)
 	}
 	return out, sc.Err()
+}
+
+// decodeParquet reads a Parquet object with arrow-go's reader: each row as the JSON object
+// arrow-go gives it (numbers as json.Number), its timestamp columns as time.Time.
+func decodeParquet(body []byte) ([]map[string]any, error) {
+	pf, err := file.NewParquetReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 4096}, memory.DefaultAllocator)
+	if err != nil {
+		return nil, err
+	}
+	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer rr.Release()
+	var out []map[string]any
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		b, err := rec.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		var rows []map[string]any
+		if err := dec.Decode(&rows); err != nil {
+			return nil, err
+		}
+		for c, f := range rec.Schema().Fields() {
+			ts, ok := rec.Column(c).(*array.Timestamp)
+			if !ok {
+				continue
+			}
+			unit := f.Type.(*arrow.TimestampType).Unit
+			for i := range rows {
+				if ts.IsValid(i) {
+					rows[i][f.Name] = ts.Value(i).ToTime(unit).UTC()
+				}
+			}
+		}
+		out = append(out, rows...)
+	}
+	return out, rr.Err()
 }
