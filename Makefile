@@ -1,7 +1,8 @@
 # keyspaces-cdc-s3: the front door. `make help` lists the targets.
 #
 # Tools are pinned and installed into the repo (git ignores them): the CDK CLI in
-# infra/node_modules, dynalite in test/node_modules, versitygw and golangci-lint in .bin/.
+# infra/node_modules, dynalite and DuckDB (@duckdb/node-api) in test/node_modules, versitygw
+# and golangci-lint in .bin/.
 
 SHELL := /bin/bash
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -14,6 +15,7 @@ GOLANGCI_LINT_VERSION := v2.15.0
 # The version is in the file name: a new pin installs anew, an unchanged one never rebuilds.
 GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 DYNALITE := $(ROOT)/test/node_modules/.bin/dynalite
+DUCKDB := $(ROOT)/test/node_modules/@duckdb/node-api/package.json
 CDK := $(ROOT)/infra/node_modules/.bin/cdk
 
 # Node is v20 here; jsii prints an end-of-life banner on every call without this.
@@ -42,15 +44,16 @@ build-emulator: ## Build the Keyspaces Streams emulator into bin/streams-emulato
 
 # ---- tools ---------------------------------------------------------------------------
 .PHONY: tools
-tools: $(CDK) $(DYNALITE) $(VERSITYGW) $(GOLANGCI_LINT) ## Install the pinned CDK CLI, dynalite, versitygw and golangci-lint
+tools: $(CDK) $(DYNALITE) $(DUCKDB) $(VERSITYGW) $(GOLANGCI_LINT) ## Install the pinned CDK CLI, dynalite, DuckDB, versitygw and golangci-lint
 
 $(CDK): infra/package.json infra/package-lock.json
 	cd infra && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(DYNALITE): test/package.json test/package-lock.json
+# One npm ci installs both (test/package.json); DuckDB reads the Parquet files in tests.
+$(DYNALITE) $(DUCKDB) &: test/package.json test/package-lock.json
 	cd test && npm ci --no-audit --no-fund --loglevel=error
-	@touch $@
+	@touch $(DYNALITE) $(DUCKDB)
 
 $(VERSITYGW):
 	@mkdir -p $(BIN)
@@ -92,7 +95,7 @@ test: tools ## Run every module's tests (unit, servers, CDK, end-to-end)
 	$(GO) test $(GO_TEST_FLAGS) $(PACKAGES)
 
 .PHONY: bench
-bench: tools ## Run the benchmarks recorded in BENCHMARKS.md
+bench: tools ## Run the benchmarks recorded in docs/benchmarks.md
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m ./consumer/... ./test/...
 
 # ---- local demo ------------------------------------------------------------------------
@@ -116,5 +119,5 @@ clean: ## Remove build output (keeps the installed tools)
 
 # Each pipeline benchmark runs one fixed workload on fresh servers (seconds each): once.
 .PHONY: bench-pipeline
-bench-pipeline: $(DYNALITE) $(VERSITYGW) ## Run only the pipeline benchmarks (BENCHMARKS.md, section pipeline)
+bench-pipeline: $(DYNALITE) $(VERSITYGW) ## Run only the pipeline benchmarks (docs/benchmarks.md, section pipeline)
 	$(GO) test -run '^$$' -bench . -benchtime=1x -timeout 30m -v ./test/bench

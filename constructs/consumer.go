@@ -197,7 +197,7 @@ func constructEnvironment(scope constructs.Construct, s *settings, bucket awss3.
 	if _, own := s.ExtraEnvironment["GOMEMLIMIT"]; !own {
 		// Go's collector lets the heap grow to twice its live size (GOGC=100); with many shards
 		// under a backlog that can pass the task's memory and ECS kills the task. A soft limit
-		// below it makes the collector work harder instead (BENCHMARKS.md, section pipeline).
+		// below it makes the collector work harder instead (docs/benchmarks.md, section pipeline).
 		env["GOMEMLIMIT"] = jsii.String(strconv.Itoa(s.MemoryMiB*GoMemLimitPercent/100) + "MiB")
 	}
 	if s.stopTimeout != DefaultStopTimeout {

@@ -552,24 +552,22 @@ func TestCreatedVpcSize(t *testing.T) {
 }
 
 // TestEveryVariableIsOneTheConsumerReads checks the env names against the consumer's own
-// table (README, section consumer-config, which the consumer's tests keep in sync with its
-// code): the construct must not set a name the consumer ignores.
+// table (docs/configuration.md, which the consumer's tests keep in sync with its code): the
+// construct must not set a name the consumer ignores.
 func TestEveryVariableIsOneTheConsumerReads(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
+	b, err := os.ReadFile("../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme := string(b)
-	start := strings.Index(readme, "<!-- section:consumer-config -->")
-	end := strings.Index(readme, "<!-- /section:consumer-config -->")
-	if start < 0 || end < start {
-		t.Fatal("README has no consumer-config section")
-	}
-	known := map[string]bool{"GOMEMLIMIT": strings.Contains(readme[start:end], "`GOMEMLIMIT`")} // the Go runtime's
-	for _, line := range strings.Split(readme[start:end], "\n") {
+	doc := string(b)
+	known := map[string]bool{"GOMEMLIMIT": strings.Contains(doc, "`GOMEMLIMIT`")} // the Go runtime's
+	for _, line := range strings.Split(doc, "\n") {
 		if strings.HasPrefix(line, "| `CDC_") {
 			known[strings.Trim(strings.Split(line, "|")[1], " `")] = true
 		}
+	}
+	if len(known) < 10 {
+		t.Fatalf("docs/configuration.md lists %d variables: not the consumer's table", len(known))
 	}
 	props := baseProps()
 	props.StreamArn = "arn:aws:cassandra:us-east-1:123456789012:/keyspace/media/table/media_content/stream/x"
@@ -578,7 +576,7 @@ func TestEveryVariableIsOneTheConsumerReads(t *testing.T) {
 	props.MaxLeasesPerWorker, props.MaxStealsPerCycle, props.StopTimeout = 8, 25, 90*time.Second
 	for name := range synth(t, props, stackOptions{}).environment(t) {
 		if !known[name] {
-			t.Errorf("%s is not a variable of the consumer (README, consumer-config: %d known)", name, len(known))
+			t.Errorf("%s is not a variable of the consumer (docs/configuration.md: %d known)", name, len(known))
 		}
 	}
 }

@@ -2,6 +2,7 @@ package constructs
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -30,6 +31,10 @@ const (
 	MetricMillisBehindLatest  = "MillisBehindLatest"
 	MetricIteratorsAtTip      = "IteratorsAtTip"
 )
+
+// runbooks is the page of the repository that says what each alarm means and what to do: an
+// alarm's description names it with the alarm's anchor (its heading there, e.g. #lag).
+const runbooks = "docs/operations.md"
 
 // Alarms are the construct's alarms; a disabled one is nil.
 type Alarms struct {
@@ -153,7 +158,7 @@ func (am alarmMaker) alarm(id, description string, metric awscloudwatch.IMetric,
 		EvaluationPeriods:  jsii.Number(float64(periods)),
 		ComparisonOperator: op,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-		AlarmDescription:   jsii.String(fmt.Sprintf("%s (%s). See README, section operations.", description, am.app)),
+		AlarmDescription:   jsii.String(fmt.Sprintf("%s (%s). Runbook: %s#%s in the keyspaces-cdc-s3 repository.", description, am.app, runbooks, strings.ToLower(id))),
 	})
 	if am.topic != nil {
 		a.AddAlarmAction(awscloudwatchactions.NewSnsAction(am.topic))
@@ -228,8 +233,8 @@ func newDashboard(scope constructs.Construct, s *settings, m metrics, c *compute
 	d := awscloudwatch.NewDashboard(scope, jsii.String("Dashboard"), props)
 	d.AddWidgets(
 		awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{
-			Markdown: jsii.Sprintf("# %s: %s.%s → S3\nThroughput, lag, errors, leases and the service. Alarms and what to do: README, section operations.",
-				s.ApplicationName, s.Keyspace, s.Table),
+			Markdown: jsii.Sprintf("# %s: %s.%s → S3\nThroughput, lag, errors, leases and the service. Alarms and what to do: %s, section Alarms and runbooks.",
+				s.ApplicationName, s.Keyspace, s.Table, runbooks),
 			Width: jsii.Number(24), Height: jsii.Number(2),
 		}),
 	)

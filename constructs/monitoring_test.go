@@ -1,6 +1,7 @@
 package constructs
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -45,6 +46,10 @@ func TestDashboardAndAlarms(t *testing.T) {
 	if len(alarms) != len(want) {
 		t.Errorf("alarms %v, want %d", len(alarms), len(want))
 	}
+	runbookPage, err := os.ReadFile("../" + runbooks)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, w := range want {
 		a, ok := alarms[name]
 		if !ok {
@@ -66,6 +71,14 @@ func TestDashboardAndAlarms(t *testing.T) {
 		if a["Threshold"] != w.threshold || a["EvaluationPeriods"] != w.periods {
 			t.Errorf("%s alarm threshold %v periods %v, want %v and %v", name, a["Threshold"], a["EvaluationPeriods"], w.threshold, w.periods)
 		}
+		// The description names the alarm's runbook: a heading of docs/operations.md whose
+		// anchor is the alarm's name.
+		if desc, _ := a["AlarmDescription"].(string); !strings.Contains(desc, "docs/operations.md#"+strings.ToLower(name)) {
+			t.Errorf("%s alarm's description %q does not point at its runbook", name, desc)
+		}
+		if !strings.Contains(string(runbookPage), "\n#### `"+name+"`\n") {
+			t.Errorf("docs/operations.md has no runbook heading for the %s alarm", name)
+		}
 		if !strings.Contains(jsonText(a["AlarmActions"]), "CdcAlarmTopic") || !strings.Contains(jsonText(a["OKActions"]), "CdcAlarmTopic") {
 			t.Errorf("%s alarm does not notify the topic", name)
 		}
@@ -81,6 +94,9 @@ func TestDashboardAndAlarms(t *testing.T) {
 		if !strings.Contains(dash, m) {
 			t.Errorf("dashboard lacks %s", m)
 		}
+	}
+	if !strings.Contains(dash, "docs/operations.md") {
+		t.Errorf("the dashboard does not point at the runbooks: %s", dash)
 	}
 	for _, dim := range []string{"WorkerId", "Kind", "ShardId"} {
 		if !strings.Contains(dash, "Application,"+dim) {

@@ -1,7 +1,8 @@
 // Command infra is the CDK app of keyspaces-cdc-s3: it reads the context parameters (one row
-// each in params.go; the consumer's come from consumer/config's table of settings), imports
-// what exists (VPC, bucket, image) without lookups, and wires the KeyspacesCdcToS3 construct
-// into one stack checked by cdk-nag. The construct checks the props, once.
+// each in params.go, documented in docs/deploy.md; the consumer's come from consumer/config's
+// table of settings), imports what exists (VPC, bucket, image) without lookups, and wires the
+// KeyspacesCdcToS3 construct into one stack checked by cdk-nag. The construct checks the
+// props, once.
 package main
 
 import (

@@ -29,7 +29,7 @@ type Config struct {
 	S3Region        string
 	Bucket          string
 	Prefix          string
-	Format          string // json | avro
+	Format          string // json | avro | parquet
 	Compression     string
 	CellMetadata    bool
 	LeaseTable      string
@@ -255,7 +255,7 @@ func (c *Config) validate() []error {
 		}
 	}
 	if allowed, known := Compressions[c.Format]; known && !slices.Contains(allowed, c.Compression) {
-		bad("CDC_COMPRESSION", fmt.Sprintf("%q is not allowed with format %s: one of %s", c.Compression, c.Format, strings.Join(allowed, ", ")))
+		bad("CDC_COMPRESSION", fmt.Sprintf("%q is not allowed with CDC_FORMAT=%s: one of %s", c.Compression, c.Format, strings.Join(allowed, ", ")))
 	}
 	if c.LeaseRenewInterval >= c.LeaseFailoverTime {
 		bad("CDC_LEASE_RENEW_INTERVAL", fmt.Sprintf("%s must be less than CDC_LEASE_FAILOVER_TIME (%s)", c.LeaseRenewInterval, c.LeaseFailoverTime))

@@ -74,9 +74,10 @@ func TestBadValuesAreNamed(t *testing.T) {
 		{"missing bucket", map[string]string{"CDC_BUCKET": ""}, []string{"CDC_BUCKET"}},
 		{"bad bucket", map[string]string{"CDC_BUCKET": "B"}, []string{"CDC_BUCKET", `"B"`}},
 		{"missing lease table", map[string]string{"CDC_LEASE_TABLE": ""}, []string{"CDC_LEASE_TABLE"}},
-		{"format", map[string]string{"CDC_FORMAT": "parquet"}, []string{"CDC_FORMAT", "parquet", "json, avro"}},
+		{"format", map[string]string{"CDC_FORMAT": "orc"}, []string{"CDC_FORMAT", "orc", "json, avro, parquet"}},
 		{"compression for json", map[string]string{"CDC_COMPRESSION": "deflate"}, []string{"CDC_COMPRESSION", "gzip, zstd, none"}},
 		{"compression for avro", map[string]string{"CDC_FORMAT": "avro", "CDC_COMPRESSION": "gzip"}, []string{"CDC_COMPRESSION", "deflate, snappy, zstandard, null"}},
+		{"compression for parquet", map[string]string{"CDC_FORMAT": "parquet", "CDC_COMPRESSION": "deflate"}, []string{"CDC_COMPRESSION", "CDC_FORMAT=parquet", "zstd, snappy, gzip, none"}},
 		{"flush records", map[string]string{"CDC_FLUSH_RECORDS": "0"}, []string{"CDC_FLUSH_RECORDS", "--flush-records"}},
 		{"flush bytes", map[string]string{"CDC_FLUSH_BYTES": "lots"}, []string{"CDC_FLUSH_BYTES"}},
 		{"flush interval", map[string]string{"CDC_FLUSH_INTERVAL": "soon"}, []string{"CDC_FLUSH_INTERVAL", "soon"}},
@@ -138,14 +139,15 @@ func TestUnknownFlag(t *testing.T) {
 	}
 }
 
-// The README's configuration table is generated from the settings; this keeps them equal.
-func TestREADMETableInSync(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+// The configuration table of docs/configuration.md is generated from the settings; this keeps
+// them equal.
+func TestConfigurationDocInSync(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(readme), MarkdownTable()) {
-		t.Fatalf("README.md's consumer configuration table is out of date; paste this:\n%s", MarkdownTable())
+	if !strings.Contains(string(doc), MarkdownTable()) {
+		t.Fatalf("docs/configuration.md's consumer configuration table is out of date; paste this:\n%s", MarkdownTable())
 	}
 }
 

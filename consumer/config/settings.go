@@ -73,12 +73,13 @@ var (
 )
 
 // Formats lists the output formats, the default first.
-var Formats = []string{"json", "avro"}
+var Formats = []string{"json", "avro", "parquet"}
 
 // Compressions lists, per format, the compressions it accepts; the first is the default.
 var Compressions = map[string][]string{
-	"json": {"gzip", "zstd", "none"},
-	"avro": {"deflate", "snappy", "zstandard", "null"},
+	"json":    {"gzip", "zstd", "none"},
+	"avro":    {"deflate", "snappy", "zstandard", "null"},
+	"parquet": {"zstd", "snappy", "gzip", "none"},
 }
 
 // DefaultCompression returns the default compression of a format ("" for an unknown format).
@@ -157,7 +158,7 @@ var table = []Setting{
 	{
 		Env: "CDC_FORMAT", Flag: "format", Prop: "Format", Context: "format",
 		Kind: Choice, Default: Formats[0], Allowed: Formats,
-		Meaning: "file format: json (JSON Lines) or avro (Avro OCF)",
+		Meaning: "file format: json (JSON Lines), avro (Avro OCF) or parquet (Apache Parquet)",
 		field:   func(c *Config) any { return &c.Format },
 	},
 	{

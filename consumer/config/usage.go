@@ -62,7 +62,7 @@ func (s Setting) AllowedText() string {
 	return "any text"
 }
 
-// MarkdownTable renders the settings as the README's table (kept in sync by a test).
+// MarkdownTable renders the settings as the table of docs/configuration.md (kept in sync by a test).
 func MarkdownTable() string {
 	var b strings.Builder
 	b.WriteString("| Env var | Flag | Default | Meaning |\n|---|---|---|---|\n")

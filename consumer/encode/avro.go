@@ -130,7 +130,8 @@ func (f *avroFile) Finish() (*File, error) {
 		return nil, err
 	}
 	file := &File{Body: body, Ext: "avro", ContentType: "application/avro", Records: f.n,
-		UncompressedBytes: f.size, Schema: f.schema}
+		UncompressedBytes: f.size, Schema: f.schema,
+		SchemaFile: &SchemaFile{Name: f.schema.Fingerprint + ".avsc", Body: []byte(f.schema.JSON), ContentType: "application/json"}}
 	f.out, f.events, f.schema, f.n, f.size = nil, nil, nil, 0, 0
 	return file, nil
 }
@@ -162,7 +163,7 @@ func newOCFWriter(s *AvroSchema, codec string, sync [16]byte, zenc *zstd.Encoder
 		ocf.WithBlockLength(1000), ocf.WithBlockSize(1 << 20)}
 	if codec == CodecDeflate {
 		// Level 1 encodes twice as fast as the default 6 for files about a quarter larger
-		// (see BENCHMARKS.md); CPU is the scarcer resource of a shard worker.
+		// (see docs/benchmarks.md); CPU is the scarcer resource of a shard worker.
 		opts = append(opts, ocf.WithCompressionLevel(flate.BestSpeed))
 	}
 	if zenc != nil {

@@ -217,7 +217,7 @@ func (w *schemaWriter) nullable(t record.Type) {
 	w.b.WriteByte(']')
 }
 
-// scalarAvro is the Avro type of each CQL scalar (see the README's type table).
+// scalarAvro is the Avro type of each CQL scalar (see the type table of docs/output.md).
 var scalarAvro = map[string]string{
 	"ascii": `"string"`, "text": `"string"`, "varchar": `"string"`, "inet": `"string"`,
 	"uuid": `{"type":"string","logicalType":"uuid"}`, "timeuuid": `{"type":"string","logicalType":"uuid"}`,

@@ -13,7 +13,7 @@ import (
 // datumWriter encodes events as Avro binary data of one schema, straight from the events
 // with hamba/avro's Writer primitives. It replaces the generic path (AvroSchema.Native, now
 // a test oracle in native_test.go, then hamba's reflection over map[string]any), which is
-// several times slower (BENCHMARKS.md, section sink) and caches encoders by schema
+// several times slower (docs/benchmarks.md, section sink) and caches encoders by schema
 // fingerprint — where a record referenced by name in two versions of a table's schema
 // shares a key, so one process writing two versions could encode with the wrong one.
 // TestDatumMatchesGeneric checks both paths agree. Not safe for concurrent use.

@@ -1,7 +1,8 @@
-// Package encode writes change events as files: JSON Lines (gzip, zstd or uncompressed)
-// or Avro Object Container Files (deflate, snappy, zstandard or null codec) whose schema is
-// derived from the table's definition (Amazon Keyspaces GetTable/GetType) or, when that is
-// not available, from the values the records carry.
+// Package encode writes change events as files: JSON Lines (gzip, zstd or uncompressed),
+// Avro Object Container Files (deflate, snappy, zstandard or null codec) or Apache Parquet
+// (zstd, snappy, gzip or uncompressed), the last two with a schema derived from the table's
+// definition (Amazon Keyspaces GetTable/GetType) or, when that is not available, from the
+// values the records carry.
 //
 // Encoding is deterministic: the same events in the same order give the same bytes, so a
 // file replayed after a crash overwrites its object with identical content.
@@ -21,8 +22,9 @@ import (
 // which is its default are consumer/config's lists (config.Formats, config.Compressions),
 // written there once; CheckFormat and DefaultCompression read them.
 const (
-	FormatJSON = "json"
-	FormatAvro = "avro"
+	FormatJSON    = "json"
+	FormatAvro    = "avro"
+	FormatParquet = "parquet"
 
 	CompressionGzip = "gzip"
 	CompressionZstd = "zstd"
@@ -53,10 +55,13 @@ func CheckFormat(format, compression string) error {
 }
 
 // Ext is the file name extension of a format and compression: jsonl.gz, jsonl.zst, jsonl,
-// avro.
+// avro, parquet.
 func Ext(format, compression string) string {
-	if format == FormatAvro {
+	switch format {
+	case FormatAvro:
 		return "avro"
+	case FormatParquet:
+		return "parquet"
 	}
 	ext, _ := jsonExt(compression)
 	return ext
@@ -70,8 +75,19 @@ type File struct {
 	Records     int
 	// UncompressedBytes is the JSON text's size, or the Avro events' estimated size.
 	UncompressedBytes int
-	// Schema is the Avro schema the file embeds (nil for JSON Lines).
+	// Schema is the Avro schema the file embeds (nil for JSON Lines and Parquet).
 	Schema *AvroSchema
+	// SchemaFile is the file's schema version as stored under _schemas/ (nil for JSON
+	// Lines): the .avsc of an Avro file, the .parquet.json of a Parquet file.
+	SchemaFile *SchemaFile
+}
+
+// SchemaFile is a schema version as stored under _schemas/<keyspace>/<table>/<Name>: the
+// name (its fingerprint and extension) identifies the version, so it is written once.
+type SchemaFile struct {
+	Name        string
+	Body        []byte
+	ContentType string
 }
 
 // Builder accumulates the events of one file. It is not safe for concurrent use.
@@ -90,12 +106,12 @@ type Builder interface {
 
 // Options choose a Builder.
 type Options struct {
-	Format       string // json (default) | avro
+	Format       string // json (default) | avro | parquet
 	Compression  string // default: DefaultCompression(Format)
 	CellMetadata bool   // write each image's per-cell write_time / expiration_time
-	// Schemas gives Avro files their schema; required for avro.
+	// Schemas gives Avro and Parquet files their schema; required for avro and parquet.
 	Schemas *Schemas
-	// KeepEvents (Avro) keeps the events and encodes them at Finish, so the schema may
+	// KeepEvents (Avro, Parquet) keeps the events and encodes them at Finish, so the schema may
 	// widen within the file instead of Add returning ErrSchemaChanged. A replay uses it:
 	// its file must end at a given record. Memory: the events, not the compressed file.
 	KeepEvents bool
@@ -117,6 +133,12 @@ func NewBuilder(opts Options) (Builder, error) {
 			return nil, fmt.Errorf("Schemas: required for format avro")
 		}
 		return newAvroFile(opts.Schemas, opts.Compression, opts.KeepEvents), nil
+	}
+	if opts.Format == FormatParquet {
+		if opts.Schemas == nil {
+			return nil, fmt.Errorf("Schemas: required for format parquet")
+		}
+		return newParquetFile(opts.Schemas, opts.Compression, opts.KeepEvents)
 	}
 	return newJSONLines(opts.Compression, opts.CellMetadata)
 }

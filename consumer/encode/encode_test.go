@@ -409,8 +409,9 @@ func TestCheckFormat(t *testing.T) {
 	tests := []struct{ format, comp, wantErr string }{
 		{"json", "gzip", ""}, {"json", "zstd", ""}, {"json", "none", ""},
 		{"avro", "deflate", ""}, {"avro", "snappy", ""}, {"avro", "zstandard", ""}, {"avro", "null", ""},
+		{"parquet", "zstd", ""}, {"parquet", "snappy", ""}, {"parquet", "gzip", ""}, {"parquet", "none", ""},
 		{"json", "deflate", "gzip, zstd, none"}, {"avro", "gzip", "deflate, snappy, zstandard, null"},
-		{"parquet", "gzip", "json, avro"},
+		{"parquet", "deflate", "zstd, snappy, gzip, none"}, {"orc", "gzip", "json, avro, parquet"},
 	}
 	for _, tt := range tests {
 		err := CheckFormat(tt.format, tt.comp)

@@ -200,7 +200,7 @@ func appendFields(b []byte, fs []record.Field) []byte {
 	return append(b, '}')
 }
 
-// appendValue writes one value; the README's type table documents each case.
+// appendValue writes one value; the type table of docs/output.md documents each case.
 func appendValue(b []byte, v record.Value) []byte {
 	switch v.Type {
 	case streams.TypeNull:

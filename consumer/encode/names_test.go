@@ -11,8 +11,9 @@ import (
 // them, so a value config allows reaches its case here.
 func TestNamesAreConfigs(t *testing.T) {
 	for format, compressions := range map[string][]string{
-		FormatJSON: {CompressionGzip, CompressionZstd, CompressionNone},
-		FormatAvro: {CodecDeflate, CodecSnappy, CodecZstandard, CodecNull},
+		FormatJSON:    {CompressionGzip, CompressionZstd, CompressionNone},
+		FormatAvro:    {CodecDeflate, CodecSnappy, CodecZstandard, CodecNull},
+		FormatParquet: {CompressionZstd, CodecSnappy, CompressionGzip, CompressionNone},
 	} {
 		if !slices.Contains(config.Formats, format) {
 			t.Errorf("format %q is not in config.Formats %v", format, config.Formats)

@@ -24,7 +24,7 @@ import (
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
 )
 
-// Attribute names of a lease item (see README, section leases).
+// Attribute names of a lease item (see docs/leases.md, section "The lease item").
 const (
 	AttrKey            = "leaseKey"
 	AttrOwner          = "leaseOwner"

@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hamba/avro/v2/ocf"
@@ -157,6 +161,27 @@ func seqsInObject(t *testing.T, key string, body []byte) []string {
 	t.Helper()
 	var seqs []string
 	switch {
+	case strings.HasSuffix(key, ".parquet"):
+		rdr, err := file.NewParquetReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tbl, err := fr.ReadTable(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tbl.Release()
+		col := tbl.Column(int(tbl.Schema().FieldIndices("sequence_number")[0]))
+		for _, chunk := range col.Data().Chunks() {
+			a := chunk.(*array.String)
+			for i := 0; i < a.Len(); i++ {
+				seqs = append(seqs, a.Value(i))
+			}
+		}
 	case strings.HasSuffix(key, ".avro"):
 		d, err := ocf.NewDecoder(bytes.NewReader(body))
 		if err != nil {

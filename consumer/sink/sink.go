@@ -1,4 +1,4 @@
-// Package sink writes a table's change events to S3 as JSON Lines or Avro files, one
+// Package sink writes a table's change events to S3 as JSON Lines, Avro or Parquet files, one
 // stream of files per shard, exactly once.
 //
 // Each file is cut from a shard's records, built in memory, announced in the lease item
@@ -171,7 +171,7 @@ type Sink struct {
 	logger   *slog.Logger
 
 	schemaMu       sync.Mutex
-	schemasWritten map[string]bool // fingerprints already in _schemas/
+	schemasWritten map[string]bool // names already in _schemas/
 
 	stats counters
 }
@@ -212,7 +212,7 @@ type Stats struct {
 	UncompressedBytes int64 // their uncompressed size (exact for JSON, estimated for Avro)
 	FilesWritten      int64 // data objects written
 	PoisonRecords     int64 // records stored under _errors/
-	SchemasWritten    int64 // .avsc objects written under _schemas/
+	SchemasWritten    int64 // schema versions written under _schemas/ (.avsc, .parquet.json)
 	UploadRetries     int64 // failed upload attempts that were retried
 	Checkpoints       int64 // checkpoints written
 	// Flush latency (build + intent + upload + checkpoint of one file).
@@ -267,10 +267,10 @@ func (s *Sink) ErrorKey(shardID, seq string, created time.Time) string {
 		partition(created), keyPart(shardID), keyPart(seq))
 }
 
-// SchemaKey is the object key of an Avro schema version: <prefix>_schemas/<keyspace>/
-// <table>/<fingerprint>.avsc.
-func (s *Sink) SchemaKey(fingerprint string) string {
-	return fmt.Sprintf("%s_schemas/%s/%s/%s.avsc", s.cfg.Prefix, s.cfg.Keyspace, s.cfg.Table, fingerprint)
+// SchemaKey is the object key of a schema version (encode.SchemaFile.Name): <prefix>_schemas/
+// <keyspace>/<table>/<fingerprint>.avsc for Avro, <fingerprint>.parquet.json for Parquet.
+func (s *Sink) SchemaKey(name string) string {
+	return fmt.Sprintf("%s_schemas/%s/%s/%s", s.cfg.Prefix, s.cfg.Keyspace, s.cfg.Table, name)
 }
 
 func partition(t time.Time) string {
@@ -326,19 +326,19 @@ func (s *Sink) putOnce(ctx context.Context, key string, body []byte, contentType
 	return err
 }
 
-// writeSchema stores an Avro schema version once per Sink. The lock is held through the
-// upload so that shards needing the same new version wait for one write, not race to
-// several (schema versions are rare).
-func (s *Sink) writeSchema(ctx context.Context, sc *encode.AvroSchema) error {
+// writeSchema stores a schema version once per Sink. The lock is held through the upload so
+// that shards needing the same new version wait for one write, not race to several (schema
+// versions are rare).
+func (s *Sink) writeSchema(ctx context.Context, sc *encode.SchemaFile) error {
 	s.schemaMu.Lock()
 	defer s.schemaMu.Unlock()
-	if s.schemasWritten[sc.Fingerprint] {
+	if s.schemasWritten[sc.Name] {
 		return nil
 	}
-	if err := s.put(ctx, s.SchemaKey(sc.Fingerprint), []byte(sc.JSON), "application/json"); err != nil {
+	if err := s.put(ctx, s.SchemaKey(sc.Name), sc.Body, sc.ContentType); err != nil {
 		return err
 	}
-	s.schemasWritten[sc.Fingerprint] = true
+	s.schemasWritten[sc.Name] = true
 	s.stats.schemas.Add(1)
 	return nil
 }

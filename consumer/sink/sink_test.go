@@ -27,7 +27,7 @@ import (
 // intent is saved before the upload and the checkpoint comes after the object exists.
 func TestWritesEveryTypeAndCheckpointsAfterTheObject(t *testing.T) {
 	b := newBucket(t)
-	for _, format := range []string{encode.FormatJSON, encode.FormatAvro} {
+	for _, format := range []string{encode.FormatJSON, encode.FormatAvro, encode.FormatParquet} {
 		t.Run(format, func(t *testing.T) {
 			s := newSink(t, b, func(c *Config) { c.Format = format; c.Prefix = "cdc/" + format; c.CellMetadata = true })
 			cp := &fakeCP{}
@@ -92,11 +92,14 @@ func TestWritesEveryTypeAndCheckpointsAfterTheObject(t *testing.T) {
 			if got := seqsInObject(t, wantKey, body); strings.Join(got, ",") != strings.Join([]string{recordtest.Seq(1), recordtest.Seq(2), recordtest.Seq(3)}, ",") {
 				t.Errorf("object holds %v", got)
 			}
-			if format == encode.FormatAvro {
+			if format != encode.FormatJSON {
 				schemaKeys := b.keys(t, "cdc/"+format+"/_schemas/ks/all_types/")
-				if len(schemaKeys) != 1 || string(b.get(t, schemaKeys[0])) != f.Schema.JSON {
+				if len(schemaKeys) != 1 || !strings.HasSuffix(schemaKeys[0], "/"+f.SchemaFile.Name) || !bytes.Equal(b.get(t, schemaKeys[0]), f.SchemaFile.Body) {
 					t.Errorf("schema objects %v", schemaKeys)
 				}
+			}
+			if format == encode.FormatAvro && f.SchemaFile.Name != f.Schema.Fingerprint+".avsc" {
+				t.Errorf("avro schema object %s", f.SchemaFile.Name)
 			}
 			st := s.Stats()
 			if st.FilesWritten != 1 || st.RecordsWritten != 3 || st.BytesWritten != int64(len(body)) || st.Flushes != 1 || st.FlushLatencyMax <= 0 {
@@ -164,7 +167,7 @@ func TestFlushTriggers(t *testing.T) {
 // though its own triggers would cut elsewhere. The bucket then holds each record once.
 func TestReplayAfterCrashBetweenPutAndCheckpoint(t *testing.T) {
 	b := newBucket(t)
-	for _, format := range []string{encode.FormatJSON, encode.FormatAvro} {
+	for _, format := range []string{encode.FormatJSON, encode.FormatAvro, encode.FormatParquet} {
 		t.Run(format, func(t *testing.T) {
 			prefix := "cdc/" + format
 			crash := errors.New("process killed before the checkpoint")
@@ -472,7 +475,7 @@ func TestConfigValidation(t *testing.T) {
 		{"bucket", func(c *Config) { c.Bucket = "b1" }, "Bucket"},
 		{"keyspace", func(c *Config) { c.Keyspace = "" }, "Keyspace: required"},
 		{"table", func(c *Config) { c.Table = "" }, "Table: required"},
-		{"format", func(c *Config) { c.Format = "parquet" }, "json, avro"},
+		{"format", func(c *Config) { c.Format = "orc" }, "json, avro, parquet"},
 		{"compression", func(c *Config) { c.Format = "avro"; c.Compression = "gzip" }, "deflate, snappy, zstandard, null"},
 		{"records", func(c *Config) { c.FlushRecords = -1 }, "FlushRecords"},
 		{"bytes", func(c *Config) { c.FlushBytes = -1 }, "FlushBytes"},
@@ -640,5 +643,40 @@ func TestShardsWriteConcurrently(t *testing.T) {
 	}
 	if total != shards*perShard {
 		t.Errorf("%d records stored, want %d", total, shards*perShard)
+	}
+}
+
+// TestParquetUnwritableValueGoesToErrors: a record whose value Parquet cannot hold exactly
+// (text that is not UTF-8, which JSON Lines and Avro carry as bytes) is stored under
+// _errors/, and the records around it land in the data object.
+func TestParquetUnwritableValueGoesToErrors(t *testing.T) {
+	b := newBucket(t)
+	s := newSink(t, b, func(c *Config) { c.Format = encode.FormatParquet })
+	cp := &fakeCP{}
+	w := s.OpenShard("shard-1", cp, nil)
+	recs := rows(1, 3)
+	recs[1].NewImage.ValueCells[0].Value = recordtest.S(streams.TypeText, "caf\xe9")
+	addAll(t, w, recs)
+	if err := w.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var obj struct {
+		SequenceNumber string `json:"sequence_number"`
+		Error          string `json:"error"`
+	}
+	raw := b.get(t, s.ErrorKey("shard-1", recordtest.Seq(2), recs[1].CreatedAt))
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		t.Fatal(err)
+	}
+	if obj.SequenceNumber != recordtest.Seq(2) || !strings.Contains(obj.Error, "not valid UTF-8") {
+		t.Errorf("error object %s", raw)
+	}
+	got := allSeqs(t, b)
+	if len(got) != 2 || got[recordtest.Seq(1)] != 1 || got[recordtest.Seq(3)] != 1 {
+		t.Errorf("data objects hold %v", got)
+	}
+	keys := b.dataKeys(t)
+	if len(keys) != 1 || !strings.HasSuffix(keys[0], ".parquet") || cp.lastCheckpoint() != recordtest.Seq(3) || s.Stats().PoisonRecords != 1 {
+		t.Errorf("data keys %v, checkpoint %s, stats %+v", keys, cp.lastCheckpoint(), s.Stats())
 	}
 }

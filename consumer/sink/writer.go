@@ -278,9 +278,9 @@ func (w *ShardWriter) resume(ctx context.Context) error {
 			sf.intentOK = true
 		}
 		if !sf.uploaded {
-			if sf.file.Schema != nil {
-				if err := w.s.writeSchema(ctx, sf.file.Schema); err != nil {
-					return w.fail(fmt.Errorf("shard %s: store schema %s: %w", w.shardID, sf.file.Schema.Fingerprint, err))
+			if sc := sf.file.SchemaFile; sc != nil {
+				if err := w.s.writeSchema(ctx, sc); err != nil {
+					return w.fail(fmt.Errorf("shard %s: store schema %s: %w", w.shardID, sc.Name, err))
 				}
 			}
 			if err := w.s.put(ctx, sf.intent.Key, sf.file.Body, sf.file.ContentType); err != nil {

@@ -12,7 +12,7 @@ import (
 
 // The benchmarks below measure against dynalite with the DEFAULT intervals (renew 3s, take
 // cycle 5s, shard sync 60s, failover 10s), so one iteration lasts tens of seconds. Run them with
-// -benchtime=1x (see BENCHMARKS.md, section leases).
+// -benchtime=1x (see docs/benchmarks.md, section leases).
 
 // defaultConfig is the Config a deployment gets, with a test logger.
 func defaultConfig(id string) Config { return Config{WorkerID: id} }

@@ -40,9 +40,15 @@ func TestMain(m *testing.M) {
 
 func startStack(t *testing.T, emulatorArgs ...string) *harness.Stack {
 	t.Helper()
-	s, err := harness.StartStack(context.Background(), bin, harness.StackConfig{
-		Dir: t.TempDir(), EmulatorArgs: emulatorArgs, Prefix: "cdc/",
-	})
+	return startStackWith(t, harness.StackConfig{EmulatorArgs: emulatorArgs})
+}
+
+// startStackWith starts a stack for the test (in its temporary folder, prefix cdc/), and
+// stops it when the test ends, printing the logs' tails if it failed.
+func startStackWith(t *testing.T, cfg harness.StackConfig) *harness.Stack {
+	t.Helper()
+	cfg.Dir, cfg.Prefix = t.TempDir(), "cdc/"
+	s, err := harness.StartStack(context.Background(), bin, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

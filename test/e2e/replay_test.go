@@ -31,19 +31,8 @@ func TestDrainDuringReplay(t *testing.T) {
 
 func drainDuringReplay(t *testing.T, format, how string) {
 	ctx := context.Background()
-	s, err := harness.StartStack(ctx, bin, harness.StackConfig{
-		Dir: t.TempDir(), Prefix: "cdc/", PersistDynamoDB: true,
-		EmulatorArgs: []string{"-shards", "2", "-records", "2000", "-rate", "0", "-seed", "5"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			dumpLogs(t, s)
-		}
-		s.Stop()
-	})
+	s := startStackWith(t, harness.StackConfig{PersistDynamoDB: true,
+		EmulatorArgs: []string{"-shards", "2", "-records", "2000", "-rate", "0", "-seed", "5"}})
 	// Files of 300 records read 20 at a time: a replay takes 15 GetRecords calls, and with the
 	// latency set below it lasts over 20 s, long enough for a second worker to start and steal
 	// a shard in the middle of it.

@@ -70,7 +70,7 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 	}
 	reg := metrics.NewRegistry(cfg.MetricsNamespace, cfg.ApplicationName)
 	reader := pipeline.StreamsReader{API: streamsClient, StreamARN: arn}
-	proc, coord, err := newPipeline(cfg, workerID, reader, streamShards{api: streamsClient, streamARN: arn}, table, snk, reg, logger, coordLog)
+	proc, coord, err := newPipeline(cfg, workerID, reader, worker.StreamShards{API: streamsClient, StreamARN: arn}, table, snk, reg, logger, coordLog)
 	if err != nil {
 		return err
 	}

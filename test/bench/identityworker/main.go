@@ -82,7 +82,7 @@ func run(ctx context.Context, logger *slog.Logger) error {
 	coord, err := worker.New(worker.Config{
 		WorkerID: cfg.WorkerID, FailoverTime: cfg.LeaseFailoverTime, RenewInterval: cfg.LeaseRenewInterval,
 		ShardSyncInterval: cfg.ShardSyncInterval, InitialPosition: cfg.StartPosition, Logger: logger,
-	}, lease.NewTable(dynamodb.NewFromConfig(awsCfg), cfg.LeaseTable), streamShards{api: client, streamARN: arn}, proc)
+	}, lease.NewTable(dynamodb.NewFromConfig(awsCfg), cfg.LeaseTable), worker.StreamShards{API: client, StreamARN: arn}, proc)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package worker
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
-	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/worker"
 )
 
 type fakeShardAPI struct {
@@ -26,17 +25,17 @@ func TestStreamShards(t *testing.T) {
 		{ShardId: "p", SequenceNumberRange: streams.SequenceNumberRange{StartingSequenceNumber: "1", EndingSequenceNumber: "9"}},
 		{ShardId: "c", ParentShardIds: []string{"p"}, SequenceNumberRange: streams.SequenceNumberRange{StartingSequenceNumber: "10"}},
 	}}
-	got, err := streamShards{api: api, streamARN: "arn:stream"}.ListShards(context.Background())
+	got, err := StreamShards{API: api, StreamARN: "arn:stream"}.ListShards(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []worker.Shard{{ShardID: "p", Closed: true}, {ShardID: "c", ParentShardIDs: []string{"p"}}}
+	want := []Shard{{ShardID: "p", Closed: true}, {ShardID: "c", ParentShardIDs: []string{"p"}}}
 	if !reflect.DeepEqual(got, want) || api.arn != "arn:stream" {
 		t.Fatalf("got %+v from %q, want %+v from arn:stream", got, api.arn, want)
 	}
 
 	api.err = errors.New("throttled")
-	if _, err := (streamShards{api: api, streamARN: "arn:stream"}).ListShards(context.Background()); !errors.Is(err, api.err) {
+	if _, err := (StreamShards{API: api, StreamARN: "arn:stream"}).ListShards(context.Background()); !errors.Is(err, api.err) {
 		t.Fatalf("err %v, want the client's", err)
 	}
 }
