@@ -24,4 +24,9 @@ func TestNamesAreConfigs(t *testing.T) {
 			}
 		}
 	}
+	for _, c := range config.Compressions[FormatParquet] {
+		if _, ok := parquetCodecs[c]; !ok {
+			t.Errorf("config allows parquet compression %q, which has no codec here", c)
+		}
+	}
 }
