@@ -2,7 +2,7 @@
 #
 # Tools are pinned and installed into the repo (git ignores them): the CDK CLI in
 # infra/node_modules, dynalite and DuckDB (@duckdb/node-api) in test/node_modules, versitygw
-# in .bin/.
+# and golangci-lint in .bin/.
 
 SHELL := /bin/bash
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -11,6 +11,9 @@ GO ?= go
 
 VERSITYGW_VERSION := v1.8.0
 VERSITYGW := $(BIN)/versitygw
+GOLANGCI_LINT_VERSION := v2.15.0
+# The version is in the file name: a new pin installs anew, an unchanged one never rebuilds.
+GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 DYNALITE := $(ROOT)/test/node_modules/.bin/dynalite
 DUCKDB := $(ROOT)/test/node_modules/@duckdb/node-api/package.json
 CDK := $(ROOT)/infra/node_modules/.bin/cdk
@@ -41,7 +44,7 @@ build-emulator: ## Build the Keyspaces Streams emulator into bin/streams-emulato
 
 # ---- tools ---------------------------------------------------------------------------
 .PHONY: tools
-tools: $(CDK) $(DYNALITE) $(DUCKDB) $(VERSITYGW) ## Install the pinned CDK CLI, dynalite, DuckDB and versitygw
+tools: $(CDK) $(DYNALITE) $(DUCKDB) $(VERSITYGW) $(GOLANGCI_LINT) ## Install the pinned CDK CLI, dynalite, DuckDB, versitygw and golangci-lint
 
 $(CDK): infra/package.json infra/package-lock.json
 	cd infra && npm ci --no-audit --no-fund --loglevel=error
@@ -56,15 +59,32 @@ $(VERSITYGW):
 	@mkdir -p $(BIN)
 	GOBIN=$(BIN) GOWORK=off $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
+# Built from source by the Go toolchain the repo uses (the linter must know its Go version).
+$(GOLANGCI_LINT):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) GOWORK=off $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(BIN)/golangci-lint $@
+
 # ---- checks and tests ------------------------------------------------------------------
 .PHONY: fmt
 fmt: ## gofmt every Go file of the repo
 	git ls-files '*.go' | xargs gofmt -w
 
+# Every Go package of the workspace; golangci-lint, like go vet, takes them from the root (go.work).
+PACKAGES := $(addsuffix /...,$(addprefix ./,$(MODULES)))
+# No non-test Go file may be longer than this (a longer one is split along its seams).
+MAX_FILE_LINES := 600
+
 .PHONY: check
-check: ## gofmt and go vet, across the workspace
+check: lint ## gofmt, go vet, golangci-lint (.golangci.yml) and the file-length limit, across the workspace
 	@out=$$(git ls-files '*.go' | xargs gofmt -l); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet $(addsuffix /...,$(addprefix ./,$(MODULES)))
+	$(GO) vet $(PACKAGES)
+	@git ls-files '*.go' ':!:*_test.go' | xargs awk 'FNR == $(MAX_FILE_LINES) + 1 { print FILENAME ": over $(MAX_FILE_LINES) lines"; bad = 1 } END { exit bad }' \
+		|| { echo "split the files above along their seams"; exit 1; }
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## Run golangci-lint (.golangci.yml) across the workspace
+	$(GOLANGCI_LINT) run $(PACKAGES)
 
 .PHONY: reference
 reference: ## Regenerate docs/configuration-reference.md from the settings and context parameters
@@ -72,7 +92,7 @@ reference: ## Regenerate docs/configuration-reference.md from the settings and c
 
 .PHONY: test
 test: tools ## Run every module's tests (unit, servers, CDK, end-to-end)
-	$(GO) test $(GO_TEST_FLAGS) $(addsuffix /...,$(addprefix ./,$(MODULES)))
+	$(GO) test $(GO_TEST_FLAGS) $(PACKAGES)
 
 .PHONY: bench
 bench: tools ## Run the benchmarks recorded in docs/benchmarks.md

@@ -113,7 +113,7 @@ func (s *settings) resolveConsumer() error {
 		if c.Kind == config.Compression {
 			continue // depends on the format: below
 		}
-		if err := checkConsumerProp(c, s.KeyspacesCdcToS3Props.prop(c)); err != nil {
+		if err := checkConsumerProp(c, s.prop(c)); err != nil {
 			return err
 		}
 	}
@@ -209,7 +209,7 @@ func constructEnvironment(scope constructs.Construct, s *settings, bucket awss3.
 		if _, set := env[c.Env]; set {
 			continue
 		}
-		if text := propText(c, s.KeyspacesCdcToS3Props.prop(c)); text != "" {
+		if text := propText(c, s.prop(c)); text != "" {
 			env[c.Env] = jsii.String(text)
 		}
 	}

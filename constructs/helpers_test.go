@@ -19,10 +19,16 @@ import (
 // CDK tests never run in parallel: one jsii kernel per process.
 
 func TestMain(m *testing.M) {
-	// The built-in template validator adds seconds per synth and checks nothing of ours.
-	os.Setenv("CDK_VALIDATION", "false")
-	// Node 20 is what this machine has; jsii prints a banner on every run without this.
-	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+	for k, v := range map[string]string{
+		// The built-in template validator adds seconds per synth and checks nothing of ours.
+		"CDK_VALIDATION": "false",
+		// Node 20 is what this machine has; jsii prints a banner on every run without this.
+		"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+	} {
+		if err := os.Setenv(k, v); err != nil {
+			panic(err)
+		}
+	}
 	code := m.Run()
 	jsii.Close()
 	os.Exit(code)

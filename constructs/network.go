@@ -163,15 +163,15 @@ type gatewayEndpoint struct {
 
 // addGatewayEndpoints creates the enabled gateway endpoints on the given route tables, else
 // on those of the tasks' subnets.
-func (n *network) addGatewayEndpoints(scope constructs.Construct, routeTableIds []string, endpoints []gatewayEndpoint) {
+func (n *network) addGatewayEndpoints(scope constructs.Construct, routeTableIDs []string, endpoints []gatewayEndpoint) {
 	for _, g := range endpoints {
 		if !g.enabled {
 			continue
 		}
 		id := jsii.String(g.id + "Endpoint")
-		if len(routeTableIds) > 0 {
-			routeTables := make([]any, len(routeTableIds))
-			for i, rt := range routeTableIds {
+		if len(routeTableIDs) > 0 {
+			routeTables := make([]any, len(routeTableIDs))
+			for i, rt := range routeTableIDs {
 				routeTables[i] = rt
 			}
 			// The L2 endpoint takes route tables only from subnets; given ids go in as they are.

@@ -17,8 +17,11 @@ import (
 // CDK tests never run in parallel: one jsii kernel per process.
 
 func TestMain(m *testing.M) {
-	os.Setenv("CDK_VALIDATION", "false")
-	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+	for k, v := range map[string]string{"CDK_VALIDATION": "false", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"} {
+		if err := os.Setenv(k, v); err != nil {
+			panic(err)
+		}
+	}
 	code := m.Run()
 	jsii.Close()
 	os.Exit(code)

@@ -157,7 +157,7 @@ var table = []Setting{
 	},
 	{
 		Env: "CDC_FORMAT", Flag: "format", Prop: "Format", Context: "format",
-		Kind: Choice, Default: "json", Allowed: Formats,
+		Kind: Choice, Default: Formats[0], Allowed: Formats,
 		Meaning: "file format: json (JSON Lines), avro (Avro OCF) or parquet (Apache Parquet)",
 		field:   func(c *Config) any { return &c.Format },
 	},

@@ -244,7 +244,7 @@ func (s *Server) launchLocked(ctx context.Context) error {
 	}
 	if err := cmd.Start(); err != nil {
 		if logFile != nil {
-			logFile.Close()
+			_ = logFile.Close() // the error returned is the start's
 		}
 		return fmt.Errorf("devservers: start %s: %w", s.Name, err)
 	}
@@ -252,7 +252,7 @@ func (s *Server) launchLocked(ctx context.Context) error {
 	go func() {
 		err := cmd.Wait()
 		if logFile != nil {
-			logFile.Close()
+			_ = logFile.Close() // the server's own log: nothing to do if its last lines are lost
 		}
 		waitErr <- err
 	}()

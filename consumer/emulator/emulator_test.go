@@ -161,7 +161,7 @@ func TestClientReadsEverythingAcrossSplitUnderThrottling(t *testing.T) {
 	emu, c, _ := start(t, emulator.Config{Faults: emulator.Faults{ThrottleRate: 0.2}, Seed: 42}, 30)
 	var retries atomic.Int64
 	c2, err := streams.New(streams.Config{AWS: awsConfig(30), Endpoint: c.Endpoint(),
-		OnRetry: func(op string, attempt int, err error) {
+		OnRetry: func(_ string, _ int, err error) {
 			if errors.Is(err, streams.ErrThrottling) {
 				retries.Add(1)
 			}

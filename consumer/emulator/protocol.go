@@ -176,12 +176,12 @@ func decodeInput(body []byte, in any) error {
 }
 
 // maxResults validates an optional page size.
-func maxResults(p *int, def, max int) (int, error) {
+func maxResults(p *int, def, most int) (int, error) {
 	if p == nil {
 		return def, nil
 	}
-	if *p < 1 || *p > max {
-		return 0, validation(streams.CodeInvalidFormat, "maxResults must be between 1 and %d, got %d", max, *p)
+	if *p < 1 || *p > most {
+		return 0, validation(streams.CodeInvalidFormat, "maxResults must be between 1 and %d, got %d", most, *p)
 	}
 	return *p, nil
 }

@@ -422,11 +422,11 @@ func (w *Workload) collectionOf(t *cqlType, depth int) streams.CellValue {
 	for i := 0; i < n; i++ {
 		v := w.valueOf(t.args[0], depth+1)
 		if t.name == "set" {
-			if k := valueText(&v); seen[k] {
+			k := valueText(&v)
+			if seen[k] {
 				continue
-			} else {
-				seen[k] = true
 			}
+			seen[k] = true
 		}
 		elems = append(elems, streams.Cell{Value: v})
 	}
@@ -443,11 +443,11 @@ func (w *Workload) mapOf(t *cqlType, depth int) streams.CellValue {
 	seen := map[string]bool{}
 	for i := 0; i < n; i++ {
 		k := w.valueOf(t.args[0], depth+1)
-		if kt := valueText(&k); seen[kt] {
+		kt := valueText(&k)
+		if seen[kt] {
 			continue
-		} else {
-			seen[kt] = true
 		}
+		seen[kt] = true
 		entries = append(entries, streams.MapEntry{Key: k, Value: w.valueOf(t.args[1], depth+1)})
 	}
 	return streams.CellValue{Type: streams.TypeMap, Entries: entries}

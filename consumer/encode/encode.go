@@ -11,21 +11,21 @@ package encode
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/config"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record"
 )
 
-// Formats.
+// The formats and compressions encode switches on. Which exist, which a format allows and
+// which is its default are consumer/config's lists (config.Formats, config.Compressions),
+// written there once; CheckFormat and DefaultCompression read them.
 const (
 	FormatJSON    = "json"
 	FormatAvro    = "avro"
 	FormatParquet = "parquet"
-)
 
-// Compressions: JSON Lines takes gzip (default), zstd or none; Avro takes its codecs
-// deflate (default), snappy, zstandard or null; Parquet takes zstd (default), snappy, gzip
-// or none.
-const (
 	CompressionGzip = "gzip"
 	CompressionZstd = "zstd"
 	CompressionNone = "none"
@@ -36,40 +36,22 @@ const (
 	CodecNull      = "null"
 )
 
-// DefaultCompression is the compression a format uses when none is configured.
+// DefaultCompression is the compression a format uses when none is configured: the first of
+// config.Compressions[format] ("" for an unknown format).
 func DefaultCompression(format string) string {
-	switch format {
-	case FormatAvro:
-		return CodecDeflate
-	case FormatParquet:
-		return CompressionZstd
-	}
-	return CompressionGzip
+	return config.DefaultCompression(format)
 }
 
-// CheckFormat validates a format and its compression, naming the allowed values.
+// CheckFormat validates a format and its compression against config.Formats and
+// config.Compressions, naming the allowed values.
 func CheckFormat(format, compression string) error {
-	switch format {
-	case FormatJSON:
-		switch compression {
-		case CompressionGzip, CompressionZstd, CompressionNone:
-			return nil
-		}
-		return fmt.Errorf("Compression %q: format json allows gzip, zstd, none", compression)
-	case FormatAvro:
-		switch compression {
-		case CodecDeflate, CodecSnappy, CodecZstandard, CodecNull:
-			return nil
-		}
-		return fmt.Errorf("Compression %q: format avro allows deflate, snappy, zstandard, null", compression)
-	case FormatParquet:
-		switch compression {
-		case CompressionZstd, CodecSnappy, CompressionGzip, CompressionNone:
-			return nil
-		}
-		return fmt.Errorf("Compression %q: format parquet allows zstd, snappy, gzip, none", compression)
+	if !slices.Contains(config.Formats, format) {
+		return fmt.Errorf("Format %q: allowed values are %s", format, strings.Join(config.Formats, ", "))
 	}
-	return fmt.Errorf("Format %q: allowed values are json, avro, parquet", format)
+	if allowed := config.Compressions[format]; !slices.Contains(allowed, compression) {
+		return fmt.Errorf("Compression %q: format %s allows %s", compression, format, strings.Join(allowed, ", "))
+	}
+	return nil
 }
 
 // Ext is the file name extension of a format and compression: jsonl.gz, jsonl.zst, jsonl,
@@ -138,7 +120,7 @@ type Options struct {
 // NewBuilder returns a Builder for the options.
 func NewBuilder(opts Options) (Builder, error) {
 	if opts.Format == "" {
-		opts.Format = FormatJSON
+		opts.Format = config.Defaults().Format
 	}
 	if opts.Compression == "" {
 		opts.Compression = DefaultCompression(opts.Format)

@@ -225,107 +225,132 @@ func (b *pqBuilder) nodeRep(name string, t record.Type, parentDef, rep int16, op
 		repetition, def = parquet.Repetitions.Optional, parentDef+1
 	}
 	n := &pqNode{typ: t, def: def, rep: rep, first: len(b.ps.leaves)}
-	prim := func(kind pqKind, phys parquet.Type, logical schema.LogicalType) (schema.Node, *pqNode, error) {
-		n.kind, n.leaf = kind, b.leaf(phys)
-		n.last = n.leaf + 1
-		p, err := schema.NewPrimitiveNodeLogical(name, repetition, logical, phys, -1, -1)
-		return p, n, err
+	if t.Name == "" && !optional {
+		return nil, nil, fmt.Errorf("element of unknown type")
 	}
-	str := schema.StringLogicalType{}
+	if p, ok := pqPrimitives[t.Name]; ok {
+		n.kind, n.leaf = p.kind, b.leaf(p.phys)
+		n.last = n.leaf + 1
+		node, err := schema.NewPrimitiveNodeLogical(name, repetition, p.logical(), p.phys, -1, -1)
+		return node, n, err
+	}
 	switch t.Name {
-	case "":
-		if !optional {
-			return nil, nil, fmt.Errorf("element of unknown type")
-		}
-		return prim(pqUnknown, parquet.Types.ByteArray, str)
-	case streams.TypeText, streams.TypeASCII, streams.TypeVarchar, streams.TypeInet, streams.TypeUUID,
-		streams.TypeTimeuuid, streams.TypeVarint, streams.TypeDecimal, streams.TypeDuration:
-		return prim(pqText, parquet.Types.ByteArray, str)
-	case streams.TypeTime:
-		return prim(pqTimeText, parquet.Types.ByteArray, str)
-	case streams.TypeTinyint:
-		return prim(pqInt32, parquet.Types.Int32, schema.NewIntLogicalType(8, true))
-	case streams.TypeSmallint:
-		return prim(pqInt32, parquet.Types.Int32, schema.NewIntLogicalType(16, true))
-	case streams.TypeInt:
-		return prim(pqInt32, parquet.Types.Int32, schema.NoLogicalType{})
-	case streams.TypeBigint, streams.TypeCounter:
-		return prim(pqInt64, parquet.Types.Int64, schema.NoLogicalType{})
-	case streams.TypeFloat:
-		return prim(pqFloat, parquet.Types.Float, schema.NoLogicalType{})
-	case streams.TypeDouble:
-		return prim(pqDouble, parquet.Types.Double, schema.NoLogicalType{})
-	case streams.TypeBool:
-		return prim(pqBool, parquet.Types.Boolean, schema.NoLogicalType{})
-	case streams.TypeBlob:
-		return prim(pqBlob, parquet.Types.ByteArray, schema.NoLogicalType{})
-	case streams.TypeTimestamp:
-		return prim(pqTimestamp, parquet.Types.Int64, schema.NewTimestampLogicalType(true, schema.TimeUnitMillis))
-	case streams.TypeDate:
-		return prim(pqDate, parquet.Types.Int32, schema.DateLogicalType{})
 	case streams.TypeList, streams.TypeSet:
-		n.kind, n.elemDef, n.elemRep = pqList, def+1, rep+1
-		elem, child, err := b.nodeRep("element", t.Elems[0], n.elemDef, n.elemRep, false)
-		if err != nil {
-			return nil, nil, err
-		}
-		n.children, n.last = []*pqNode{child}, len(b.ps.leaves)
-		list, err := schema.NewGroupNode("list", parquet.Repetitions.Repeated, schema.FieldList{elem}, -1)
-		if err != nil {
-			return nil, nil, err
-		}
-		g, err := schema.NewGroupNodeLogical(name, repetition, schema.FieldList{list}, schema.ListLogicalType{}, -1)
-		return g, n, err
+		return b.listNode(name, repetition, t, n)
 	case streams.TypeMap:
-		n.kind, n.elemDef, n.elemRep = pqMap, def+1, rep+1
-		k, kn, err := b.nodeRep("key", t.Elems[0], n.elemDef, n.elemRep, false)
-		if err != nil {
-			return nil, nil, fmt.Errorf("map key: %w", err)
-		}
-		v, vn, err := b.nodeRep("value", t.Elems[1], n.elemDef, n.elemRep, false)
-		if err != nil {
-			return nil, nil, fmt.Errorf("map value: %w", err)
-		}
-		n.children, n.last = []*pqNode{kn, vn}, len(b.ps.leaves)
-		kv, err := schema.NewGroupNode("key_value", parquet.Repetitions.Repeated, schema.FieldList{k, v}, -1)
-		if err != nil {
-			return nil, nil, err
-		}
-		g, err := schema.NewGroupNodeLogical(name, repetition, schema.FieldList{kv}, schema.MapLogicalType{}, -1)
-		return g, n, err
+		return b.mapNode(name, repetition, t, n)
 	case streams.TypeTuple, streams.TypeUDT:
-		n.kind = pqStruct
-		var fields schema.FieldList
-		names := make([]string, 0, len(t.Elems)+len(t.Fields))
-		var types []record.Type
-		if t.Name == streams.TypeTuple {
-			for i, e := range t.Elems {
-				names = append(names, "f"+strconv.Itoa(i))
-				types = append(types, e)
-			}
-		} else {
-			names = udtFieldNames(t)
-			for _, f := range t.Fields {
-				types = append(types, f.Type)
-				n.names = append(n.names, f.Name)
-			}
-		}
-		if len(names) == 0 {
-			return nil, nil, fmt.Errorf("%s without fields", t)
-		}
-		for i, fname := range names {
-			f, child, err := b.node(fname, types[i], def, rep)
-			if err != nil {
-				return nil, nil, err
-			}
-			fields = append(fields, f)
-			n.children = append(n.children, child)
-		}
-		n.last = len(b.ps.leaves)
-		g, err := schema.NewGroupNode(name, repetition, fields, -1)
-		return g, n, err
+		return b.structNode(name, repetition, t, n)
 	}
 	return nil, nil, fmt.Errorf("CQL type %s has no Parquet mapping", t)
+}
+
+// pqPrimitive is the column of a CQL scalar type: how its values are written, its physical
+// type and its logical type.
+type pqPrimitive struct {
+	kind    pqKind
+	phys    parquet.Type
+	logical func() schema.LogicalType
+}
+
+// pqPrimitives maps each CQL scalar type, and the unknown type "", to its column.
+var pqPrimitives = func() map[streams.CQLType]pqPrimitive {
+	str := func() schema.LogicalType { return schema.StringLogicalType{} }
+	none := func() schema.LogicalType { return schema.NoLogicalType{} }
+	ints := func(bits int8) func() schema.LogicalType {
+		return func() schema.LogicalType { return schema.NewIntLogicalType(bits, true) }
+	}
+	m := map[streams.CQLType]pqPrimitive{
+		"":                    {pqUnknown, parquet.Types.ByteArray, str},
+		streams.TypeTime:      {pqTimeText, parquet.Types.ByteArray, str},
+		streams.TypeTinyint:   {pqInt32, parquet.Types.Int32, ints(8)},
+		streams.TypeSmallint:  {pqInt32, parquet.Types.Int32, ints(16)},
+		streams.TypeInt:       {pqInt32, parquet.Types.Int32, none},
+		streams.TypeBigint:    {pqInt64, parquet.Types.Int64, none},
+		streams.TypeCounter:   {pqInt64, parquet.Types.Int64, none},
+		streams.TypeFloat:     {pqFloat, parquet.Types.Float, none},
+		streams.TypeDouble:    {pqDouble, parquet.Types.Double, none},
+		streams.TypeBool:      {pqBool, parquet.Types.Boolean, none},
+		streams.TypeBlob:      {pqBlob, parquet.Types.ByteArray, none},
+		streams.TypeDate:      {pqDate, parquet.Types.Int32, func() schema.LogicalType { return schema.DateLogicalType{} }},
+		streams.TypeTimestamp: {pqTimestamp, parquet.Types.Int64, func() schema.LogicalType { return schema.NewTimestampLogicalType(true, schema.TimeUnitMillis) }},
+	}
+	for _, t := range []streams.CQLType{streams.TypeText, streams.TypeASCII, streams.TypeVarchar, streams.TypeInet,
+		streams.TypeUUID, streams.TypeTimeuuid, streams.TypeVarint, streams.TypeDecimal, streams.TypeDuration} {
+		m[t] = pqPrimitive{pqText, parquet.Types.ByteArray, str}
+	}
+	return m
+}()
+
+// listNode builds a list or a set: a LIST of required elements.
+func (b *pqBuilder) listNode(name string, repetition parquet.Repetition, t record.Type, n *pqNode) (schema.Node, *pqNode, error) {
+	n.kind, n.elemDef, n.elemRep = pqList, n.def+1, n.rep+1
+	elem, child, err := b.nodeRep("element", t.Elems[0], n.elemDef, n.elemRep, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	n.children, n.last = []*pqNode{child}, len(b.ps.leaves)
+	list, err := schema.NewGroupNode("list", parquet.Repetitions.Repeated, schema.FieldList{elem}, -1)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := schema.NewGroupNodeLogical(name, repetition, schema.FieldList{list}, schema.ListLogicalType{}, -1)
+	return g, n, err
+}
+
+// mapNode builds a map: a MAP of required keys and values.
+func (b *pqBuilder) mapNode(name string, repetition parquet.Repetition, t record.Type, n *pqNode) (schema.Node, *pqNode, error) {
+	n.kind, n.elemDef, n.elemRep = pqMap, n.def+1, n.rep+1
+	k, kn, err := b.nodeRep("key", t.Elems[0], n.elemDef, n.elemRep, false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("map key: %w", err)
+	}
+	v, vn, err := b.nodeRep("value", t.Elems[1], n.elemDef, n.elemRep, false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("map value: %w", err)
+	}
+	n.children, n.last = []*pqNode{kn, vn}, len(b.ps.leaves)
+	kv, err := schema.NewGroupNode("key_value", parquet.Repetitions.Repeated, schema.FieldList{k, v}, -1)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := schema.NewGroupNodeLogical(name, repetition, schema.FieldList{kv}, schema.MapLogicalType{}, -1)
+	return g, n, err
+}
+
+// structNode builds a tuple (fields f0, f1, ... by position) or a UDT (by name): a group of
+// optional fields.
+func (b *pqBuilder) structNode(name string, repetition parquet.Repetition, t record.Type, n *pqNode) (schema.Node, *pqNode, error) {
+	n.kind = pqStruct
+	var fields schema.FieldList
+	names := make([]string, 0, len(t.Elems)+len(t.Fields))
+	var types []record.Type
+	if t.Name == streams.TypeTuple {
+		for i, e := range t.Elems {
+			names = append(names, "f"+strconv.Itoa(i))
+			types = append(types, e)
+		}
+	} else {
+		names = udtFieldNames(t)
+		for _, f := range t.Fields {
+			types = append(types, f.Type)
+			n.names = append(n.names, f.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil, fmt.Errorf("%s without fields", t)
+	}
+	for i, fname := range names {
+		f, child, err := b.node(fname, types[i], n.def, n.rep)
+		if err != nil {
+			return nil, nil, err
+		}
+		fields = append(fields, f)
+		n.children = append(n.children, child)
+	}
+	n.last = len(b.ps.leaves)
+	g, err := schema.NewGroupNode(name, repetition, fields, -1)
+	return g, n, err
 }
 
 // messageText prints a schema as parquet-java's MessageType.toString does.

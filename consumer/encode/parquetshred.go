@@ -75,13 +75,18 @@ func (e *pqEncoder) check(ev *record.Event) error {
 		}
 		if a.cellMetadata {
 			for _, c := range img.Columns {
-				if m := c.Meta; m != nil && !(utf8.ValidString(c.Name) && utf8.ValidString(m.WriteTime) && utf8.ValidString(m.ExpirationTime)) {
+				if m := c.Meta; m != nil && !validMeta(c.Name, m) {
 					return fmt.Errorf("image: column %s: cell metadata is not valid UTF-8", c.Name)
 				}
 			}
 		}
 	}
 	return nil
+}
+
+// validMeta reports whether a cell's name and metadata are valid UTF-8 (Parquet's strings).
+func validMeta(name string, m *record.Meta) bool {
+	return utf8.ValidString(name) && utf8.ValidString(m.WriteTime) && utf8.ValidString(m.ExpirationTime)
 }
 
 func (e *pqEncoder) checkRow(n *pqNode, idx map[string]int, fields []record.Field) error {
@@ -232,46 +237,6 @@ func (e *pqEncoder) levels(n *pqNode, def, rep int16) {
 // first slot.
 func (e *pqEncoder) value(n *pqNode, v record.Value, rep int16) {
 	switch n.kind {
-	case pqText:
-		e.leaves[n.leaf].text(n.def, rep, v.Text)
-	case pqTimeText:
-		l := &e.leaves[n.leaf]
-		l.level(n.def, rep)
-		l.data = appendClock(l.data, v.TimeOfDay)
-		l.ends = append(l.ends, len(l.data))
-	case pqBlob:
-		l := &e.leaves[n.leaf]
-		l.level(n.def, rep)
-		l.data = append(l.data, v.Bytes...)
-		l.ends = append(l.ends, len(l.data))
-	case pqInt32:
-		l := &e.leaves[n.leaf]
-		l.level(n.def, rep)
-		l.i32 = append(l.i32, int32(v.Int))
-	case pqDate:
-		l := &e.leaves[n.leaf]
-		l.level(n.def, rep)
-		l.i32 = append(l.i32, int32(v.Time.Unix()/86400))
-	case pqInt64:
-		l := &e.leaves[n.leaf]
-		l.level(n.def, rep)
-		l.i64 = append(l.i64, v.Int)
-	case pqTimestamp:
-		l := &e.leaves[n.leaf]
-		l.level(n.def, rep)
-		l.i64 = append(l.i64, v.Time.UnixMilli())
-	case pqFloat:
-		l := &e.leaves[n.leaf]
-		l.level(n.def, rep)
-		l.f32 = append(l.f32, float32(v.Float))
-	case pqDouble:
-		l := &e.leaves[n.leaf]
-		l.level(n.def, rep)
-		l.f64 = append(l.f64, v.Float)
-	case pqBool:
-		l := &e.leaves[n.leaf]
-		l.level(n.def, rep)
-		l.bools = append(l.bools, v.Bool)
 	case pqList:
 		if len(v.Elems) == 0 {
 			e.levels(n, n.def, rep)
@@ -296,24 +261,65 @@ func (e *pqEncoder) value(n *pqNode, v record.Value, rep int16) {
 			e.value(n.children[1], en.Value, rep)
 		}
 	case pqStruct:
-		for i, c := range n.children {
-			var cv record.Value
-			if n.names == nil {
-				cv = v.Elems[i]
-			} else {
-				for _, f := range v.Fields {
-					if f.Name == n.names[i] {
-						cv = f.Value
-						break
-					}
+		e.structValue(n, v, rep)
+	case pqUnknown:
+		// always null: checkValue lets no value here
+	default:
+		e.primitive(n, v, rep)
+	}
+}
+
+// structValue writes a tuple's or a UDT's fields, each in its child node (null when absent).
+func (e *pqEncoder) structValue(n *pqNode, v record.Value, rep int16) {
+	for i, c := range n.children {
+		var cv record.Value
+		if n.names == nil {
+			cv = v.Elems[i]
+		} else {
+			for _, f := range v.Fields {
+				if f.Name == n.names[i] {
+					cv = f.Value
+					break
 				}
 			}
-			if cv.IsNull() {
-				e.levels(c, n.def, rep)
-			} else {
-				e.value(c, cv, rep)
-			}
 		}
+		if cv.IsNull() {
+			e.levels(c, n.def, rep)
+		} else {
+			e.value(c, cv, rep)
+		}
+	}
+}
+
+// primitive writes a checked non-null value of leaf node n.
+func (e *pqEncoder) primitive(n *pqNode, v record.Value, rep int16) {
+	l := &e.leaves[n.leaf]
+	if n.kind == pqText {
+		l.text(n.def, rep, v.Text)
+		return
+	}
+	l.level(n.def, rep)
+	switch n.kind {
+	case pqTimeText:
+		l.data = appendClock(l.data, v.TimeOfDay)
+		l.ends = append(l.ends, len(l.data))
+	case pqBlob:
+		l.data = append(l.data, v.Bytes...)
+		l.ends = append(l.ends, len(l.data))
+	case pqInt32:
+		l.i32 = append(l.i32, int32(v.Int))
+	case pqDate:
+		l.i32 = append(l.i32, int32(v.Time.Unix()/86400))
+	case pqInt64:
+		l.i64 = append(l.i64, v.Int)
+	case pqTimestamp:
+		l.i64 = append(l.i64, v.Time.UnixMilli())
+	case pqFloat:
+		l.f32 = append(l.f32, float32(v.Float))
+	case pqDouble:
+		l.f64 = append(l.f64, v.Float)
+	case pqBool:
+		l.bools = append(l.bools, v.Bool)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/config"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/metrics"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/worker"
@@ -55,19 +56,23 @@ const (
 	TrimmedHalt   = "halt"
 )
 
+// DefaultMaxBackoff is Config.MaxBackoff's default (not a consumer setting).
+const DefaultMaxBackoff = 30 * time.Second
+
 // Config configures a Processor.
 type Config struct {
 	// PollInterval is the wait between GetRecords calls when a shard is at its tip
-	// (default 1 s, as AWS suggests).
+	// (default: CDC_POLL_INTERVAL's).
 	PollInterval time.Duration
-	// Limit is GetRecords' maxResults (default 1000).
+	// Limit is GetRecords' maxResults (default: CDC_GETRECORDS_LIMIT's; above that setting's
+	// maximum, the maximum).
 	Limit int
 	// TrimmedPolicy says what to do when records before the trim horizon were never read:
-	// TrimmedResume (default) goes on from the oldest kept record; TrimmedHalt stops reading
-	// the shard and keeps retrying, so nothing moves until an operator acts. Both count
-	// TrimmedDataAccess and log an error.
+	// TrimmedResume goes on from the oldest kept record; TrimmedHalt stops reading the shard
+	// and keeps retrying, so nothing moves until an operator acts. Both count
+	// TrimmedDataAccess and log an error. Default: CDC_TRIMMED_POLICY's.
 	TrimmedPolicy string
-	// MaxBackoff caps the wait after a failed call (default 30 s).
+	// MaxBackoff caps the wait after a failed call (default DefaultMaxBackoff).
 	MaxBackoff time.Duration
 	// OpenShard opens the sink's writer of one shard.
 	OpenShard func(shardID string, cp checkpoint.Checkpointer, pending *checkpoint.Intent) ShardWriter
@@ -95,21 +100,26 @@ func NewProcessor(cfg Config, r Reader) (*Processor, error) {
 	if cfg.OpenShard == nil || r == nil {
 		return nil, errors.New("pipeline: OpenShard and a Reader are required")
 	}
+	defaults := config.Defaults()
 	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = time.Second
+		cfg.PollInterval = defaults.PollInterval
 	}
-	if cfg.Limit <= 0 || cfg.Limit > 1000 {
-		cfg.Limit = 1000
+	if limit, _ := config.Lookup("CDC_GETRECORDS_LIMIT"); cfg.Limit > int(limit.Max) {
+		cfg.Limit = int(limit.Max)
+	}
+	if cfg.Limit <= 0 {
+		cfg.Limit = defaults.GetRecordsLimit
 	}
 	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = 30 * time.Second
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	if cfg.TrimmedPolicy == "" {
+		cfg.TrimmedPolicy = defaults.TrimmedPolicy
 	}
 	switch cfg.TrimmedPolicy {
-	case "":
-		cfg.TrimmedPolicy = TrimmedResume
 	case TrimmedResume, TrimmedHalt:
 	default:
-		return nil, fmt.Errorf("pipeline: TrimmedPolicy %q is not one of resume, halt", cfg.TrimmedPolicy)
+		return nil, fmt.Errorf("pipeline: TrimmedPolicy %q is not one of %s, %s", cfg.TrimmedPolicy, TrimmedResume, TrimmedHalt)
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.NewRegistry("local", "local")

@@ -117,8 +117,8 @@ func (c *Config) setDefaults() {
 // allows.
 func (c Config) Validate() error {
 	var errs []error
-	if n := len(c.Bucket); n < 3 || n > 63 {
-		errs = append(errs, fmt.Errorf("Bucket %q: an S3 bucket name of 3 to 63 characters is required", c.Bucket))
+	if bucket, _ := config.Lookup("CDC_BUCKET"); !bucket.Pattern.MatchString(c.Bucket) {
+		errs = append(errs, fmt.Errorf("Bucket %q: %s is required", c.Bucket, bucket.Shape))
 	}
 	if c.Keyspace == "" {
 		errs = append(errs, errors.New("Keyspace: required"))

@@ -189,13 +189,13 @@ func TestAPIErrorMapping(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				if tt.header != "" {
 					w.Header().Set("X-Amzn-ErrorType", tt.header)
 				}
 				w.Header().Set("X-Amzn-RequestId", "req-1")
 				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body)
+				_, _ = io.WriteString(w, tt.body)
 			}), 1)
 			_, err := c.GetShardIterator(context.Background(), &GetShardIteratorInput{StreamArn: "a", ShardId: "s", ShardIteratorType: ShardIteratorLatest})
 			var apiErr *APIError
@@ -228,11 +228,11 @@ func TestRetries(t *testing.T) {
 	}{
 		{"throttled twice then ok", 2, func(w http.ResponseWriter) {
 			w.WriteHeader(400)
-			io.WriteString(w, `{"__type":"ThrottlingException","message":"rate exceeded"}`)
+			_, _ = io.WriteString(w, `{"__type":"ThrottlingException","message":"rate exceeded"}`)
 		}, 3, nil, 3},
 		{"500 twice then ok", 2, func(w http.ResponseWriter) {
 			w.WriteHeader(500)
-			io.WriteString(w, `{"__type":"InternalServerException"}`)
+			_, _ = io.WriteString(w, `{"__type":"InternalServerException"}`)
 		}, 3, nil, 3},
 		{"503 then ok", 1, func(w http.ResponseWriter) { w.WriteHeader(503) }, 3, nil, 2},
 		{"dropped connection then ok", 1, func(w http.ResponseWriter) {
@@ -243,11 +243,11 @@ func TestRetries(t *testing.T) {
 		}, 3, nil, 2},
 		{"throttled beyond max attempts", 5, func(w http.ResponseWriter) {
 			w.WriteHeader(400)
-			io.WriteString(w, `{"__type":"ThrottlingException"}`)
+			_, _ = io.WriteString(w, `{"__type":"ThrottlingException"}`)
 		}, 3, ErrThrottling, 3},
 		{"validation is not retried", 5, func(w http.ResponseWriter) {
 			w.WriteHeader(400)
-			io.WriteString(w, `{"__type":"ValidationException","errorCode":"ExpiredIterator"}`)
+			_, _ = io.WriteString(w, `{"__type":"ValidationException","errorCode":"ExpiredIterator"}`)
 		}, 3, ErrExpiredIterator, 1},
 	}
 	for _, tt := range tests {
@@ -264,10 +264,10 @@ func TestRetries(t *testing.T) {
 					tt.fail(w)
 					return
 				}
-				io.WriteString(w, `{"shardIterator":"it"}`)
+				_, _ = io.WriteString(w, `{"shardIterator":"it"}`)
 			}), tt.attempts)
 			var retried []int
-			c.onRetry = func(op string, attempt int, err error) { retried = append(retried, attempt) }
+			c.onRetry = func(_ string, attempt int, _ error) { retried = append(retried, attempt) }
 			out, err := c.GetShardIterator(context.Background(), &GetShardIteratorInput{StreamArn: "a", ShardId: "s", ShardIteratorType: ShardIteratorLatest})
 			if tt.wantErr == nil && (err != nil || out.ShardIterator != "it") {
 				t.Fatalf("got %v, %v", out, err)
@@ -288,9 +288,9 @@ func TestRetries(t *testing.T) {
 }
 
 func TestRetryWaitRespectsContext(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(400)
-		io.WriteString(w, `{"__type":"ThrottlingException"}`)
+		_, _ = io.WriteString(w, `{"__type":"ThrottlingException"}`)
 	}))
 	defer srv.Close()
 	cfg := testAWS(10)
@@ -363,7 +363,7 @@ func fakeStreams(t *testing.T) http.Handler {
 			t.Errorf("bad request body %s", body)
 		}
 		i := 0
-		fmt.Sscan(in.NextToken, &i)
+		_, _ = fmt.Sscan(in.NextToken, &i) // an empty token is page 0
 		next := ""
 		switch r.Header.Get("X-Amz-Target") {
 		case "KeyspacesStreams.ListStreams":

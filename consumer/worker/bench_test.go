@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/config"
 )
 
 // The benchmarks below measure against dynalite with the DEFAULT intervals (renew 3s, take
@@ -151,7 +153,7 @@ func BenchmarkRebalance(b *testing.B) {
 			})
 			b.ReportMetric(took.Seconds(), "s-to-rebalance")
 			b.Logf("one of three workers died on %d shards: its shards processed again %s later (failover %s)",
-				n, time.Since(killed).Round(time.Millisecond), DefaultFailoverTime)
+				n, time.Since(killed).Round(time.Millisecond), config.Defaults().LeaseFailoverTime)
 			for _, w := range ws[1:] {
 				if err := w.stop(); err != nil {
 					b.Fatal(err)

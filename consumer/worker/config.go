@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/config"
 )
 
 // Config of a Coordinator. Zero values take the documented defaults.
@@ -15,25 +16,28 @@ type Config struct {
 	// the running workers: a worker adopts the leases that name it as their owner.
 	WorkerID string
 	// FailoverTime: a lease whose leaseCounter has not moved for this long, as seen on this
-	// worker's own monotonic clock, is expired and may be taken. Default 10s.
+	// worker's own monotonic clock, is expired and may be taken. Default:
+	// CDC_LEASE_FAILOVER_TIME's.
 	FailoverTime time.Duration
-	// RenewInterval: held leases are renewed this often; less than FailoverTime. Default 3s.
+	// RenewInterval: held leases are renewed this often; less than FailoverTime. Default:
+	// CDC_LEASE_RENEW_INTERVAL's.
 	RenewInterval time.Duration
 	// TakeInterval: the lease table is scanned this often to take free and expired leases,
 	// start children whose parents ended, balance and clean up. Default FailoverTime/2.
 	TakeInterval time.Duration
 	// ShardSyncInterval: the stream's shards are listed and missing leases created this
-	// often. Default 60s.
+	// often. Default: CDC_SHARD_SYNC_INTERVAL's.
 	ShardSyncInterval time.Duration
 	// MaxLeasesPerWorker caps the leases this worker holds; 0 (the default) means no cap.
 	MaxLeasesPerWorker int
 	// MaxStealsPerCycle: a worker below its target asks for at most this many leases per take
-	// cycle (each a graceful handoff with a flush). Default 1, as the KCL's
-	// maxLeasesToStealAtOneTime: a fleet changes gradually. More lets a worker joining a
-	// stream of many shards reach its share sooner.
+	// cycle (each a graceful handoff with a flush). Default: CDC_MAX_STEALS_PER_CYCLE's. Few,
+	// as the KCL's maxLeasesToStealAtOneTime, change a fleet gradually; more let a worker
+	// joining a stream of many shards reach its share sooner.
 	MaxStealsPerCycle int
-	// InitialPosition of a new shard's lease: TRIM_HORIZON (the default) or LATEST. A child of a
-	// shard that has a lease always starts at TRIM_HORIZON so none of it is skipped.
+	// InitialPosition of a new shard's lease: TRIM_HORIZON or LATEST. Default:
+	// CDC_START_POSITION's. A child of a shard that has a lease always starts at TRIM_HORIZON
+	// so none of it is skipped.
 	InitialPosition string
 	// ParentCleanupGrace: a finished parent's lease is deleted once it has been at SHARD_END
 	// for this long (on this worker's clock) and every child's lease has been taken. Default 1m.
@@ -50,33 +54,33 @@ type Config struct {
 	OnEvent func(Event)
 }
 
-// Defaults of Config.
+// Defaults of Config that are not consumer settings. FailoverTime, RenewInterval,
+// ShardSyncInterval, MaxStealsPerCycle and InitialPosition default to the consumer's settings
+// (CDC_LEASE_FAILOVER_TIME, CDC_LEASE_RENEW_INTERVAL, CDC_SHARD_SYNC_INTERVAL,
+// CDC_MAX_STEALS_PER_CYCLE, CDC_START_POSITION), written once in consumer/config.
 const (
-	DefaultFailoverTime       = 10 * time.Second
-	DefaultRenewInterval      = 3 * time.Second
-	DefaultShardSyncInterval  = 60 * time.Second
 	DefaultParentCleanupGrace = time.Minute
 	DefaultHandoffTimeout     = 30 * time.Second
 	DefaultRenewConcurrency   = 16
-	DefaultMaxStealsPerCycle  = 1
 )
 
 // withDefaults fills the zero values and validates the result, naming every bad field.
 func (c Config) withDefaults() (Config, error) {
+	defaults := config.Defaults()
 	if c.FailoverTime == 0 {
-		c.FailoverTime = DefaultFailoverTime
+		c.FailoverTime = defaults.LeaseFailoverTime
 	}
 	if c.RenewInterval == 0 {
-		c.RenewInterval = DefaultRenewInterval
+		c.RenewInterval = defaults.LeaseRenewInterval
 	}
 	if c.TakeInterval == 0 {
 		c.TakeInterval = c.FailoverTime / 2
 	}
 	if c.ShardSyncInterval == 0 {
-		c.ShardSyncInterval = DefaultShardSyncInterval
+		c.ShardSyncInterval = defaults.ShardSyncInterval
 	}
 	if c.InitialPosition == "" {
-		c.InitialPosition = checkpoint.TrimHorizon
+		c.InitialPosition = defaults.StartPosition
 	}
 	if c.ParentCleanupGrace == 0 {
 		c.ParentCleanupGrace = DefaultParentCleanupGrace
@@ -85,7 +89,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.HandoffTimeout = DefaultHandoffTimeout
 	}
 	if c.MaxStealsPerCycle == 0 {
-		c.MaxStealsPerCycle = DefaultMaxStealsPerCycle
+		c.MaxStealsPerCycle = defaults.MaxStealsPerCycle
 	}
 	if c.RenewConcurrency == 0 {
 		c.RenewConcurrency = DefaultRenewConcurrency

@@ -58,7 +58,7 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if buildDir != "" {
-		os.RemoveAll(buildDir)
+		_ = os.RemoveAll(buildDir) // a temporary directory: the exit code is the tests'
 	}
 	os.Exit(code)
 }

@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"strconv"
@@ -38,14 +37,12 @@ func (p *Process) Usage() (u Usage, ok bool) {
 // PeakRSSKiB is the running process's peak resident set size so far (VmHWM of
 // /proc/PID/status, Linux only): the high-water mark of its own address space.
 func (p *Process) PeakRSSKiB() (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.Pid()))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
 	if err != nil {
 		return 0, fmt.Errorf("harness: peak RSS of %s: %w", p.Name, err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "VmHWM:"); ok {
 			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		}
 	}

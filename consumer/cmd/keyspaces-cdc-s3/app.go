@@ -96,7 +96,9 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 	st := snk.Stats()
 	logger.Info("consumer stopped", "records_written", st.RecordsWritten, "files_written", st.FilesWritten,
 		"poison_records", st.PoisonRecords, "records_read", reg.Sum(metrics.RecordsRead))
-	if runErr != nil && !(ctx.Err() != nil && errors.Is(runErr, worker.ErrAborted)) {
+	// The coordinator aborting because ctx ended (SIGTERM) is a normal stop.
+	stopped := ctx.Err() != nil && errors.Is(runErr, worker.ErrAborted)
+	if runErr != nil && !stopped {
 		return runErr
 	}
 	return nil

@@ -28,7 +28,7 @@ func newHTTPServer(health healthFunc, reg *metrics.Registry) *http.Server {
 			fmt.Fprintf(w, "unhealthy: %v\n", err)
 			return
 		}
-		io.WriteString(w, "ok\n")
+		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

@@ -86,7 +86,9 @@ func run(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := coord.Run(ctx); err != nil && !(ctx.Err() != nil && errors.Is(err, worker.ErrAborted)) {
+	err = coord.Run(ctx)
+	// The coordinator aborting because ctx ended is a normal stop.
+	if stopped := ctx.Err() != nil && errors.Is(err, worker.ErrAborted); err != nil && !stopped {
 		return err
 	}
 	return nil
