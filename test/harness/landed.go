@@ -170,7 +170,7 @@ func decodeParquet(body []byte) ([]map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer pf.Close()
+	defer func() { _ = pf.Close() }() // a reader over bytes in memory: nothing to lose
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 4096}, memory.DefaultAllocator)
 	if err != nil {
 		return nil, err
