@@ -465,7 +465,7 @@ func TestValidationNamesThePropAndTheAllowedValues(t *testing.T) {
 		{"no keyspace", func(p *KeyspacesCdcToS3Props) { p.Keyspace = "" }, []string{"Keyspace", "required"}},
 		{"no table", func(p *KeyspacesCdcToS3Props) { p.Table = "" }, []string{"Table", "required"}},
 		{"bad table", func(p *KeyspacesCdcToS3Props) { p.Table = "media-content" }, []string{"Table", "letters, digits, _"}},
-		{"format", func(p *KeyspacesCdcToS3Props) { p.Format = "parquet" }, []string{"Format", `"parquet"`, "json, avro"}},
+		{"format", func(p *KeyspacesCdcToS3Props) { p.Format = "orc" }, []string{"Format", `"orc"`, "json, avro, parquet"}},
 		{"compression", func(p *KeyspacesCdcToS3Props) { p.Format, p.Compression = "avro", "gzip" }, []string{"Compression", "deflate, snappy, zstandard, null"}},
 		{"architecture", func(p *KeyspacesCdcToS3Props) { p.Architecture = "riscv" }, []string{"Architecture", "ARM64, X86_64"}},
 		{"cpu", func(p *KeyspacesCdcToS3Props) { p.Cpu = 300 }, []string{"Cpu", "256, 512, 1024"}},

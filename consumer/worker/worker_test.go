@@ -53,12 +53,23 @@ func TestOneWorkerManyShards(t *testing.T) {
 		h.stream.close(id)
 	}
 	w := h.start(fastConfig("w1"))
-	waitFor(t, 20*time.Second, "every shard finished", func() bool { return w.c.Stats().ShardsFinished == shards })
-
-	all, err := h.table.List(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A finished shard is counted before its lease is released: wait for both.
+	var all []lease.Lease
+	waitFor(t, 20*time.Second, "every shard finished and released", func() bool {
+		if w.c.Stats().ShardsFinished != shards {
+			return false
+		}
+		var err error
+		if all, err = h.table.List(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range all {
+			if l.Owner != "" {
+				return false
+			}
+		}
+		return true
+	})
 	for _, l := range all {
 		if !l.Finished() || l.Owner != "" || l.Pending != nil {
 			t.Errorf("lease %s after its shard ended: %+v", l.Key, l)

@@ -412,7 +412,7 @@ func TestBadConfiguration(t *testing.T) {
 	cases := []struct {
 		set, want string
 	}{
-		{"CDC_FORMAT=parquet", "CDC_FORMAT"},
+		{"CDC_FORMAT=orc", "CDC_FORMAT"},
 		{"CDC_COMPRESSION=lz4", "CDC_COMPRESSION"},
 		{"CDC_BUCKET=", "CDC_BUCKET"},
 		{"CDC_KEYSPACE=", "CDC_KEYSPACE"},
