@@ -28,7 +28,7 @@ type KeyspacesCdcToS3 struct {
 	Vpc            awsec2.IVpc
 	SecurityGroups []awsec2.ISecurityGroup
 	// Endpoints are the VPC endpoints created, by name: Keyspaces, KeyspacesStreams, EcrApi,
-	// EcrDocker, CloudWatchLogs, CloudWatchMonitoring, Sts, DynamoDb, S3.
+	// EcrDocker, CloudWatchLogs, Sts, DynamoDb, S3.
 	Endpoints map[string]awsec2.IVpcEndpoint
 
 	Bucket awss3.IBucket

@@ -2,6 +2,7 @@ package constructs
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -140,13 +141,19 @@ func TestDefaultsCreateASafeDeployment(t *testing.T) {
 
 	t.Run("endpoints", func(t *testing.T) {
 		got := s.endpointServices()
-		for _, name := range []string{"api.aws.\",{\"Ref\":\"AWS::Region\"},\".cassandra-streams", ".cassandra\"", ".ecr.api", ".ecr.dkr", ".logs", ".monitoring", ".sts", ".dynamodb", ".s3\""} {
+		for _, name := range []string{"api.aws.\",{\"Ref\":\"AWS::Region\"},\".cassandra-streams", ".cassandra\"", ".ecr.api", ".ecr.dkr", ".logs", ".dynamodb", ".s3\""} {
 			if !slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, name) }) {
 				t.Errorf("no VPC endpoint for %s in %v", name, got)
 			}
 		}
-		if len(got) != 9 {
-			t.Errorf("%d endpoints, want 9: %v", len(got), got)
+		// Nothing in the task calls STS or CloudWatch's PutMetricData (monitoring).
+		for _, name := range []string{".sts", ".monitoring"} {
+			if slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, name) }) {
+				t.Errorf("VPC endpoint %s created: %v", name, got)
+			}
+		}
+		if len(got) != 7 {
+			t.Errorf("%d endpoints, want 7: %v", len(got), got)
 		}
 	})
 
@@ -238,12 +245,15 @@ func TestTaskRoleIsScopedToStreamTableBucketAndPrefix(t *testing.T) {
 	if got := list(st["Leases"]["Resource"]); len(got) != 1 || !strings.Contains(got[0], `"Fn::GetAtt":["CdcLeaseTable`) {
 		t.Errorf("Leases resources %v, want the lease table's ARN only", got)
 	}
-	if got := list(st["Leases"]["Action"]); !slices.Equal(got, []string{`"dynamodb:DeleteItem"`, `"dynamodb:DescribeTable"`,
+	if got := list(st["Leases"]["Action"]); !slices.Equal(got, []string{`"dynamodb:DeleteItem"`,
 		`"dynamodb:GetItem"`, `"dynamodb:Scan"`, `"dynamodb:UpdateItem"`}) {
 		t.Errorf("Leases actions %v", got)
 	}
+	if got := list(st["WriteFiles"]["Action"]); !slices.Equal(got, []string{`"s3:AbortMultipartUpload"`, `"s3:PutObject"`}) {
+		t.Errorf("WriteFiles actions %v: the sink only puts objects (multipart above the threshold) and aborts failed uploads", got)
+	}
 	files := strings.Join(list(st["WriteFiles"]["Resource"]), " ")
-	for _, want := range []string{`/cdc/media/media_content/*"`, `/cdc/_errors/*"`, `/cdc/_schemas/*"`} {
+	for _, want := range []string{`/cdc/media/media_content/*"`, `/cdc/_errors/media/media_content/*"`, `/cdc/_schemas/media/media_content/*"`} {
 		if !strings.Contains(files, want) {
 			t.Errorf("WriteFiles resources %s lack %s", files, want)
 		}
@@ -256,14 +266,20 @@ func TestTaskRoleIsScopedToStreamTableBucketAndPrefix(t *testing.T) {
 			t.Errorf("statement %s may list or do anything in the bucket: %v", sid, actions)
 		}
 	}
-	if got := jsonText(st["PutMetrics"]["Condition"]); got != `{"StringEquals":{"cloudwatch:namespace":"KeyspacesCdcToS3"}}` {
-		t.Errorf("PutMetrics condition %s", got)
+	// Metrics are EMF lines in the logs: no PutMetricData.
+	for sid, stmt := range st {
+		if slices.ContainsFunc(list(stmt["Action"]), func(a string) bool { return strings.HasPrefix(a, `"cloudwatch:`) }) {
+			t.Errorf("statement %s grants CloudWatch actions: %v", sid, stmt["Action"])
+		}
 	}
 	// "*" only where no resource can be named.
 	for sid, stmt := range st {
-		if slices.Contains(list(stmt["Resource"]), `"*"`) && sid != "PutMetrics" && sid != "FindStream" {
+		if slices.Contains(list(stmt["Resource"]), `"*"`) && sid != "FindStream" {
 			t.Errorf("statement %s has resource *", sid)
 		}
+	}
+	if sids := slices.Sorted(maps.Keys(st)); !slices.Equal(sids, []string{"FindStream", "Leases", "ReadStream", "ReadTableSchema", "WriteFiles"}) {
+		t.Errorf("statements %v", sids)
 	}
 
 	t.Run("with a stream ARN", func(t *testing.T) {
@@ -288,8 +304,7 @@ func TestEndpointSwitches(t *testing.T) {
 		{"Keyspaces", func(p *KeyspacesCdcToS3Props, b *bool) { p.KeyspacesEndpoint = b }, []string{".cassandra\""}},
 		{"KeyspacesStreams", func(p *KeyspacesCdcToS3Props, b *bool) { p.KeyspacesStreamsEndpoint = b }, []string{"cassandra-streams"}},
 		{"Ecr", func(p *KeyspacesCdcToS3Props, b *bool) { p.EcrEndpoints = b }, []string{".ecr.api", ".ecr.dkr"}},
-		{"CloudWatch", func(p *KeyspacesCdcToS3Props, b *bool) { p.CloudWatchEndpoints = b }, []string{".logs", ".monitoring"}},
-		{"Sts", func(p *KeyspacesCdcToS3Props, b *bool) { p.StsEndpoint = b }, []string{".sts"}},
+		{"CloudWatch", func(p *KeyspacesCdcToS3Props, b *bool) { p.CloudWatchEndpoints = b }, []string{".logs"}},
 		{"DynamoDb", func(p *KeyspacesCdcToS3Props, b *bool) { p.DynamoDbEndpoint = b }, []string{".dynamodb"}},
 		{"S3", func(p *KeyspacesCdcToS3Props, b *bool) { p.S3Endpoint = b }, []string{".s3\""}},
 	}
@@ -298,8 +313,8 @@ func TestEndpointSwitches(t *testing.T) {
 			props := baseProps()
 			c.set(props, jsii.Bool(false))
 			got := synth(t, props, stackOptions{}).endpointServices()
-			if len(got) != 9-len(c.missing) {
-				t.Errorf("%d endpoints, want %d: %v", len(got), 9-len(c.missing), got)
+			if len(got) != 7-len(c.missing) {
+				t.Errorf("%d endpoints, want %d: %v", len(got), 7-len(c.missing), got)
 			}
 			for _, m := range c.missing {
 				if slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, m) }) {
@@ -308,6 +323,13 @@ func TestEndpointSwitches(t *testing.T) {
 			}
 		})
 	}
+	t.Run("Sts on", func(t *testing.T) {
+		props := baseProps()
+		props.StsEndpoint = jsii.Bool(true)
+		if got := synth(t, props, stackOptions{}).endpointServices(); len(got) != 8 || !slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, ".sts") }) {
+			t.Errorf("endpoints %v, want the 7 and sts", got)
+		}
+	})
 	t.Run("existing VPC: off by default, each on by its switch", func(t *testing.T) {
 		s := synth(t, baseProps(), stackOptions{beforeConstruct: func(stack awscdk.Stack, p *KeyspacesCdcToS3Props) {
 			p.ExistingVpc = importedVpc(stack)

@@ -40,14 +40,16 @@ func newNetwork(scope constructs.Construct, s *settings, logRetention awslogs.Re
 		}
 		return *v
 	}
+	// No monitoring (CloudWatch) endpoint: the metrics are EMF lines in the logs, and Container
+	// Insights on Fargate is collected by ECS, not from the task. STS only when asked: the task
+	// gets its credentials from the ECS credential endpoint (169.254.170.2), never from STS.
 	n.addInterfaceEndpoints(scope, []interfaceEndpoint{
 		{"Keyspaces", on(s.KeyspacesEndpoint), awsec2.InterfaceVpcEndpointAwsService_KEYSPACES()},
 		{"KeyspacesStreams", on(s.KeyspacesStreamsEndpoint), KeyspacesStreamsEndpointService()},
 		{"EcrApi", on(s.EcrEndpoints), awsec2.InterfaceVpcEndpointAwsService_ECR()},
 		{"EcrDocker", on(s.EcrEndpoints), awsec2.InterfaceVpcEndpointAwsService_ECR_DOCKER()},
 		{"CloudWatchLogs", on(s.CloudWatchEndpoints), awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_LOGS()},
-		{"CloudWatchMonitoring", on(s.CloudWatchEndpoints), awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_MONITORING()},
-		{"Sts", on(s.StsEndpoint), awsec2.InterfaceVpcEndpointAwsService_STS()},
+		{"Sts", s.StsEndpoint != nil && *s.StsEndpoint, awsec2.InterfaceVpcEndpointAwsService_STS()},
 	})
 	n.addGatewayEndpoints(scope, s.RouteTableIds, []gatewayEndpoint{
 		{"DynamoDb", "dynamodb", on(s.DynamoDbEndpoint), awsec2.GatewayVpcEndpointAwsService_DYNAMODB()},

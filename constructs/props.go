@@ -165,12 +165,13 @@ type KeyspacesCdcToS3Props struct {
 	RouteTableIds []string
 
 	// Endpoint switches. Default for each: on when the construct creates the VPC, off with
-	// ExistingVpc. Interface endpoints enable private DNS; gateway endpoints are free.
+	// ExistingVpc (StsEndpoint: off). Interface endpoints enable private DNS; gateway
+	// endpoints are free.
 	KeyspacesEndpoint        *bool // com.amazonaws.<region>.cassandra (interface)
 	KeyspacesStreamsEndpoint *bool // api.aws.<region>.cassandra-streams (interface)
 	EcrEndpoints             *bool // ecr.api and ecr.dkr (interface): image pulls
-	CloudWatchEndpoints      *bool // logs and monitoring (interface): logs and EMF metrics
-	StsEndpoint              *bool // sts (interface)
+	CloudWatchEndpoints      *bool // logs (interface): the logs and their EMF metrics
+	StsEndpoint              *bool // sts (interface): nothing in the task calls STS; default off
 	DynamoDbEndpoint         *bool // dynamodb (gateway): the lease table
 	S3Endpoint               *bool // s3 (gateway): the files and image layers
 

@@ -197,8 +197,9 @@ func TestReferenceSampleParameters(t *testing.T) {
 		{"Keyspaces, Keyspaces Streams, ECR, STS, CloudWatch endpoints", with(map[string]any{
 			"keyspacesEndpoint": "true", "keyspacesStreamsEndpoint": "true", "ecrEndpoints": "true", "stsEndpoint": "true", "cloudWatchEndpoints": "true",
 		}), func(t *testing.T, a app) {
-			if n := len(a.resources("AWS::EC2::VPCEndpoint")); n != 7 {
-				t.Errorf("%d interface endpoints, want 7", n)
+			// ECR is two (api, dkr); CloudWatch is logs only (metrics are EMF lines in the logs).
+			if n := len(a.resources("AWS::EC2::VPCEndpoint")); n != 6 {
+				t.Errorf("%d interface endpoints, want 6", n)
 			}
 		}},
 		{"KeyspaceName, TableName, KeyspacesRegion", map[string]any{"keyspace": "shop", "table": "orders", "keyspacesRegion": "eu-west-1"}, func(t *testing.T, a app) {
