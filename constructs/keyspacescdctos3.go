@@ -96,7 +96,7 @@ func NewKeyspacesCdcToS3(scope constructs.Construct, id string, props *Keyspaces
 		AlarmTopic:       mon.topic,
 	}
 	if s.Autoscaling != nil {
-		k.Scaling = newAutoscaling(s, c)
+		k.Scaling = newAutoscaling(this, s, c, metrics{namespace: s.MetricsNamespace, app: s.ApplicationName})
 	}
 	if s.GlueTable != nil {
 		g := newGlueTable(this, s, st.bucket)

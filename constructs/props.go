@@ -229,17 +229,20 @@ type AlarmsConfig struct {
 	Throttling AlarmConfig
 }
 
-// AutoscalingConfig scales the service between MinTasks and MaxTasks.
+// AutoscalingConfig scales the service between MinTasks and MaxTasks: lag and CPU each add
+// tasks; one task at a time is removed only while both are low (constructs/autoscaling.go).
 type AutoscalingConfig struct {
-	// MinTasks of the service. Default: 1.
+	// MinTasks of the service: the floor of every scale-in. Default: DesiredCount (the
+	// standby); less than DesiredCount is an error.
 	MinTasks int
 	// MaxTasks of the service. Required. Set it to no more than the stream's shard count:
 	// one task reads a shard at a time, so tasks beyond the shard count hold no lease.
 	MaxTasks int
-	// TargetCpuPercent of the CPU target-tracking policy. Default: 70.
+	// TargetCpuPercent of the CPU target-tracking policy (scale-out only). Default: 70.
 	TargetCpuPercent float64
-	// LagThresholdMillis adds a task while MillisBehindLatest stays above it (two above 5×),
-	// and allows removing one below a tenth of it. Default: 60000.
+	// LagThresholdMillis adds a task while MillisBehindLatest stays above it (two above 5×).
+	// A task is removed only while lag stays under a tenth of it and CPU under half of
+	// TargetCpuPercent, for 15 minutes. Default: 60000.
 	LagThresholdMillis float64
 }
 

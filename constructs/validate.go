@@ -249,7 +249,7 @@ func (s *settings) resolveAutoscaling() error {
 	a := *s.Autoscaling
 	s.Autoscaling = &a
 	if a.MinTasks == 0 {
-		a.MinTasks = 1
+		a.MinTasks = max(s.desiredCount, 1)
 	}
 	if a.TargetCpuPercent == 0 {
 		a.TargetCpuPercent = 70
@@ -260,6 +260,8 @@ func (s *settings) resolveAutoscaling() error {
 	switch {
 	case a.MinTasks < 1:
 		return bad("Autoscaling.MinTasks", "%d is out of range: 1 or more", a.MinTasks)
+	case a.MinTasks < s.desiredCount:
+		return bad("Autoscaling.MinTasks", "%d is below DesiredCount %d: scaling in would remove the standby task that takes over leases (lower DesiredCount to run fewer tasks)", a.MinTasks, s.desiredCount)
 	case a.MaxTasks < a.MinTasks || a.MaxTasks > 1000:
 		return bad("Autoscaling.MaxTasks", "%d is out of range: MinTasks (%d) to 1000, and no more than the stream's shard count", a.MaxTasks, a.MinTasks)
 	case a.TargetCpuPercent < 1 || a.TargetCpuPercent > 100:

@@ -151,7 +151,7 @@ func deployParams() []param {
 		{key: "alarmEmails", prop: "AlarmEmails", read: list(), store: alarmEmails, meaning: "create an SNS topic for the alarms with these email subscriptions"},
 		{key: "alarmTopic", prop: "CreateAlarmTopic", read: boolean(), store: alarmTopic, meaning: "create the SNS topic of the alarms without subscriptions"},
 		{key: "maxTasks", prop: "Autoscaling.MaxTasks", read: whole(1, 1000), store: maxTasks, meaning: "autoscale on lag and CPU up to this many tasks (no more than the shards)"},
-		{key: "minTasks", prop: "Autoscaling.MinTasks", read: whole(1, 1000), store: minTasks, meaning: "fewest tasks when autoscaling (needs maxTasks)"},
+		{key: "minTasks", prop: "Autoscaling.MinTasks", read: whole(1, 1000), store: minTasks, meaning: "fewest tasks when autoscaling (needs maxTasks; default and minimum: desiredCount, the standby)"},
 		{key: "glueTable", prop: "GlueTable", read: boolean(), store: glueTable, meaning: "create a Glue database and table over the files (Athena)"},
 		{key: "glueDatabase", prop: "GlueTable.DatabaseName", read: text(), meaning: "name of the Glue database"},
 		{key: "glueTableName", prop: "GlueTable.TableName", read: text(), meaning: "name of the Glue table"},
