@@ -64,6 +64,7 @@ func TestDefaultsCreateASafeDeployment(t *testing.T) {
 			"KeySchema":                        `[{"AttributeName":"leaseKey","KeyType":"HASH"}]`,
 			"AttributeDefinitions":             `[{"AttributeName":"leaseKey","AttributeType":"S"}]`,
 			"PointInTimeRecoverySpecification": `{"PointInTimeRecoveryEnabled":true}`,
+			"DeletionProtectionEnabled":        `true`,
 		}
 		for k, v := range want {
 			if got := jsonText(table[k]); got != v {
@@ -114,6 +115,8 @@ func TestDefaultsCreateASafeDeployment(t *testing.T) {
 					}),
 					"StopTimeout":            120,
 					"ReadonlyRootFilesystem": true,
+					"User":                   "65532:65532",
+					"Memory":                 2048,
 					"MountPoints":            []any{map[string]any{"ContainerPath": "/tmp", "SourceVolume": "tmp", "ReadOnly": false}},
 					"Essential":              true,
 					"LogConfiguration": assertions.Match_ObjectLike(&map[string]any{

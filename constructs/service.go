@@ -14,6 +14,11 @@ import (
 // binary probes its own /healthz.
 var HealthCheckCommand = []string{"CMD", "/keyspaces-cdc-s3", "healthcheck"}
 
+// ContainerUser is the user:group the container runs as, named in the task definition so that
+// any image (ImageUri, ContainerImage) runs as it and never as root: distroless's nonroot
+// (uid and gid 65532), the USER of consumer/Dockerfile.
+const ContainerUser = "65532:65532"
+
 // compute is the ECS side: the cluster, the task definition and the service.
 type compute struct {
 	cluster   awsecs.Cluster
@@ -70,7 +75,10 @@ func newCompute(scope constructs.Construct, s *settings, net *network, st *stora
 		},
 		StopTimeout:            awscdk.Duration_Seconds(jsii.Number(s.stopTimeout.Seconds())),
 		ReadonlyRootFilesystem: jsii.Bool(true),
-		Essential:              jsii.Bool(true),
+		User:                   jsii.String(ContainerUser),
+		// The task's memory is the container's hard limit: it is the only container.
+		MemoryLimitMiB: jsii.Number(float64(s.MemoryMiB)),
+		Essential:      jsii.Bool(true),
 	})
 	// The root filesystem is read-only; /tmp is a task-local scratch volume for whatever the
 	// Go runtime or SDK spills (os.TempDir).

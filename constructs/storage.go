@@ -91,8 +91,11 @@ func newStorage(scope constructs.Construct, s *settings) *storage {
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
 		},
-		Encryption:    awsdynamodb.TableEncryption_AWS_MANAGED,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		Encryption: awsdynamodb.TableEncryption_AWS_MANAGED,
+		// The checkpoints are the only record of what is safely in S3: a deleted table means
+		// re-reading the stream's 24 hours. Deletion protection stops a delete by hand too.
+		DeletionProtection: jsii.Bool(true),
+		RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
 	})
 	return st
 }
