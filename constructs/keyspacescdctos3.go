@@ -54,14 +54,17 @@ type KeyspacesCdcToS3 struct {
 }
 
 // NewKeyspacesCdcToS3 builds the construct. It panics with a *ValidationError naming the
-// prop and the allowed values when the props are wrong (call props.Validate first to get the
-// error instead), and with an error when the image source cannot be found.
+// prop and the allowed values when the props are wrong (call props.ValidateIn(scope) first to
+// get the error instead), and with an error when the image source cannot be found.
 func NewKeyspacesCdcToS3(scope constructs.Construct, id string, props *KeyspacesCdcToS3Props) *KeyspacesCdcToS3 {
 	s, err := props.resolve()
 	if err != nil {
 		panic(err)
 	}
 	this := constructs.NewConstruct(scope, jsii.String(id))
+	if err := s.checkRegions(this, true); err != nil {
+		panic(err)
+	}
 	retention := s.LogRetention
 	if retention == "" {
 		retention = awslogs.RetentionDays_ONE_MONTH

@@ -2,6 +2,7 @@ package constructs
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -157,6 +158,40 @@ func TestDefaultsCreateASafeDeployment(t *testing.T) {
 		}
 		if len(got) != 7 {
 			t.Errorf("%d endpoints, want 7: %v", len(got), got)
+		}
+	})
+
+	t.Run("task egress", func(t *testing.T) {
+		// HTTPS to the interface endpoints' group and the S3 and DynamoDB prefix lists only.
+		var rules []string
+		for id, r := range s.resources("AWS::EC2::SecurityGroup") {
+			if strings.HasPrefix(id, "CdcServiceSecurityGroup") {
+				egress, _ := r["Properties"].(map[string]any)["SecurityGroupEgress"].([]any)
+				for _, e := range egress {
+					rules = append(rules, jsonText(e))
+				}
+			}
+		}
+		for _, r := range s.resources("AWS::EC2::SecurityGroupEgress") {
+			if p := r["Properties"].(map[string]any); strings.Contains(jsonText(p["GroupId"]), "CdcServiceSecurityGroup") {
+				rules = append(rules, jsonText(p))
+			}
+		}
+		var toEndpoints, toPrefixLists int
+		for _, r := range rules {
+			switch {
+			case strings.Contains(r, "0.0.0.0/0") || !strings.Contains(r, `"FromPort":443`) || !strings.Contains(r, `"ToPort":443`):
+				t.Errorf("task egress rule %s is not HTTPS to an endpoint", r)
+			case strings.Contains(r, `"DestinationSecurityGroupId":{"Fn::GetAtt":["CdcEndpointSecurityGroup`):
+				toEndpoints++
+			case strings.Contains(r, `"DestinationPrefixListId":{"Fn::GetAtt":["CdcS3PrefixList`), strings.Contains(r, `"DestinationPrefixListId":{"Fn::GetAtt":["CdcDynamoDbPrefixList`):
+				toPrefixLists++
+			default:
+				t.Errorf("task egress rule %s", r)
+			}
+		}
+		if toEndpoints != 1 || toPrefixLists != 2 {
+			t.Errorf("task egress: %d rules to the endpoints, %d to prefix lists; want 1 and 2: %v", toEndpoints, toPrefixLists, rules)
 		}
 	})
 
@@ -397,6 +432,35 @@ func TestExistingVpcWithRouteTablesAndSecurityGroups(t *testing.T) {
 	}
 }
 
+func TestGatewayEndpointsOfAnImportedVpcNeedItsRouteTables(t *testing.T) {
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	stack := awscdk.NewStack(app, jsii.String("Test"), nil)
+	p := baseProps()
+	p.ExistingVpc, p.S3Endpoint = importedVpc(stack), jsii.Bool(true)
+	err := p.Validate()
+	if err == nil || !strings.Contains(err.Error(), "RouteTableIds: required with ExistingVpc and S3Endpoint") {
+		t.Fatalf("error %v, want one naming RouteTableIds", err)
+	}
+	if msg := panicMessage(func() { NewKeyspacesCdcToS3(stack, "Cdc", p) }); msg != err.Error() {
+		t.Errorf("construct panicked with %q, want %q", msg, err)
+	}
+
+	t.Run("route tables without a gateway endpoint warn", func(t *testing.T) {
+		s := synth(t, baseProps(), stackOptions{beforeConstruct: func(stack awscdk.Stack, p *KeyspacesCdcToS3Props) {
+			p.ExistingVpc, p.RouteTableIds = importedVpc(stack), []string{"rtb-0123456789abcdef0"}
+		}})
+		var warnings []string
+		check(t, func() {
+			for _, m := range *assertions.Annotations_FromStack(s.stack).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("RouteTableIds"))) {
+				warnings = append(warnings, fmt.Sprint(m.Entry.Data))
+			}
+		})
+		if len(warnings) != 1 || !strings.Contains(warnings[0], "no gateway endpoint") {
+			t.Errorf("warnings %v, want one saying the route tables are unused", warnings)
+		}
+	})
+}
+
 func TestImageOverrides(t *testing.T) {
 	t.Run("ECR image URI: no asset, pull granted on that repository", func(t *testing.T) {
 		props := baseProps()
@@ -442,6 +506,8 @@ func TestCrossRegionSourceAndDestination(t *testing.T) {
 	props := baseProps()
 	props.KeyspacesRegion, props.S3Region = "eu-west-1", "eu-central-1"
 	s := synth(t, props, stackOptions{region: "us-east-1", beforeConstruct: func(stack awscdk.Stack, p *KeyspacesCdcToS3Props) {
+		// A VPC with a route out: the created one is isolated.
+		p.ExistingVpc = importedVpc(stack)
 		p.ExistingBucket = awss3.Bucket_FromBucketAttributes(stack, jsii.String("Dest"), &awss3.BucketAttributes{
 			BucketName: jsii.String("media-cdc-eu"), Region: jsii.String("eu-central-1"),
 		})
@@ -467,6 +533,36 @@ func TestCrossRegionSourceAndDestination(t *testing.T) {
 		t.Errorf("%d buckets created although one is given", n)
 	}
 
+	t.Run("the created VPC cannot reach another region", func(t *testing.T) {
+		for _, c := range []struct{ prop, region string }{{"KeyspacesRegion", "eu-west-1"}, {"S3Region", "eu-central-1"}} {
+			app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+			stack := awscdk.NewStack(app, jsii.String("Test"), &awscdk.StackProps{Env: &awscdk.Environment{Region: jsii.String("us-east-1")}})
+			p := baseProps()
+			if c.prop == "KeyspacesRegion" {
+				p.KeyspacesRegion = c.region
+			} else {
+				p.S3Region = c.region
+				p.ExistingBucket = awss3.Bucket_FromBucketName(stack, jsii.String("Dest"), jsii.String("media-cdc-eu"))
+			}
+			err := p.ValidateIn(stack)
+			for _, want := range []string{c.prop, "no route", "Deploy the stack in " + c.region, "ExistingVpc"} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("%s %s with a created VPC: error %v lacks %q", c.prop, c.region, err, want)
+				}
+			}
+			if msg := panicMessage(func() { NewKeyspacesCdcToS3(stack, "Cdc", p) }); err == nil || msg != err.Error() {
+				t.Errorf("construct panicked with %q, want %v", msg, err)
+			}
+		}
+	})
+	t.Run("an environment-agnostic stack refuses another region at deploy time", func(t *testing.T) {
+		props := baseProps()
+		props.KeyspacesRegion = "eu-west-1"
+		rules := jsonText(synth(t, props, stackOptions{}).json["Rules"])
+		if !strings.Contains(rules, `"Fn::Equals":[{"Ref":"AWS::Region"},"eu-west-1"]`) || !strings.Contains(rules, "no route") {
+			t.Errorf("template rules %s, want the deploy region to be eu-west-1", rules)
+		}
+	})
 	t.Run("a created bucket cannot be in another region", func(t *testing.T) {
 		msg := panicMessage(func() {
 			app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})

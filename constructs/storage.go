@@ -35,9 +35,6 @@ func newStorage(scope constructs.Construct, s *settings) *storage {
 	if s.ExistingBucket != nil {
 		st.bucket = s.ExistingBucket
 	} else {
-		if region := awscdk.Stack_Of(scope).Region(); s.S3Region != "" && (*awscdk.Token_IsUnresolved(region) || *region != s.S3Region) {
-			panic(&ValidationError{Prop: "S3Region", Message: "needs ExistingBucket: a created bucket lives in the stack's region, and the stack's region is not " + s.S3Region})
-		}
 		st.accessLogs = awss3.NewBucket(scope, jsii.String("AccessLogsBucket"), &awss3.BucketProps{
 			BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 			EnforceSSL:        jsii.Bool(true),

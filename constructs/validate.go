@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/config"
 )
 
@@ -203,7 +205,34 @@ func (s *settings) resolveNetwork() error {
 	case s.MaxAzs < 0 || s.MaxAzs > 6:
 		return bad("MaxAzs", "%d is out of range: 1 to 6 (0: 2)", s.MaxAzs)
 	}
+	gateway := (s.S3Endpoint != nil && *s.S3Endpoint) || (s.DynamoDbEndpoint != nil && *s.DynamoDbEndpoint)
+	if !s.createVpc && gateway && len(s.RouteTableIds) == 0 && !routeTablesKnown(s.ExistingVpc, existingSubnets(s)) {
+		return bad("RouteTableIds", "required with ExistingVpc and S3Endpoint or DynamoDbEndpoint: a gateway endpoint goes into route tables, "+
+			"and the given VPC does not know the route tables of its subnets (imported without them); give the route tables of the tasks' subnets, "+
+			"or leave the gateway endpoints off")
+	}
 	return nil
+}
+
+// routeTablesKnown says whether the subnets the gateway endpoints would take their route
+// tables from know them: a VPC imported without route table ids does not (and CDK would stop
+// with "Can't add a gateway endpoint to VPC; route table IDs are not available").
+func routeTablesKnown(vpc awsec2.IVpc, subnets *awsec2.SubnetSelection) (known bool) {
+	defer func() {
+		if recover() != nil {
+			known = false
+		}
+	}()
+	selected := vpc.SelectSubnets(subnets).Subnets
+	if selected == nil || len(*selected) == 0 {
+		return false
+	}
+	for _, sn := range *selected {
+		if rt := sn.RouteTable(); rt == nil || rt.RouteTableId() == nil || *rt.RouteTableId() == "" {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *settings) checkAlarms() error {

@@ -42,7 +42,7 @@ func buildStack(app awscdk.App) (awscdk.Stack, *cdc.KeyspacesCdcToS3, error) {
 	}
 	stack := in.newStack(app)
 	in.importExisting(stack)
-	if err := in.props.Validate(); err != nil {
+	if err := in.props.ValidateIn(stack); err != nil {
 		return nil, nil, asParamError(err)
 	}
 	construct := cdc.NewKeyspacesCdcToS3(stack, "Cdc", &in.props)

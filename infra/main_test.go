@@ -387,6 +387,12 @@ func TestBadContextFailsNamingTheParameter(t *testing.T) {
 		{map[string]any{"maxStealsPerCycle": "5000"}, []string{"context parameter maxStealsPerCycle", "1000"}},
 		{map[string]any{"flushInterval": "soon"}, []string{"context parameter flushInterval", "duration"}},
 		{map[string]any{"vpcCidr": "10.0.0.0/8"}, []string{"context parameter vpcCidr", "/16 to /24"}},
+		// A gateway endpoint in an imported VPC needs its route tables: an error, not CDK's panic.
+		{map[string]any{"vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": "subnet-0123456789abcdef0", "availabilityZones": "us-east-1a", "s3Endpoint": "true"},
+			[]string{"context parameter routeTableIds", "required with ExistingVpc and S3Endpoint"}},
+		// The created VPC is isolated: a table in another region is out of reach.
+		{map[string]any{"account": "123456789012", "region": "us-east-1", "availabilityZones": "us-east-1a,us-east-1b", "keyspacesRegion": "eu-west-1"},
+			[]string{"context parameter keyspacesRegion", "no route", "Deploy the stack in eu-west-1"}},
 		{map[string]any{"vpcCidr": "10.0.0.0/16", "vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": "subnet-0123456789abcdef0", "availabilityZones": "us-east-1a"}, []string{"context parameter vpcId", "VpcCidr"}},
 	}
 	for _, c := range cases {
