@@ -219,7 +219,8 @@ func TestEnvironmentFollowsTheConsumerContract(t *testing.T) {
 		}
 		for k, v := range map[string]string{
 			"CDC_KEYSPACE": `"media"`, "CDC_TABLE": `"media_content"`, "CDC_FORMAT": `"json"`, "CDC_COMPRESSION": `"gzip"`,
-			"CDC_APPLICATION_NAME": `"keyspaces-cdc-s3"`, "CDC_METRICS_NAMESPACE": `"KeyspacesCdcToS3"`, "CDC_HTTP_PORT": `"8080"`,
+			// The stack's name and the table's: unique in the account and region.
+			"CDC_APPLICATION_NAME": `"Test-media-media_content"`, "CDC_METRICS_NAMESPACE": `"KeyspacesCdcToS3"`, "CDC_HTTP_PORT": `"8080"`,
 			"CDC_LEASE_TABLE": `{"Ref":"CdcLeaseTable`, "CDC_BUCKET": `{"Ref":"CdcBucket`, "CDC_KEYSPACES_REGION": `{"Ref":"AWS::Region"}`,
 			"GOMEMLIMIT": `"1638MiB"`, // 80% of the default 2048 MiB
 		} {
@@ -513,7 +514,8 @@ func TestCrossRegionSourceAndDestination(t *testing.T) {
 		})
 	}})
 	env := s.environment(t)
-	for k, v := range map[string]string{"CDC_KEYSPACES_REGION": "eu-west-1", "CDC_S3_REGION": "eu-central-1", "CDC_BUCKET": "media-cdc-eu"} {
+	// A given bucket may be another stack's too: the keys go under the stack's name.
+	for k, v := range map[string]string{"CDC_KEYSPACES_REGION": "eu-west-1", "CDC_S3_REGION": "eu-central-1", "CDC_BUCKET": "media-cdc-eu", "CDC_PREFIX": "Test/"} {
 		if env[k] != v {
 			t.Errorf("%s = %v, want %s", k, env[k], v)
 		}
@@ -526,7 +528,7 @@ func TestCrossRegionSourceAndDestination(t *testing.T) {
 			}
 		}
 	}
-	if got := jsonText(st["WriteFiles"]["Resource"]); !strings.Contains(got, ":s3:::media-cdc-eu/media/media_content/*") {
+	if got := jsonText(st["WriteFiles"]["Resource"]); !strings.Contains(got, ":s3:::media-cdc-eu/Test/media/media_content/*") {
 		t.Errorf("WriteFiles resources %s, want the imported bucket", got)
 	}
 	if n := len(s.resources("AWS::S3::Bucket")); n != 0 {

@@ -68,6 +68,9 @@ func TestDashboardAndAlarms(t *testing.T) {
 		if name != "RunningTasks" && !strings.Contains(text, `{"Name":"Application","Value":"media-cdc"}`) {
 			t.Errorf("%s alarm lacks the Application dimension", name)
 		}
+		if a["AlarmName"] != "media-cdc-"+name {
+			t.Errorf("%s alarm is named %v, want media-cdc-%s (the table's ApplicationName)", name, a["AlarmName"], name)
+		}
 		if a["Threshold"] != w.threshold || a["EvaluationPeriods"] != w.periods {
 			t.Errorf("%s alarm threshold %v periods %v, want %v and %v", name, a["Threshold"], a["EvaluationPeriods"], w.threshold, w.periods)
 		}
@@ -237,7 +240,8 @@ func TestGlueTableOverTheFiles(t *testing.T) {
 		props.Prefix = "cdc/"
 		props.GlueTable = &GlueTableConfig{}
 		s := synth(t, props, stackOptions{nag: true})
-		if db := s.only(t, "AWS::Glue::Database"); jsonText(db["DatabaseInput"]) == "" || !strings.Contains(jsonText(db), `"Name":"keyspaces_cdc_s3"`) {
+		// The database is named after the stack ("Test"): unique in the account and region.
+		if db := s.only(t, "AWS::Glue::Database"); jsonText(db["DatabaseInput"]) == "" || !strings.Contains(jsonText(db), `"Name":"test"`) {
 			t.Errorf("database %s", jsonText(db))
 		}
 		input := s.only(t, "AWS::Glue::Table")["TableInput"].(map[string]any)

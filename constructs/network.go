@@ -26,10 +26,11 @@ func KeyspacesStreamsEndpointService() awsec2.InterfaceVpcEndpointAwsService {
 	return awsec2.NewInterfaceVpcEndpointAwsService(jsii.String("cassandra-streams"), jsii.String("api.aws"), nil, nil)
 }
 
-func newNetwork(scope constructs.Construct, s *settings, logRetention awslogs.RetentionDays) *network {
+func newNetwork(scope constructs.Construct, d *deployment) *network {
+	s := d.shared()
 	n := &network{endpoints: map[string]awsec2.IVpcEndpoint{}}
 	if s.createVpc {
-		n.vpc, n.subnets = newVpc(scope, s, logRetention)
+		n.vpc, n.subnets = newVpc(scope, s)
 	} else {
 		n.vpc, n.subnets = s.ExistingVpc, existingSubnets(s)
 	}
@@ -125,8 +126,8 @@ func prefixListID(scope constructs.Construct, g gatewayEndpoint) *string {
 
 // newVpc creates the VPC: private isolated subnets in MaxAzs zones, no NAT, flow logs of
 // rejected traffic.
-func newVpc(scope constructs.Construct, s *settings, logRetention awslogs.RetentionDays) (awsec2.IVpc, *awsec2.SubnetSelection) {
-	flowLogs := awslogs.NewLogGroup(scope, jsii.String("FlowLogs"), &awslogs.LogGroupProps{Retention: logRetention})
+func newVpc(scope constructs.Construct, s *settings) (awsec2.IVpc, *awsec2.SubnetSelection) {
+	flowLogs := awslogs.NewLogGroup(scope, jsii.String("FlowLogs"), &awslogs.LogGroupProps{Retention: s.logRetention()})
 	maxAzs := 2
 	if s.MaxAzs != 0 {
 		maxAzs = s.MaxAzs

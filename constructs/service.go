@@ -2,6 +2,7 @@ package constructs
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -19,27 +20,34 @@ var HealthCheckCommand = []string{"CMD", "/keyspaces-cdc-s3", "healthcheck"}
 // (uid and gid 65532), the USER of consumer/Dockerfile.
 const ContainerUser = "65532:65532"
 
-// compute is the ECS side: the cluster, the task definition and the service.
+// compute is the ECS side of one table: its task definition and service (in the shared cluster).
 type compute struct {
-	cluster   awsecs.Cluster
 	taskDef   awsecs.FargateTaskDefinition
 	container awsecs.ContainerDefinition
 	service   awsecs.FargateService
 	logGroup  awslogs.LogGroup
 }
 
-func newCompute(scope constructs.Construct, s *settings, net *network, st *storage, img *image, role awsiam.Role) *compute {
-	c := &compute{}
-	c.cluster = awsecs.NewCluster(scope, jsii.String("Cluster"), &awsecs.ClusterProps{
+// newCluster is the cluster of every table's service, with Container Insights.
+func newCluster(scope constructs.Construct, net *network) awsecs.Cluster {
+	return awsecs.NewCluster(scope, jsii.String("Cluster"), &awsecs.ClusterProps{
 		Vpc:                 net.vpc,
 		ContainerInsightsV2: awsecs.ContainerInsights_ENABLED,
 	})
+}
 
-	retention := s.LogRetention
-	if retention == "" {
-		retention = awslogs.RetentionDays_ONE_MONTH
+// logRetention is the retention of the log groups: LogRetention, else one month.
+func (s *settings) logRetention() awslogs.RetentionDays {
+	if s.LogRetention == "" {
+		return awslogs.RetentionDays_ONE_MONTH
 	}
-	c.logGroup = awslogs.NewLogGroup(scope, jsii.String("Logs"), &awslogs.LogGroupProps{Retention: retention})
+	return s.LogRetention
+}
+
+func newCompute(scope constructs.Construct, s *settings, sh *shared, leaseTable awsdynamodb.Table, role awsiam.Role) *compute {
+	c := &compute{}
+	net, img := sh.net, sh.image
+	c.logGroup = awslogs.NewLogGroup(scope, jsii.String("Logs"), &awslogs.LogGroupProps{Retention: s.logRetention()})
 
 	arch, family := awsecs.CpuArchitecture_ARM64(), awsecs.OperatingSystemFamily_LINUX()
 	if s.architecture == "X86_64" {
@@ -55,7 +63,7 @@ func newCompute(scope constructs.Construct, s *settings, net *network, st *stora
 		img.ecr.GrantPull(c.taskDef.ObtainExecutionRole())
 	}
 
-	env := consumerEnvironment(scope, s, st.bucket, st.leaseTable.TableName())
+	env := consumerEnvironment(scope, s, sh.storage.bucket, leaseTable.TableName())
 	c.container = c.taskDef.AddContainer(jsii.String("consumer"), &awsecs.ContainerDefinitionOptions{
 		Image:       img.image,
 		Environment: &env,
@@ -96,7 +104,7 @@ func newCompute(scope constructs.Construct, s *settings, net *network, st *stora
 
 	subnets := net.subnets
 	c.service = awsecs.NewFargateService(scope, jsii.String("Service"), &awsecs.FargateServiceProps{
-		Cluster:        c.cluster,
+		Cluster:        sh.cluster,
 		TaskDefinition: c.taskDef,
 		DesiredCount:   jsii.Number(float64(s.desiredCount)),
 		AssignPublicIp: jsii.Bool(false),

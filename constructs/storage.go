@@ -9,11 +9,11 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
-// storage is where the consumer keeps its output (the bucket) and its progress (the lease table).
+// storage is where the consumers keep their output: the bucket, shared by the tables (each
+// writes under its own keys).
 type storage struct {
 	bucket     awss3.IBucket
 	accessLogs awss3.Bucket // nil with ExistingBucket
-	leaseTable awsdynamodb.Table
 }
 
 // defaultLifecycleRules keeps a versioned bucket tidy: replays overwrite keys with identical
@@ -80,9 +80,14 @@ func newStorage(scope constructs.Construct, s *settings) *storage {
 		st.bucket = awss3.NewBucket(scope, jsii.String("Bucket"), props)
 	}
 
-	// No TableName: CloudFormation names the table after the stack and construct path, so two
-	// deployments never share one; the consumer gets the name through CDC_LEASE_TABLE.
-	st.leaseTable = awsdynamodb.NewTable(scope, jsii.String("LeaseTable"), &awsdynamodb.TableProps{
+	return st
+}
+
+// newLeaseTable is a table's progress: its leases and checkpoints. No TableName:
+// CloudFormation names the table after the stack and construct path, so two deployments (or
+// two tables) never share one; the consumer gets the name through CDC_LEASE_TABLE.
+func newLeaseTable(scope constructs.Construct) awsdynamodb.Table {
+	return awsdynamodb.NewTable(scope, jsii.String("LeaseTable"), &awsdynamodb.TableProps{
 		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String("leaseKey"), Type: awsdynamodb.AttributeType_STRING},
 		BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
@@ -94,5 +99,4 @@ func newStorage(scope constructs.Construct, s *settings) *storage {
 		DeletionProtection: jsii.Bool(true),
 		RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
 	})
-	return st
 }

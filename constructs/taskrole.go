@@ -2,7 +2,9 @@ package constructs
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -53,7 +55,7 @@ func tableArn(scope constructs.Construct, s *settings) *string {
 
 // newTaskRole writes the task role's policy by hand, one statement per need, each on the
 // narrowest resource the service authorization reference allows.
-func newTaskRole(scope constructs.Construct, s *settings, st *storage) awsiam.Role {
+func newTaskRole(scope constructs.Construct, s *settings, bucket awss3.IBucket, leaseTable awsdynamodb.Table) awsiam.Role {
 	stack := awscdk.Stack_Of(scope)
 	role := awsiam.NewRole(scope, jsii.String("TaskRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
@@ -86,13 +88,13 @@ func newTaskRole(scope constructs.Construct, s *settings, st *storage) awsiam.Ro
 		table,
 		jsii.Sprintf("arn:%s:cassandra:%s:%s:/keyspace/system*", *stack.Partition(), *keyspacesRegion(scope, s), *stack.Account()),
 	}, nil)
-	add("Leases", leaseTableActions, []*string{st.leaseTable.TableArn()}, nil)
+	add("Leases", leaseTableActions, []*string{leaseTable.TableArn()}, nil)
 
 	// No s3:ListBucket: the sink never lists. Without it S3 answers 403, not 404, for a missing
 	// key, so existence checks use conditional writes (If-None-Match), which PutObject covers.
 	var objects []*string
 	for _, p := range keyPrefixes(s) {
-		objects = append(objects, st.bucket.ArnForObjects(jsii.String(p+"*")))
+		objects = append(objects, bucket.ArnForObjects(jsii.String(p+"*")))
 	}
 	add("WriteFiles", objectActions, objects, nil)
 	if s.BucketEncryptionKey != nil {

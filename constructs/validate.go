@@ -61,19 +61,23 @@ func FargateCPUs() []int {
 	return cpus
 }
 
-// settings are the props with every default applied, as the construct uses them.
+// settings are the props of one table with every default applied, as the construct uses
+// them. The shared props (network, bucket, image...) are the same in every table's settings.
 type settings struct {
 	KeyspacesCdcToS3Props
 	desiredCount int
 	architecture string // ARM64 | X86_64
 	stopTimeout  time.Duration
 	createVpc    bool
+	stackName    string // the stack's name, "" when unknown (Validate)
+	id           string // the table's scope id with Tables ("<keyspace>.<table>"); "" for the one table
 }
 
 // Validate checks the props without building anything, so apps can report a bad parameter
-// before synth. Its error is a *ValidationError.
+// before synth. Its error is a *ValidationError. ValidateIn also checks what depends on the
+// stack.
 func (p *KeyspacesCdcToS3Props) Validate() error {
-	_, err := p.resolve()
+	_, err := p.resolve("")
 	return err
 }
 
@@ -88,12 +92,9 @@ func oneOf(prop, value string, allowed []string) error {
 	return bad(prop, "%q is not allowed: one of %s", value, strings.Join(allowed, ", "))
 }
 
-// resolve validates the props and applies the defaults, into a copy: p is not changed.
-func (p *KeyspacesCdcToS3Props) resolve() (*settings, error) {
-	if p == nil {
-		return nil, bad("Keyspace", "required: the keyspace of the table to read (props are nil)")
-	}
-	s := &settings{KeyspacesCdcToS3Props: *p}
+// resolveTable validates the props of one table and applies the defaults, into a copy.
+func resolveTable(p KeyspacesCdcToS3Props, stackName, id string) (*settings, error) {
+	s := &settings{KeyspacesCdcToS3Props: p, stackName: stackName, id: id}
 	steps := []func() error{
 		s.resolveConsumer, s.checkBucket, s.checkExtraEnvironment, s.checkImage,
 		s.resolveCompute, s.resolveNetwork,
