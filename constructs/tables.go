@@ -19,7 +19,7 @@ const MaxApplicationNameLength = 64
 // keeps a margin below it for the shared resources and what a user adds.
 const (
 	stackResourceLimit = 500
-	sharedResources    = 60
+	sharedResources    = 50 // 40 by default (VPC, endpoints, bucket, cluster...), plus topic, Glue database, margin
 )
 
 // deployment is the resolved props: the settings of each table (every default applied; the
@@ -134,11 +134,11 @@ func (d *deployment) checkTables() error {
 	return nil
 }
 
-// resourceCount is about how many resources a table adds to its stack: lease table, task role
-// and its policy, log group, task definition, service (6), and up to 7 alarms; autoscaling adds
-// the scalable target, three policies and two alarms; a Glue table one.
+// resourceCount is how many resources a table adds to its stack: lease table, task role and
+// execution role with their policies, log group, task definition, service (8), and 6 alarms;
+// autoscaling adds the scalable target, three policies and two alarms; a Glue table one.
 func (s *settings) resourceCount() int {
-	n := 6 + 7
+	n := 8 + 6
 	if s.Autoscaling != nil {
 		n += 6
 	}

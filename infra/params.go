@@ -112,6 +112,9 @@ func readerOf(s config.Setting) reader {
 func deployParams() []param {
 	bucket, _ := config.Lookup("CDC_BUCKET")
 	return []param{
+		{key: "tables", prop: "Tables", read: tables(), store: storeTables,
+			meaning: "several tables in one deployment, sharing the network, cluster, bucket and dashboard; replaces keyspace and table (docs/deploy.md, Many tables)"},
+		{key: "nestedStacks", prop: "NestedStacks", read: boolean(), meaning: "each table of tables in its own nested stack (one stack holds about 30 tables); choose it before the first deploy"},
 		{key: "image", prop: "ImageUri", read: text(), meaning: "run an existing image URI instead of building consumer/Dockerfile as an asset"},
 		{key: "desiredCount", prop: "DesiredCount", read: whole(math.MinInt, math.MaxInt), meaning: "tasks (a second one takes over leases within the lease failover time)"},
 		{key: "cpu", prop: "Cpu", read: whole(math.MinInt, math.MaxInt), meaning: "Fargate CPU units of the task"},
@@ -158,6 +161,13 @@ func deployParams() []param {
 		{key: "glueColumns", prop: "GlueTable.RowColumns", read: columns(), meaning: "avro: the table's columns as name:hiveType (required there)"},
 		{key: "glueKeyColumns", prop: "GlueTable.KeyColumns", read: list(), meaning: "avro: which of glueColumns are key columns"},
 	}
+}
+
+// storeTables sets the tables; keyspace stays the default of the items that name none, and
+// table (cdk.json's demo table, say) gives way.
+func storeTables(in *inputs, v any) error {
+	in.props.Tables, in.props.Table = v.([]cdc.TableProps), ""
+	return nil
 }
 
 func disableAlarms(in *inputs, v any) error {
