@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsglue"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
@@ -41,6 +42,8 @@ type KeyspacesCdcToS3 struct {
 	Cluster          awsecs.Cluster
 	Dashboard        awscloudwatch.Dashboard
 	AlarmTopic       awssns.ITopic
+	// LogsKey encrypts the log groups (LogEncryptionKey, or the created key).
+	LogsKey awskms.IKey
 	// GlueDatabases are the Glue databases created, by name.
 	GlueDatabases map[string]awsglue.CfnDatabase
 
@@ -89,6 +92,7 @@ type shared struct {
 	image   *image
 	cluster awsecs.Cluster
 	topic   awssns.ITopic
+	logsKey awskms.IKey
 	glueDBs map[string]awsglue.CfnDatabase
 }
 
@@ -106,7 +110,8 @@ func NewKeyspacesCdcToS3(scope constructs.Construct, id string, props *Keyspaces
 	}
 	s := d.shared()
 	sh := &shared{glueDBs: map[string]awsglue.CfnDatabase{}}
-	sh.net = newNetwork(this, d)
+	sh.logsKey = newLogsKey(this, s)
+	sh.net = newNetwork(this, d, sh.logsKey)
 	sh.storage = newStorage(this, s)
 	if sh.image, err = newImage(this, s); err != nil {
 		panic(err)
@@ -123,6 +128,7 @@ func NewKeyspacesCdcToS3(scope constructs.Construct, id string, props *Keyspaces
 		AccessLogsBucket: sh.storage.accessLogs,
 		Cluster:          sh.cluster,
 		AlarmTopic:       sh.topic,
+		LogsKey:          sh.logsKey,
 		GlueDatabases:    sh.glueDBs,
 	}
 	var sections []*dashboardSection

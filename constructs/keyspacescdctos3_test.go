@@ -47,6 +47,11 @@ func TestDefaultsCreateASafeDeployment(t *testing.T) {
 				})}},
 			})
 			s.template.ResourceCountIs(jsii.String("AWS::S3::Bucket"), jsii.Number(2))
+			// Both send their object events to EventBridge, without a notifications function.
+			s.template.ResourcePropertiesCountIs(jsii.String("AWS::S3::Bucket"), map[string]any{
+				"NotificationConfiguration": map[string]any{"EventBridgeConfiguration": map[string]any{"EventBridgeEnabled": true}},
+			}, jsii.Number(2))
+			s.template.ResourceCountIs(jsii.String("Custom::S3BucketNotifications"), jsii.Number(0))
 			// Both bucket policies deny every request without TLS.
 			s.template.ResourcePropertiesCountIs(jsii.String("AWS::S3::BucketPolicy"), map[string]any{
 				"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
@@ -125,7 +130,13 @@ func TestDefaultsCreateASafeDeployment(t *testing.T) {
 					}),
 				})},
 			})
-			s.template.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
+			// Every log group: a year, encrypted with the created key.
+			s.template.ResourcePropertiesCountIs(jsii.String("AWS::Logs::LogGroup"), map[string]any{
+				"RetentionInDays": 365,
+				"KmsKeyId":        map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("^CdcLogsKey")), "Arn"}},
+			}, jsii.Number(2))
+			s.template.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(2))
+			s.template.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"EnableKeyRotation": true})
 		})
 		// The default image is the consumer's DockerImageAsset, built for ARM64.
 		img := jsonText(s.only(t, "AWS::ECS::TaskDefinition")["ContainerDefinitions"].([]any)[0].(map[string]any)["Image"])

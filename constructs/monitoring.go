@@ -90,11 +90,18 @@ func tuned(c AlarmConfig, threshold float64, periods int, period time.Duration) 
 	return threshold, periods, period
 }
 
-// newAlarmTopic is where every table's alarms notify: AlarmTopic, or the topic created with
-// CreateAlarmTopic (SSL only, AlarmEmails subscribed), else nil.
+// newAlarmTopic is where every table's alarms notify: AlarmTopic, else a created topic (SSL
+// only, AlarmEmails subscribed). A created topic, not none: every alarm then has an action
+// (Control Tower's CT.CLOUDWATCH.PR.1) and whoever is on call subscribes without a redeploy;
+// a topic costs nothing without messages. Without a subscription, synth warns.
 func newAlarmTopic(scope constructs.Construct, s *settings) awssns.ITopic {
-	if !s.CreateAlarmTopic {
+	if s.AlarmTopic != nil {
 		return s.AlarmTopic
+	}
+	if len(s.AlarmEmails) == 0 {
+		awscdk.Annotations_Of(scope).AddWarningV2(jsii.String("keyspaces-cdc-s3:alarmsNotifyNobody"),
+			jsii.String("The alarms publish to the created SNS topic (output AlarmTopicArn), which has no subscription: they notify nobody. "+
+				"Give AlarmEmails (context alarmEmails), pass your own AlarmTopic, or subscribe a chat or pager integration to the topic."))
 	}
 	topic := awssns.NewTopic(scope, jsii.String("AlarmTopic"), &awssns.TopicProps{
 		DisplayName: jsii.Sprintf("keyspaces-cdc-s3 alarms of %s", s.stackName),

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -25,7 +26,7 @@ func (s synthesized) alarms() map[string]map[string]any {
 func TestDashboardAndAlarms(t *testing.T) {
 	props := baseProps()
 	props.ApplicationName, props.MetricsNamespace = "media-cdc", "Media/Cdc"
-	props.CreateAlarmTopic, props.AlarmEmails = true, []string{"oncall@example.com"}
+	props.AlarmEmails = []string{"oncall@example.com"}
 	props.Alarms.Lag = AlarmConfig{Threshold: 120_000, EvaluationPeriods: 5}
 	props.ImageUri = "public.ecr.aws/example/cdc:latest"
 	s := synth(t, props, stackOptions{nag: true})
@@ -118,9 +119,19 @@ func TestDashboardAndAlarms(t *testing.T) {
 		var names []string
 		for n, a := range s.alarms() {
 			names = append(names, n)
-			if _, ok := a["AlarmActions"]; ok {
-				t.Errorf("%s alarm has actions without a topic", n)
+			// The topic is created without AlarmEmails too: every alarm has an action.
+			if !strings.Contains(jsonText(a["AlarmActions"]), "CdcAlarmTopic") {
+				t.Errorf("%s alarm does not notify the created topic", n)
 			}
+		}
+		var warnings []string
+		check(t, func() {
+			for _, m := range *assertions.Annotations_FromStack(s.stack).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("notify nobody"))) {
+				warnings = append(warnings, fmt.Sprint(m.Entry.Data))
+			}
+		})
+		if len(warnings) != 1 {
+			t.Errorf("warnings %v, want one saying the alarms notify nobody", warnings)
 		}
 		slices.Sort(names)
 		if !slices.Equal(names, []string{"Lag", "PoisonRecords", "RunningTasks", "TrimmedData"}) {

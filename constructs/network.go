@@ -3,6 +3,7 @@ package constructs
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -26,11 +27,11 @@ func KeyspacesStreamsEndpointService() awsec2.InterfaceVpcEndpointAwsService {
 	return awsec2.NewInterfaceVpcEndpointAwsService(jsii.String("cassandra-streams"), jsii.String("api.aws"), nil, nil)
 }
 
-func newNetwork(scope constructs.Construct, d *deployment) *network {
+func newNetwork(scope constructs.Construct, d *deployment, logsKey awskms.IKey) *network {
 	s := d.shared()
 	n := &network{endpoints: map[string]awsec2.IVpcEndpoint{}}
 	if s.createVpc {
-		n.vpc, n.subnets = newVpc(scope, s)
+		n.vpc, n.subnets = newVpc(scope, s, logsKey)
 	} else {
 		n.vpc, n.subnets = s.ExistingVpc, existingSubnets(s)
 	}
@@ -126,8 +127,8 @@ func prefixListID(scope constructs.Construct, g gatewayEndpoint) *string {
 
 // newVpc creates the VPC: private isolated subnets in MaxAzs zones, no NAT, flow logs of
 // rejected traffic.
-func newVpc(scope constructs.Construct, s *settings) (awsec2.IVpc, *awsec2.SubnetSelection) {
-	flowLogs := awslogs.NewLogGroup(scope, jsii.String("FlowLogs"), &awslogs.LogGroupProps{Retention: s.logRetention()})
+func newVpc(scope constructs.Construct, s *settings, logsKey awskms.IKey) (awsec2.IVpc, *awsec2.SubnetSelection) {
+	flowLogs := awslogs.NewLogGroup(scope, jsii.String("FlowLogs"), &awslogs.LogGroupProps{Retention: s.logRetention(), EncryptionKey: logsKey})
 	maxAzs := 2
 	if s.MaxAzs != 0 {
 		maxAzs = s.MaxAzs

@@ -158,8 +158,12 @@ type KeyspacesCdcToS3Props struct {
 	MemoryMiB int
 	// Architecture of the task and image: ARM64 or X86_64. Default: ARM64.
 	Architecture string
-	// LogRetention of the container logs. Default: one month.
+	// LogRetention of the container logs and the VPC flow logs. Default: one year (AWS Control
+	// Tower's CT.CLOUDWATCH.PR.2 asks for at least a year).
 	LogRetention awslogs.RetentionDays
+	// LogEncryptionKey encrypts the log groups (the key policy must let CloudWatch Logs use
+	// it). Default: a key is created (rotation on) for the deployment's log groups.
+	LogEncryptionKey awskms.IKey
 	// StopTimeout of the container: time between SIGTERM and SIGKILL for the final flush.
 	// Default (and Fargate's maximum): 120s.
 	StopTimeout time.Duration
@@ -202,9 +206,15 @@ type KeyspacesCdcToS3Props struct {
 	// Alarms tunes or disables each alarm. Default: every alarm on with the defaults of
 	// AlarmsConfig.
 	Alarms AlarmsConfig
-	// AlarmTopic receives every alarm and OK transition. Default: none, unless CreateAlarmTopic.
+	// AlarmTopic receives every alarm and OK transition. Default: a topic is created (SSL
+	// only), so every alarm has an action and whoever is on call can subscribe (email, chat,
+	// pager) without a redeploy; until AlarmEmails or another subscription exists, synth warns
+	// that the alarms notify nobody.
 	AlarmTopic awssns.ITopic
-	// CreateAlarmTopic creates an SNS topic (SSL only) for the alarms. Default: false.
+	// CreateAlarmTopic is kept so code that set it still compiles: the topic is created
+	// unless AlarmTopic is given.
+	//
+	// Deprecated: the topic is created by default.
 	CreateAlarmTopic bool
 	// AlarmEmails subscribe to the created topic. Default: none.
 	AlarmEmails []string

@@ -5,6 +5,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -36,18 +37,56 @@ func newCluster(scope constructs.Construct, net *network) awsecs.Cluster {
 	})
 }
 
-// logRetention is the retention of the log groups: LogRetention, else one month.
+// logRetention is the retention of the log groups: LogRetention, else one year (Control
+// Tower's CT.CLOUDWATCH.PR.2 asks for at least a year; EMF lines are about 1.6 KB a minute per
+// task, so a year of a task's logs is under a gigabyte).
 func (s *settings) logRetention() awslogs.RetentionDays {
 	if s.LogRetention == "" {
-		return awslogs.RetentionDays_ONE_MONTH
+		return awslogs.RetentionDays_ONE_YEAR
 	}
 	return s.LogRetention
+}
+
+// newLogsKey encrypts every log group of the deployment (Control Tower's CT.CLOUDWATCH.PR.3):
+// LogEncryptionKey, else one created key (rotation on, about $1 a month) that only CloudWatch
+// Logs of this account and region may use, for log groups.
+func newLogsKey(scope constructs.Construct, s *settings) awskms.IKey {
+	if s.LogEncryptionKey != nil {
+		return s.LogEncryptionKey
+	}
+	stack := awscdk.Stack_Of(scope)
+	key := awskms.NewKey(scope, jsii.String("LogsKey"), &awskms.KeyProps{
+		Description:       jsii.Sprintf("keyspaces-cdc-s3: the log groups of stack %s", s.stackName),
+		EnableKeyRotation: jsii.Bool(true),
+	})
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchLogsOfThisAccount"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.Sprintf("logs.%s.amazonaws.com", *stack.Region()), nil)},
+		Actions:    jsii.Strings("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"ArnLike": map[string]any{
+			"kms:EncryptionContext:aws:logs:arn": jsii.Sprintf("arn:%s:logs:%s:%s:log-group:*", *stack.Partition(), *stack.Region(), *stack.Account()),
+		}},
+	}), nil)
+	// Only AWS services may create grants on the key (Control Tower's CT.KMS.PR.3).
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("GrantsOnlyForAwsServices"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("kms:CreateGrant"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"BoolIfExists": map[string]any{
+			"kms:GrantIsForAWSResource": "false",
+			"aws:PrincipalIsAWSService": "false",
+		}},
+	}), nil)
+	return key
 }
 
 func newCompute(scope constructs.Construct, s *settings, sh *shared, leaseTable awsdynamodb.Table, role awsiam.Role) *compute {
 	c := &compute{}
 	net, img := sh.net, sh.image
-	c.logGroup = awslogs.NewLogGroup(scope, jsii.String("Logs"), &awslogs.LogGroupProps{Retention: s.logRetention()})
+	c.logGroup = awslogs.NewLogGroup(scope, jsii.String("Logs"), &awslogs.LogGroupProps{Retention: s.logRetention(), EncryptionKey: sh.logsKey})
 
 	arch, family := awsecs.CpuArchitecture_ARM64(), awsecs.OperatingSystemFamily_LINUX()
 	if s.architecture == "X86_64" {

@@ -78,6 +78,9 @@ func newStorage(scope constructs.Construct, s *settings) *storage {
 			props.BucketKeyEnabled = jsii.Bool(true)
 		}
 		st.bucket = awss3.NewBucket(scope, jsii.String("Bucket"), props)
+		for _, b := range []awss3.Bucket{st.accessLogs, st.bucket.(awss3.Bucket)} {
+			eventBridge(b)
+		}
 	}
 
 	return st
@@ -99,4 +102,13 @@ func newLeaseTable(scope constructs.Construct) awsdynamodb.Table {
 		DeletionProtection: jsii.Bool(true),
 		RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
 	})
+}
+
+// eventBridge sends the bucket's object events to Amazon EventBridge (Control Tower's
+// CT.S3.PR.4), so whatever reads the files can start on a new one. Set on the bucket itself:
+// CDK's EventBridgeEnabled adds a notifications custom resource (a Lambda function) for it.
+// Events of AWS services on the default bus cost nothing; rules that match them do.
+func eventBridge(b awss3.Bucket) {
+	cfn := b.Node().DefaultChild().(awss3.CfnBucket)
+	cfn.AddPropertyOverride(jsii.String("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled"), true)
 }

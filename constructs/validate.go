@@ -257,10 +257,7 @@ func (s *settings) checkAlarms() error {
 
 func (s *settings) checkAlarmTopic() error {
 	if s.AlarmTopic != nil && (s.CreateAlarmTopic || len(s.AlarmEmails) > 0) {
-		return bad("AlarmTopic", "give either AlarmTopic or CreateAlarmTopic/AlarmEmails, not both")
-	}
-	if len(s.AlarmEmails) > 0 && !s.CreateAlarmTopic {
-		return bad("AlarmEmails", "need CreateAlarmTopic (or subscribe them to your own AlarmTopic)")
+		return bad("AlarmTopic", "give either AlarmTopic or AlarmEmails (subscribed to the created topic), not both")
 	}
 	for _, e := range s.AlarmEmails {
 		if !strings.Contains(e, "@") {
