@@ -36,7 +36,8 @@ func main() {
 }
 
 // buildStack reads the context of app and adds the stack, with cdk-nag's AWS Solutions
-// checks as an aspect. Every bad parameter is an error naming it.
+// checks as an aspect and AWS Control Tower's proactive rules as a policy-validation plugin
+// (guard.go). Every bad parameter is an error naming it.
 func buildStack(app awscdk.App) (awscdk.Stack, *cdc.KeyspacesCdcToS3, error) {
 	in, err := readParams(appContext{app: app}, params())
 	if err != nil {
@@ -50,6 +51,11 @@ func buildStack(app awscdk.App) (awscdk.Stack, *cdc.KeyspacesCdcToS3, error) {
 	construct := cdc.NewKeyspacesCdcToS3(stack, "Cdc", &in.props)
 	addOutputs(stack, construct, len(in.props.Tables) > 0)
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	if !in.skipControlTower {
+		if err := addControlTowerRules(app); err != nil {
+			return nil, nil, err
+		}
+	}
 	return stack, construct, nil
 }
 
@@ -63,6 +69,8 @@ type inputs struct {
 	subnets, azs   []string
 	securityGroups []string
 	bucketName     string
+	// skipControlTower: controlTowerRules=false, no cfn-guard plugin at synth.
+	skipControlTower bool
 }
 
 // readParams reads every parameter of ps and checks those that go together. The error joins
@@ -160,6 +168,9 @@ func addOutputs(stack awscdk.Stack, c *cdc.KeyspacesCdcToS3, multi bool) {
 	output("ClusterName", "the ECS cluster of the services", c.Cluster.ClusterName())
 	if c.Dashboard != nil {
 		output("DashboardName", "the CloudWatch dashboard", c.Dashboard.DashboardName())
+	}
+	if c.AlarmTopic != nil {
+		output("AlarmTopicArn", "the SNS topic of the alarms: subscribe whoever is on call", c.AlarmTopic.TopicArn())
 	}
 	for _, t := range c.Tables {
 		prefix, of := "", ""

@@ -53,6 +53,8 @@ type app struct {
 func run(t *testing.T, extra map[string]any) app {
 	t.Helper()
 	ctx := cdkJSONContext(t)
+	// The Control Tower rules have their own tests (guard_test.go): the others stay fast.
+	ctx["controlTowerRules"] = "false"
 	for k, v := range extra {
 		if v == nil {
 			delete(ctx, k)

@@ -71,6 +71,9 @@ func stackParams() []param {
 		{key: "region", read: matching(regionName, "a region name (e.g. us-east-1)"),
 			store:   func(in *inputs, v any) error { in.env.Region = jsii.String(v.(string)); return nil },
 			meaning: "pin the stack's region; with a created VPC also give availabilityZones, or synth must look them up"},
+		{key: "controlTowerRules", read: boolean(),
+			store:   func(in *inputs, v any) error { in.skipControlTower = !v.(bool); return nil },
+			meaning: "run AWS Control Tower's proactive rules (cfn-guard, @cdklabs/cdk-validator-cfnguard) at synth and fail on a violation (default true; false for an account without them)"},
 	}
 }
 
@@ -120,7 +123,7 @@ func deployParams() []param {
 		{key: "cpu", prop: "Cpu", read: whole(math.MinInt, math.MaxInt), meaning: "Fargate CPU units of the task"},
 		{key: "memory", prop: "MemoryMiB", read: whole(math.MinInt, math.MaxInt), meaning: "Fargate memory of the task (MiB), one the CPU allows"},
 		{key: "arch", prop: "Architecture", read: text(), meaning: "CPU architecture of the task and the image"},
-		{key: "logRetentionDays", prop: "LogRetention", read: retention(), meaning: "retention of the container logs"},
+		{key: "logRetentionDays", prop: "LogRetention", read: retention(), meaning: "retention of the container and flow logs (default 365; Control Tower's CT.CLOUDWATCH.PR.2 fails synth below 365)"},
 
 		{key: "vpcId", prop: "ExistingVpc", read: matching(vpcID, "a VPC id (vpc-0123456789abcdef0)"),
 			store: func(in *inputs, v any) error { in.vpcID = v.(string); return nil }, meaning: "import an existing VPC (with privateSubnetIds and availabilityZones)"},
@@ -151,8 +154,8 @@ func deployParams() []param {
 		{key: "dashboardName", prop: "DashboardName", read: matching(dashboardName, "a dashboard name (letters, digits, _ -)"), meaning: "name of the dashboard"},
 		{key: "lagAlarmMillis", prop: "Alarms.Lag.Threshold", read: whole(1, 86_400_000), meaning: "threshold of the lag alarm (ms)"},
 		{key: "disableAlarms", prop: "Alarms.*.Disabled", read: anyOf(alarmNames), store: disableAlarms, meaning: "alarms not to create"},
-		{key: "alarmEmails", prop: "AlarmEmails", read: list(), store: alarmEmails, meaning: "create an SNS topic for the alarms with these email subscriptions"},
-		{key: "alarmTopic", prop: "CreateAlarmTopic", read: boolean(), store: alarmTopic, meaning: "create the SNS topic of the alarms without subscriptions"},
+		{key: "alarmEmails", prop: "AlarmEmails", read: list(), store: alarmEmails, meaning: "email subscriptions of the alarms' SNS topic (without any, synth warns that the alarms notify nobody)"},
+		{key: "alarmTopic", prop: "CreateAlarmTopic", read: boolean(), store: alarmTopic, meaning: "kept for compatibility: the alarms' SNS topic is created in any case (output AlarmTopicArn)"},
 		{key: "maxTasks", prop: "Autoscaling.MaxTasks", read: whole(1, 1000), store: maxTasks, meaning: "autoscale on lag and CPU up to this many tasks (no more than the shards)"},
 		{key: "minTasks", prop: "Autoscaling.MinTasks", read: whole(1, 1000), store: minTasks, meaning: "fewest tasks when autoscaling (needs maxTasks; default and minimum: desiredCount, the standby)"},
 		{key: "glueTable", prop: "GlueTable", read: boolean(), store: glueTable, meaning: "create a Glue database and table over the files (Athena)"},
