@@ -166,7 +166,7 @@ func newTable(this constructs.Construct, d *deployment, s *settings, sh *shared)
 	c := newCompute(scope, s, sh, lease, role)
 	m := metrics{namespace: s.MetricsNamespace, app: s.ApplicationName}
 	insights := insightsMetrics(sh.cluster, c.service)
-	alarms := newAlarms(alarmMaker{scope: scope, app: s.ApplicationName, topic: sh.topic}, s.Alarms, m, insights)
+	alarms := newAlarms(alarmMaker{scope: scope, app: s.ApplicationName, topic: sh.topic}, s, m, insights)
 	t := &TableResources{
 		Keyspace: s.Keyspace, Table: s.Table, ApplicationName: s.ApplicationName, Scope: scope,
 		LeaseTable: lease, TaskDefinition: c.taskDef, Container: c.container, Service: c.service,

@@ -156,19 +156,20 @@ func TestDefaultsCreateASafeDeployment(t *testing.T) {
 
 	t.Run("endpoints", func(t *testing.T) {
 		got := s.endpointServices()
-		for _, name := range []string{"api.aws.\",{\"Ref\":\"AWS::Region\"},\".cassandra-streams", ".cassandra\"", ".ecr.api", ".ecr.dkr", ".logs", ".dynamodb", ".s3\""} {
+		for _, name := range []string{"api.aws.\",{\"Ref\":\"AWS::Region\"},\".cassandra-streams", ".ecr.api", ".ecr.dkr", ".logs", ".dynamodb", ".s3\""} {
 			if !slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, name) }) {
 				t.Errorf("no VPC endpoint for %s in %v", name, got)
 			}
 		}
-		// Nothing in the task calls STS or CloudWatch's PutMetricData (monitoring).
-		for _, name := range []string{".sts", ".monitoring"} {
+		// Nothing in the task calls STS or CloudWatch's PutMetricData (monitoring), and JSON
+		// never calls the Keyspaces control plane (cassandra).
+		for _, name := range []string{".sts", ".monitoring", ".cassandra\""} {
 			if slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, name) }) {
 				t.Errorf("VPC endpoint %s created: %v", name, got)
 			}
 		}
-		if len(got) != 7 {
-			t.Errorf("%d endpoints, want 7: %v", len(got), got)
+		if len(got) != 6 {
+			t.Errorf("%d endpoints, want 6: %v", len(got), got)
 		}
 	})
 
@@ -351,7 +352,6 @@ func TestEndpointSwitches(t *testing.T) {
 		set     func(*KeyspacesCdcToS3Props, *bool)
 		missing []string
 	}{
-		{"Keyspaces", func(p *KeyspacesCdcToS3Props, b *bool) { p.KeyspacesEndpoint = b }, []string{".cassandra\""}},
 		{"KeyspacesStreams", func(p *KeyspacesCdcToS3Props, b *bool) { p.KeyspacesStreamsEndpoint = b }, []string{"cassandra-streams"}},
 		{"Ecr", func(p *KeyspacesCdcToS3Props, b *bool) { p.EcrEndpoints = b }, []string{".ecr.api", ".ecr.dkr"}},
 		{"CloudWatch", func(p *KeyspacesCdcToS3Props, b *bool) { p.CloudWatchEndpoints = b }, []string{".logs"}},
@@ -363,8 +363,8 @@ func TestEndpointSwitches(t *testing.T) {
 			props := baseProps()
 			c.set(props, jsii.Bool(false))
 			got := synth(t, props, stackOptions{}).endpointServices()
-			if len(got) != 7-len(c.missing) {
-				t.Errorf("%d endpoints, want %d: %v", len(got), 7-len(c.missing), got)
+			if len(got) != 6-len(c.missing) {
+				t.Errorf("%d endpoints, want %d: %v", len(got), 6-len(c.missing), got)
 			}
 			for _, m := range c.missing {
 				if slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, m) }) {
@@ -373,13 +373,19 @@ func TestEndpointSwitches(t *testing.T) {
 			}
 		})
 	}
-	t.Run("Sts on", func(t *testing.T) {
-		props := baseProps()
-		props.StsEndpoint = jsii.Bool(true)
-		if got := synth(t, props, stackOptions{}).endpointServices(); len(got) != 8 || !slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, ".sts") }) {
-			t.Errorf("endpoints %v, want the 7 and sts", got)
-		}
-	})
+	on := func(name string, edit func(*KeyspacesCdcToS3Props)) {
+		t.Run(name, func(t *testing.T) {
+			props := baseProps()
+			edit(props)
+			if got := synth(t, props, stackOptions{}).endpointServices(); len(got) != 7 || !slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, name) }) {
+				t.Errorf("endpoints %v, want the 6 and %s", got, name)
+			}
+		})
+	}
+	on(".sts", func(p *KeyspacesCdcToS3Props) { p.StsEndpoint = jsii.Bool(true) })
+	// Avro asks the control plane for the table's definition: the cassandra endpoint comes with it.
+	on(".cassandra\"", func(p *KeyspacesCdcToS3Props) { p.Format = "avro" })
+	on(".cassandra\"", func(p *KeyspacesCdcToS3Props) { p.KeyspacesEndpoint = jsii.Bool(true) })
 	t.Run("existing VPC: off by default, each on by its switch", func(t *testing.T) {
 		s := synth(t, baseProps(), stackOptions{beforeConstruct: func(stack awscdk.Stack, p *KeyspacesCdcToS3Props) {
 			p.ExistingVpc = importedVpc(stack)

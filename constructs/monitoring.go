@@ -33,6 +33,10 @@ const (
 	MetricIteratorsAtTip      = "IteratorsAtTip"
 )
 
+// KindSchemaFallback is the Kind of the Errors metric that counts Avro schemas derived from the
+// records alone (the consumer's metrics.KindSchemaFallback).
+const KindSchemaFallback = "schema_fallback"
+
 // runbooks is the page of the repository that says what each alarm means and what to do: an
 // alarm's description names it with the alarm's anchor (its heading there, e.g. #lag).
 const runbooks = "docs/operations.md"
@@ -45,6 +49,19 @@ type Alarms struct {
 	TrimmedData   awscloudwatch.Alarm
 	RunningTasks  awscloudwatch.Alarm
 	Throttling    awscloudwatch.Alarm
+	// SchemaFallback exists for Avro tables only.
+	SchemaFallback awscloudwatch.Alarm
+}
+
+// all are the alarms that exist, in a fixed order.
+func (a *Alarms) all() []awscloudwatch.Alarm {
+	var out []awscloudwatch.Alarm
+	for _, alarm := range []awscloudwatch.Alarm{a.Lag, a.Stalled, a.PoisonRecords, a.TrimmedData, a.RunningTasks, a.Throttling, a.SchemaFallback} {
+		if alarm != nil {
+			out = append(out, alarm)
+		}
+	}
+	return out
 }
 
 // metrics builds the consumer's metrics in its namespace, for its application.
@@ -53,10 +70,19 @@ type metrics struct {
 }
 
 func (m metrics) metric(name, stat string, period time.Duration) awscloudwatch.Metric {
+	return m.metricOfKind(name, "", stat, period)
+}
+
+// metricOfKind is a metric of one Kind (Errors by kind); "" is the metric without Kind.
+func (m metrics) metricOfKind(name, kind, stat string, period time.Duration) awscloudwatch.Metric {
+	dims := map[string]*string{"Application": jsii.String(m.app)}
+	if kind != "" {
+		dims["Kind"] = jsii.String(kind)
+	}
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 		Namespace:     jsii.String(m.namespace),
 		MetricName:    jsii.String(name),
-		DimensionsMap: &map[string]*string{"Application": jsii.String(m.app)},
+		DimensionsMap: &dims,
 		Statistic:     jsii.String(stat),
 		Period:        duration(period),
 	})
@@ -162,8 +188,14 @@ func (am alarmMaker) alarm(id, description string, metric awscloudwatch.IMetric,
 }
 
 // newAlarms creates every alarm that is not disabled, tuned by its AlarmConfig.
-func newAlarms(am alarmMaker, cfgs AlarmsConfig, m metrics, insights func(string) awscloudwatch.Metric) Alarms {
+func newAlarms(am alarmMaker, s *settings, m metrics, insights func(string) awscloudwatch.Metric) Alarms {
 	var alarms Alarms
+	cfgs := s.Alarms
+	if cfg := cfgs.SchemaFallback; !cfg.Disabled && s.Format == "avro" {
+		th, n, p := tuned(cfg, 1, 1, 5*time.Minute)
+		alarms.SchemaFallback = am.alarm("SchemaFallback", "An Avro schema was derived from the records alone: the table's definition (Keyspaces GetTable) is unavailable",
+			m.metricOfKind(MetricErrors, KindSchemaFallback, "Sum", p), th, n, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+	}
 	gte := awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 	if cfg := cfgs.Lag; !cfg.Disabled {
 		th, n, p := tuned(cfg, 300_000, 3, time.Minute)
@@ -310,11 +342,8 @@ func compactSection(d awscloudwatch.Dashboard, sec *dashboardSection) {
 
 func alarmStatus(d awscloudwatch.Dashboard, sec *dashboardSection, title string) {
 	var states []interfacesawscloudwatch.IAlarmRef
-	a := sec.alarms
-	for _, alarm := range []awscloudwatch.Alarm{a.Lag, a.Stalled, a.PoisonRecords, a.TrimmedData, a.RunningTasks, a.Throttling} {
-		if alarm != nil {
-			states = append(states, alarm)
-		}
+	for _, alarm := range sec.alarms.all() {
+		states = append(states, alarm)
 	}
 	if len(states) > 0 {
 		d.AddWidgets(awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{

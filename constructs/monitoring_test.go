@@ -141,6 +141,20 @@ func TestDashboardAndAlarms(t *testing.T) {
 			t.Errorf("%d dashboards, want none", n)
 		}
 	})
+	t.Run("avro adds SchemaFallback", func(t *testing.T) {
+		props := baseProps()
+		props.Format = "avro"
+		a, ok := synth(t, props, stackOptions{}).alarms()["SchemaFallback"]
+		if !ok {
+			t.Fatal("no SchemaFallback alarm for an Avro table")
+		}
+		text := jsonText(a)
+		for _, want := range []string{`"MetricName":"Errors"`, `{"Name":"Kind","Value":"schema_fallback"}`, `"Threshold":1`, "docs/operations.md#schemafallback"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("SchemaFallback alarm lacks %s: %s", want, text)
+			}
+		}
+	})
 	t.Run("tuned period", func(t *testing.T) {
 		props := baseProps()
 		props.Alarms.PoisonRecords = AlarmConfig{Period: 15 * time.Minute, Threshold: 10}

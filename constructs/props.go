@@ -189,7 +189,7 @@ type KeyspacesCdcToS3Props struct {
 	// Endpoint switches. Default for each: on when the construct creates the VPC, off with
 	// ExistingVpc (StsEndpoint: off). Interface endpoints enable private DNS; gateway
 	// endpoints are free.
-	KeyspacesEndpoint        *bool // com.amazonaws.<region>.cassandra (interface)
+	KeyspacesEndpoint        *bool // com.amazonaws.<region>.cassandra (interface); default on only when a table writes Avro
 	KeyspacesStreamsEndpoint *bool // api.aws.<region>.cassandra-streams (interface)
 	EcrEndpoints             *bool // ecr.api and ecr.dkr (interface): image pulls
 	CloudWatchEndpoints      *bool // logs (interface): the logs and their EMF metrics
@@ -286,6 +286,10 @@ type AlarmsConfig struct {
 	// Throttling: GetRecords throttles, sustained. Default: at least 60 per 5-minute period for
 	// 3 periods.
 	Throttling AlarmConfig
+	// SchemaFallback (Avro only): an Avro schema derived from the records alone because the
+	// table's definition (Keyspaces GetTable) was unavailable. Default: at least 1 in one
+	// 5-minute period.
+	SchemaFallback AlarmConfig
 }
 
 // AutoscalingConfig scales the service between MinTasks and MaxTasks: lag and CPU each add

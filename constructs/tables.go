@@ -32,6 +32,16 @@ type deployment struct {
 // shared is the settings of the parts the tables share (network, bucket, image...).
 func (d *deployment) shared() *settings { return d.tables[0] }
 
+// anyAvro says whether a table writes Avro: only Avro asks the Keyspaces control plane.
+func (d *deployment) anyAvro() bool {
+	for _, s := range d.tables {
+		if s.Format == "avro" {
+			return true
+		}
+	}
+	return false
+}
+
 // resolve validates the props and applies the defaults, into copies: p is not changed.
 // stackName is the name of the stack the construct goes into ("" when unknown).
 func (p *KeyspacesCdcToS3Props) resolve(stackName string) (*deployment, error) {
@@ -139,6 +149,9 @@ func (d *deployment) checkTables() error {
 // autoscaling adds the scalable target, three policies and two alarms; a Glue table one.
 func (s *settings) resourceCount() int {
 	n := 8 + 6
+	if s.Format == "avro" {
+		n++ // SchemaFallback
+	}
 	if s.Autoscaling != nil {
 		n += 6
 	}

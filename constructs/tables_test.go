@@ -44,9 +44,10 @@ func TestManyTablesShareTheNetworkClusterBucketAndDashboard(t *testing.T) {
 	s := synth(t, twoTables(), stackOptions{nag: true})
 
 	for typ, n := range map[string]int{
+		// 7 endpoints: customers writes Avro, which asks the Keyspaces control plane (cassandra).
 		"AWS::EC2::VPC": 1, "AWS::EC2::VPCEndpoint": 7, "AWS::ECS::Cluster": 1, "AWS::S3::Bucket": 2,
 		"AWS::CloudWatch::Dashboard": 1, "AWS::ECS::Service": 2, "AWS::DynamoDB::Table": 2, "AWS::ECS::TaskDefinition": 2,
-		"AWS::CloudWatch::Alarm": 12, "AWS::Logs::LogGroup": 3, // two tables' logs, the flow logs
+		"AWS::CloudWatch::Alarm": 13, "AWS::Logs::LogGroup": 3, // 6 + 7 (SchemaFallback of Avro); two tables' logs, the flow logs
 	} {
 		if got := len(s.resources(typ)); got != n {
 			t.Errorf("%d %s, want %d", got, typ, n)
@@ -127,8 +128,8 @@ func TestManyTablesShareTheNetworkClusterBucketAndDashboard(t *testing.T) {
 				}
 			}
 		}
-		if len(names) != 12 {
-			t.Errorf("alarm names %v, want 12 distinct", names)
+		if len(names) != 13 || names["Test-shop-customers-SchemaFallback"] != 1 {
+			t.Errorf("alarm names %v, want 13 distinct, SchemaFallback for the Avro table", names)
 		}
 		dash := jsonText(s.only(t, "AWS::CloudWatch::Dashboard")["DashboardBody"])
 		for _, want := range []string{"shop.orders", "shop.customers", `Application\",\"Test-shop-orders`, `Application\",\"Test-shop-customers`} {
@@ -170,7 +171,7 @@ func TestTablesInNestedStacks(t *testing.T) {
 		for _, r := range tmpl["Resources"].(map[string]any) {
 			types[r.(map[string]any)["Type"].(string)]++
 		}
-		if types["AWS::ECS::Service"] != 1 || types["AWS::DynamoDB::Table"] != 1 || types["AWS::CloudWatch::Alarm"] != 6 {
+		if alarms := map[string]int{"orders": 6, "customers": 7}[tr.Table]; types["AWS::ECS::Service"] != 1 || types["AWS::DynamoDB::Table"] != 1 || types["AWS::CloudWatch::Alarm"] != alarms {
 			t.Errorf("nested stack of %s.%s holds %v", tr.Keyspace, tr.Table, types)
 		}
 		// Annotations_FromStack needs an artifact: read the errors from the construct tree.

@@ -241,6 +241,7 @@ func (s *settings) checkAlarms() error {
 		"Alarms.Lag": s.Alarms.Lag, "Alarms.Stalled": s.Alarms.Stalled,
 		"Alarms.PoisonRecords": s.Alarms.PoisonRecords, "Alarms.TrimmedData": s.Alarms.TrimmedData,
 		"Alarms.RunningTasks": s.Alarms.RunningTasks, "Alarms.Throttling": s.Alarms.Throttling,
+		"Alarms.SchemaFallback": s.Alarms.SchemaFallback,
 	}
 	for name, a := range alarms {
 		switch {

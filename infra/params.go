@@ -47,7 +47,7 @@ var (
 )
 
 // alarmNames are the values of context parameter disableAlarms.
-var alarmNames = []string{"Lag", "Stalled", "PoisonRecords", "TrimmedData", "RunningTasks", "Throttling"}
+var alarmNames = []string{"Lag", "Stalled", "PoisonRecords", "TrimmedData", "RunningTasks", "Throttling", "SchemaFallback"}
 
 // params are the app's context parameters: the stack's own, then the consumer's settings
 // that the construct exposes (from consumer/config's table), then the construct's own.
