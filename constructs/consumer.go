@@ -109,6 +109,10 @@ func checkConsumerProp(s config.Setting, v reflect.Value) error {
 // the format and compression (Glue), the application name and namespace (metrics, alarms),
 // and the Keyspaces region a stream ARN gives.
 func (s *settings) resolveConsumer() error {
+	if s.ExistingBucket != nil && s.Prefix == "" && s.stackName != "" {
+		// A given bucket may be shared with other stacks: keep this stack's keys apart.
+		s.Prefix = s.stackName + "/"
+	}
 	for _, c := range consumerProps() {
 		if c.Kind == config.Compression {
 			continue // depends on the format: below
@@ -131,7 +135,12 @@ func (s *settings) resolveConsumer() error {
 		return bad("Compression", "%q is not allowed with Format %s: one of %s", s.Compression, s.Format, strings.Join(allowed, ", "))
 	}
 	if s.ApplicationName == "" {
-		s.ApplicationName = defaults.ApplicationName
+		// Unique per stack and table, so two deployments never read each other's metrics.
+		stack := s.stackName
+		if stack == "" {
+			stack = "stack" // Validate: the name is only checked
+		}
+		s.ApplicationName = applicationName(stack, s.Keyspace, s.Table)
 	}
 	if !appName.MatchString(s.ApplicationName) {
 		return bad("ApplicationName", "%q is not allowed: 1-64 of letters, digits, '.', '_', '-'", s.ApplicationName)

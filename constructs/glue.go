@@ -16,12 +16,6 @@ const DefaultProjectionStartDate = "2025-01-01"
 
 var notGlue = regexp.MustCompile(`[^a-z0-9_]`)
 
-// glueTable is the Glue database and table over the files, for Athena.
-type glueTable struct {
-	database awsglue.CfnDatabase
-	table    awsglue.CfnTable
-}
-
 // dataLocation is where the files of the table land: <prefix><keyspace>/<table>/.
 func dataLocation(bucket awss3.IBucket, s *settings) *string {
 	return jsii.Sprintf("s3://%s/%s%s/%s/", *bucket.BucketName(), s.Prefix, s.Keyspace, s.Table)
@@ -70,29 +64,38 @@ func glueColumns(s *settings) []*awsglue.CfnTable_ColumnProperty {
 	}
 }
 
-func newGlueTable(scope constructs.Construct, s *settings, bucket awss3.IBucket) *glueTable {
+// glueDatabase is the Glue database of that name, created once in the construct's scope and
+// shared by the tables that name it.
+func glueDatabase(this constructs.Construct, s *settings, sh *shared) awsglue.CfnDatabase {
+	name := s.glueDatabaseName()
+	if db, ok := sh.glueDBs[name]; ok {
+		return db
+	}
+	id := "GlueDatabase"
+	if s.id != "" && s.GlueTable.DatabaseName != "" {
+		id += "-" + name // the default name keeps the one table's id
+	}
+	db := awsglue.NewCfnDatabase(this, jsii.String(id), &awsglue.CfnDatabaseProps{
+		CatalogId: awscdk.Stack_Of(this).Account(),
+		DatabaseInput: &awsglue.CfnDatabase_DatabaseInputProperty{
+			Name:        jsii.String(name),
+			Description: jsii.Sprintf("Changes of Amazon Keyspaces tables landed by keyspaces-cdc-s3 (stack %s)", s.stackName),
+		},
+	})
+	sh.glueDBs[name] = db
+	return db
+}
+
+func newGlueTable(this, scope constructs.Construct, s *settings, sh *shared) awsglue.CfnTable {
 	g := s.GlueTable
 	account := awscdk.Stack_Of(scope).Account()
-	dbName := g.DatabaseName
-	if dbName == "" {
-		dbName = notGlue.ReplaceAllString(strings.ToLower(s.ApplicationName), "_")
-	}
-	tableName := g.TableName
-	if tableName == "" {
-		tableName = strings.ToLower(s.Keyspace + "_" + s.Table)
-	}
+	db := glueDatabase(this, s, sh)
+	dbName, tableName := s.glueDatabaseName(), s.glueTableName()
 	start := g.ProjectionStartDate
 	if start == "" {
 		start = DefaultProjectionStartDate
 	}
-	db := awsglue.NewCfnDatabase(scope, jsii.String("GlueDatabase"), &awsglue.CfnDatabaseProps{
-		CatalogId: account,
-		DatabaseInput: &awsglue.CfnDatabase_DatabaseInputProperty{
-			Name:        jsii.String(dbName),
-			Description: jsii.Sprintf("Changes of Amazon Keyspaces tables landed by %s", s.ApplicationName),
-		},
-	})
-
+	bucket := sh.storage.bucket
 	location := dataLocation(bucket, s)
 	params := map[string]*string{
 		"classification":               jsii.String(s.Format),
@@ -145,5 +148,5 @@ func newGlueTable(scope constructs.Construct, s *settings, bucket awss3.IBucket)
 		},
 	})
 	table.Node().AddDependency(db)
-	return &glueTable{database: db, table: table}
+	return table
 }

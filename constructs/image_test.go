@@ -32,14 +32,14 @@ func TestDockerfileProvidesWhatTheTaskDefinitionExpects(t *testing.T) {
 		t.Fatalf("%d stages, want a build stage and a final one", len(stages))
 	}
 	build, final := stages[0], stages[1]
-	for _, want := range []string{"golang:1.25-bookworm", "COPY Makefile", "COPY consumer/", "make build"} {
+	for _, want := range []string{"golang:1.25-bookworm@sha256:", "COPY Makefile", "COPY consumer/", "make build"} {
 		if !strings.Contains(build, want) {
 			t.Errorf("build stage lacks %q:\n%s", want, build)
 		}
 	}
 	binary := HealthCheckCommand[1]
 	for _, want := range []string{
-		"FROM gcr.io/distroless/static-debian12:nonroot",
+		"FROM gcr.io/distroless/static-debian12:nonroot@sha256:",
 		"/src/bin/keyspaces-cdc-s3 " + binary, // make build's output, where the health check runs it
 		"USER nonroot",
 		`ENTRYPOINT ["` + binary + `"]`,
@@ -47,6 +47,22 @@ func TestDockerfileProvidesWhatTheTaskDefinitionExpects(t *testing.T) {
 		if !strings.Contains(final, want) {
 			t.Errorf("final stage lacks %q:\n%s", want, final)
 		}
+	}
+
+	// Every base image is pinned by a digest (64 hex digits) beside its tag.
+	for _, stage := range stages {
+		from := strings.Fields(strings.SplitN(stage, "\n", 2)[0])
+		image := from[len(from)-1]
+		if from[len(from)-2] == "AS" {
+			image = from[len(from)-3]
+		}
+		if _, digest, ok := strings.Cut(image, "@sha256:"); !ok || len(digest) != 64 || strings.Trim(digest, "0123456789abcdef") != "" {
+			t.Errorf("base image %s is not pinned by digest", image)
+		}
+	}
+	// The image's user is the task definition's (distroless nonroot is 65532:65532).
+	if ContainerUser != "65532:65532" || !strings.Contains(final, "USER nonroot:nonroot") {
+		t.Errorf("task definition user %s, image user not nonroot:nonroot", ContainerUser)
 	}
 
 	// The build context is the repository root: only Makefile and consumer/ may enter it, or

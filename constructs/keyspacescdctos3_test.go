@@ -2,6 +2,8 @@ package constructs
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,6 +47,11 @@ func TestDefaultsCreateASafeDeployment(t *testing.T) {
 				})}},
 			})
 			s.template.ResourceCountIs(jsii.String("AWS::S3::Bucket"), jsii.Number(2))
+			// Both send their object events to EventBridge, without a notifications function.
+			s.template.ResourcePropertiesCountIs(jsii.String("AWS::S3::Bucket"), map[string]any{
+				"NotificationConfiguration": map[string]any{"EventBridgeConfiguration": map[string]any{"EventBridgeEnabled": true}},
+			}, jsii.Number(2))
+			s.template.ResourceCountIs(jsii.String("Custom::S3BucketNotifications"), jsii.Number(0))
 			// Both bucket policies deny every request without TLS.
 			s.template.ResourcePropertiesCountIs(jsii.String("AWS::S3::BucketPolicy"), map[string]any{
 				"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
@@ -63,6 +70,7 @@ func TestDefaultsCreateASafeDeployment(t *testing.T) {
 			"KeySchema":                        `[{"AttributeName":"leaseKey","KeyType":"HASH"}]`,
 			"AttributeDefinitions":             `[{"AttributeName":"leaseKey","AttributeType":"S"}]`,
 			"PointInTimeRecoverySpecification": `{"PointInTimeRecoveryEnabled":true}`,
+			"DeletionProtectionEnabled":        `true`,
 		}
 		for k, v := range want {
 			if got := jsonText(table[k]); got != v {
@@ -113,6 +121,8 @@ func TestDefaultsCreateASafeDeployment(t *testing.T) {
 					}),
 					"StopTimeout":            120,
 					"ReadonlyRootFilesystem": true,
+					"User":                   "65532:65532",
+					"Memory":                 2048,
 					"MountPoints":            []any{map[string]any{"ContainerPath": "/tmp", "SourceVolume": "tmp", "ReadOnly": false}},
 					"Essential":              true,
 					"LogConfiguration": assertions.Match_ObjectLike(&map[string]any{
@@ -120,7 +130,13 @@ func TestDefaultsCreateASafeDeployment(t *testing.T) {
 					}),
 				})},
 			})
-			s.template.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
+			// Every log group: a year, encrypted with the created key.
+			s.template.ResourcePropertiesCountIs(jsii.String("AWS::Logs::LogGroup"), map[string]any{
+				"RetentionInDays": 365,
+				"KmsKeyId":        map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("^CdcLogsKey")), "Arn"}},
+			}, jsii.Number(2))
+			s.template.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(2))
+			s.template.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"EnableKeyRotation": true})
 		})
 		// The default image is the consumer's DockerImageAsset, built for ARM64.
 		img := jsonText(s.only(t, "AWS::ECS::TaskDefinition")["ContainerDefinitions"].([]any)[0].(map[string]any)["Image"])
@@ -140,13 +156,54 @@ func TestDefaultsCreateASafeDeployment(t *testing.T) {
 
 	t.Run("endpoints", func(t *testing.T) {
 		got := s.endpointServices()
-		for _, name := range []string{"api.aws.\",{\"Ref\":\"AWS::Region\"},\".cassandra-streams", ".cassandra\"", ".ecr.api", ".ecr.dkr", ".logs", ".monitoring", ".sts", ".dynamodb", ".s3\""} {
+		for _, name := range []string{"api.aws.\",{\"Ref\":\"AWS::Region\"},\".cassandra-streams", ".ecr.api", ".ecr.dkr", ".logs", ".dynamodb", ".s3\""} {
 			if !slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, name) }) {
 				t.Errorf("no VPC endpoint for %s in %v", name, got)
 			}
 		}
-		if len(got) != 9 {
-			t.Errorf("%d endpoints, want 9: %v", len(got), got)
+		// Nothing in the task calls STS or CloudWatch's PutMetricData (monitoring), and JSON
+		// never calls the Keyspaces control plane (cassandra).
+		for _, name := range []string{".sts", ".monitoring", ".cassandra\""} {
+			if slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, name) }) {
+				t.Errorf("VPC endpoint %s created: %v", name, got)
+			}
+		}
+		if len(got) != 6 {
+			t.Errorf("%d endpoints, want 6: %v", len(got), got)
+		}
+	})
+
+	t.Run("task egress", func(t *testing.T) {
+		// HTTPS to the interface endpoints' group and the S3 and DynamoDB prefix lists only.
+		var rules []string
+		for id, r := range s.resources("AWS::EC2::SecurityGroup") {
+			if strings.HasPrefix(id, "CdcServiceSecurityGroup") {
+				egress, _ := r["Properties"].(map[string]any)["SecurityGroupEgress"].([]any)
+				for _, e := range egress {
+					rules = append(rules, jsonText(e))
+				}
+			}
+		}
+		for _, r := range s.resources("AWS::EC2::SecurityGroupEgress") {
+			if p := r["Properties"].(map[string]any); strings.Contains(jsonText(p["GroupId"]), "CdcServiceSecurityGroup") {
+				rules = append(rules, jsonText(p))
+			}
+		}
+		var toEndpoints, toPrefixLists int
+		for _, r := range rules {
+			switch {
+			case strings.Contains(r, "0.0.0.0/0") || !strings.Contains(r, `"FromPort":443`) || !strings.Contains(r, `"ToPort":443`):
+				t.Errorf("task egress rule %s is not HTTPS to an endpoint", r)
+			case strings.Contains(r, `"DestinationSecurityGroupId":{"Fn::GetAtt":["CdcEndpointSecurityGroup`):
+				toEndpoints++
+			case strings.Contains(r, `"DestinationPrefixListId":{"Fn::GetAtt":["CdcS3PrefixList`), strings.Contains(r, `"DestinationPrefixListId":{"Fn::GetAtt":["CdcDynamoDbPrefixList`):
+				toPrefixLists++
+			default:
+				t.Errorf("task egress rule %s", r)
+			}
+		}
+		if toEndpoints != 1 || toPrefixLists != 2 {
+			t.Errorf("task egress: %d rules to the endpoints, %d to prefix lists; want 1 and 2: %v", toEndpoints, toPrefixLists, rules)
 		}
 	})
 
@@ -174,7 +231,8 @@ func TestEnvironmentFollowsTheConsumerContract(t *testing.T) {
 		}
 		for k, v := range map[string]string{
 			"CDC_KEYSPACE": `"media"`, "CDC_TABLE": `"media_content"`, "CDC_FORMAT": `"json"`, "CDC_COMPRESSION": `"gzip"`,
-			"CDC_APPLICATION_NAME": `"keyspaces-cdc-s3"`, "CDC_METRICS_NAMESPACE": `"KeyspacesCdcToS3"`, "CDC_HTTP_PORT": `"8080"`,
+			// The stack's name and the table's: unique in the account and region.
+			"CDC_APPLICATION_NAME": `"Test-media-media_content"`, "CDC_METRICS_NAMESPACE": `"KeyspacesCdcToS3"`, "CDC_HTTP_PORT": `"8080"`,
 			"CDC_LEASE_TABLE": `{"Ref":"CdcLeaseTable`, "CDC_BUCKET": `{"Ref":"CdcBucket`, "CDC_KEYSPACES_REGION": `{"Ref":"AWS::Region"}`,
 			"GOMEMLIMIT": `"1638MiB"`, // 80% of the default 2048 MiB
 		} {
@@ -238,12 +296,15 @@ func TestTaskRoleIsScopedToStreamTableBucketAndPrefix(t *testing.T) {
 	if got := list(st["Leases"]["Resource"]); len(got) != 1 || !strings.Contains(got[0], `"Fn::GetAtt":["CdcLeaseTable`) {
 		t.Errorf("Leases resources %v, want the lease table's ARN only", got)
 	}
-	if got := list(st["Leases"]["Action"]); !slices.Equal(got, []string{`"dynamodb:DeleteItem"`, `"dynamodb:DescribeTable"`,
+	if got := list(st["Leases"]["Action"]); !slices.Equal(got, []string{`"dynamodb:DeleteItem"`,
 		`"dynamodb:GetItem"`, `"dynamodb:Scan"`, `"dynamodb:UpdateItem"`}) {
 		t.Errorf("Leases actions %v", got)
 	}
+	if got := list(st["WriteFiles"]["Action"]); !slices.Equal(got, []string{`"s3:AbortMultipartUpload"`, `"s3:PutObject"`}) {
+		t.Errorf("WriteFiles actions %v: the sink only puts objects (multipart above the threshold) and aborts failed uploads", got)
+	}
 	files := strings.Join(list(st["WriteFiles"]["Resource"]), " ")
-	for _, want := range []string{`/cdc/media/media_content/*"`, `/cdc/_errors/*"`, `/cdc/_schemas/*"`} {
+	for _, want := range []string{`/cdc/media/media_content/*"`, `/cdc/_errors/media/media_content/*"`, `/cdc/_schemas/media/media_content/*"`} {
 		if !strings.Contains(files, want) {
 			t.Errorf("WriteFiles resources %s lack %s", files, want)
 		}
@@ -256,14 +317,20 @@ func TestTaskRoleIsScopedToStreamTableBucketAndPrefix(t *testing.T) {
 			t.Errorf("statement %s may list or do anything in the bucket: %v", sid, actions)
 		}
 	}
-	if got := jsonText(st["PutMetrics"]["Condition"]); got != `{"StringEquals":{"cloudwatch:namespace":"KeyspacesCdcToS3"}}` {
-		t.Errorf("PutMetrics condition %s", got)
+	// Metrics are EMF lines in the logs: no PutMetricData.
+	for sid, stmt := range st {
+		if slices.ContainsFunc(list(stmt["Action"]), func(a string) bool { return strings.HasPrefix(a, `"cloudwatch:`) }) {
+			t.Errorf("statement %s grants CloudWatch actions: %v", sid, stmt["Action"])
+		}
 	}
 	// "*" only where no resource can be named.
 	for sid, stmt := range st {
-		if slices.Contains(list(stmt["Resource"]), `"*"`) && sid != "PutMetrics" && sid != "FindStream" {
+		if slices.Contains(list(stmt["Resource"]), `"*"`) && sid != "FindStream" {
 			t.Errorf("statement %s has resource *", sid)
 		}
+	}
+	if sids := slices.Sorted(maps.Keys(st)); !slices.Equal(sids, []string{"FindStream", "Leases", "ReadStream", "ReadTableSchema", "WriteFiles"}) {
+		t.Errorf("statements %v", sids)
 	}
 
 	t.Run("with a stream ARN", func(t *testing.T) {
@@ -285,11 +352,9 @@ func TestEndpointSwitches(t *testing.T) {
 		set     func(*KeyspacesCdcToS3Props, *bool)
 		missing []string
 	}{
-		{"Keyspaces", func(p *KeyspacesCdcToS3Props, b *bool) { p.KeyspacesEndpoint = b }, []string{".cassandra\""}},
 		{"KeyspacesStreams", func(p *KeyspacesCdcToS3Props, b *bool) { p.KeyspacesStreamsEndpoint = b }, []string{"cassandra-streams"}},
 		{"Ecr", func(p *KeyspacesCdcToS3Props, b *bool) { p.EcrEndpoints = b }, []string{".ecr.api", ".ecr.dkr"}},
-		{"CloudWatch", func(p *KeyspacesCdcToS3Props, b *bool) { p.CloudWatchEndpoints = b }, []string{".logs", ".monitoring"}},
-		{"Sts", func(p *KeyspacesCdcToS3Props, b *bool) { p.StsEndpoint = b }, []string{".sts"}},
+		{"CloudWatch", func(p *KeyspacesCdcToS3Props, b *bool) { p.CloudWatchEndpoints = b }, []string{".logs"}},
 		{"DynamoDb", func(p *KeyspacesCdcToS3Props, b *bool) { p.DynamoDbEndpoint = b }, []string{".dynamodb"}},
 		{"S3", func(p *KeyspacesCdcToS3Props, b *bool) { p.S3Endpoint = b }, []string{".s3\""}},
 	}
@@ -298,8 +363,8 @@ func TestEndpointSwitches(t *testing.T) {
 			props := baseProps()
 			c.set(props, jsii.Bool(false))
 			got := synth(t, props, stackOptions{}).endpointServices()
-			if len(got) != 9-len(c.missing) {
-				t.Errorf("%d endpoints, want %d: %v", len(got), 9-len(c.missing), got)
+			if len(got) != 6-len(c.missing) {
+				t.Errorf("%d endpoints, want %d: %v", len(got), 6-len(c.missing), got)
 			}
 			for _, m := range c.missing {
 				if slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, m) }) {
@@ -308,6 +373,19 @@ func TestEndpointSwitches(t *testing.T) {
 			}
 		})
 	}
+	on := func(name string, edit func(*KeyspacesCdcToS3Props)) {
+		t.Run(name, func(t *testing.T) {
+			props := baseProps()
+			edit(props)
+			if got := synth(t, props, stackOptions{}).endpointServices(); len(got) != 7 || !slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, name) }) {
+				t.Errorf("endpoints %v, want the 6 and %s", got, name)
+			}
+		})
+	}
+	on(".sts", func(p *KeyspacesCdcToS3Props) { p.StsEndpoint = jsii.Bool(true) })
+	// Avro asks the control plane for the table's definition: the cassandra endpoint comes with it.
+	on(".cassandra\"", func(p *KeyspacesCdcToS3Props) { p.Format = "avro" })
+	on(".cassandra\"", func(p *KeyspacesCdcToS3Props) { p.KeyspacesEndpoint = jsii.Bool(true) })
 	t.Run("existing VPC: off by default, each on by its switch", func(t *testing.T) {
 		s := synth(t, baseProps(), stackOptions{beforeConstruct: func(stack awscdk.Stack, p *KeyspacesCdcToS3Props) {
 			p.ExistingVpc = importedVpc(stack)
@@ -372,6 +450,35 @@ func TestExistingVpcWithRouteTablesAndSecurityGroups(t *testing.T) {
 	}
 }
 
+func TestGatewayEndpointsOfAnImportedVpcNeedItsRouteTables(t *testing.T) {
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	stack := awscdk.NewStack(app, jsii.String("Test"), nil)
+	p := baseProps()
+	p.ExistingVpc, p.S3Endpoint = importedVpc(stack), jsii.Bool(true)
+	err := p.Validate()
+	if err == nil || !strings.Contains(err.Error(), "RouteTableIds: required with ExistingVpc and S3Endpoint") {
+		t.Fatalf("error %v, want one naming RouteTableIds", err)
+	}
+	if msg := panicMessage(func() { NewKeyspacesCdcToS3(stack, "Cdc", p) }); msg != err.Error() {
+		t.Errorf("construct panicked with %q, want %q", msg, err)
+	}
+
+	t.Run("route tables without a gateway endpoint warn", func(t *testing.T) {
+		s := synth(t, baseProps(), stackOptions{beforeConstruct: func(stack awscdk.Stack, p *KeyspacesCdcToS3Props) {
+			p.ExistingVpc, p.RouteTableIds = importedVpc(stack), []string{"rtb-0123456789abcdef0"}
+		}})
+		var warnings []string
+		check(t, func() {
+			for _, m := range *assertions.Annotations_FromStack(s.stack).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("RouteTableIds"))) {
+				warnings = append(warnings, fmt.Sprint(m.Entry.Data))
+			}
+		})
+		if len(warnings) != 1 || !strings.Contains(warnings[0], "no gateway endpoint") {
+			t.Errorf("warnings %v, want one saying the route tables are unused", warnings)
+		}
+	})
+}
+
 func TestImageOverrides(t *testing.T) {
 	t.Run("ECR image URI: no asset, pull granted on that repository", func(t *testing.T) {
 		props := baseProps()
@@ -417,12 +524,15 @@ func TestCrossRegionSourceAndDestination(t *testing.T) {
 	props := baseProps()
 	props.KeyspacesRegion, props.S3Region = "eu-west-1", "eu-central-1"
 	s := synth(t, props, stackOptions{region: "us-east-1", beforeConstruct: func(stack awscdk.Stack, p *KeyspacesCdcToS3Props) {
+		// A VPC with a route out: the created one is isolated.
+		p.ExistingVpc = importedVpc(stack)
 		p.ExistingBucket = awss3.Bucket_FromBucketAttributes(stack, jsii.String("Dest"), &awss3.BucketAttributes{
 			BucketName: jsii.String("media-cdc-eu"), Region: jsii.String("eu-central-1"),
 		})
 	}})
 	env := s.environment(t)
-	for k, v := range map[string]string{"CDC_KEYSPACES_REGION": "eu-west-1", "CDC_S3_REGION": "eu-central-1", "CDC_BUCKET": "media-cdc-eu"} {
+	// A given bucket may be another stack's too: the keys go under the stack's name.
+	for k, v := range map[string]string{"CDC_KEYSPACES_REGION": "eu-west-1", "CDC_S3_REGION": "eu-central-1", "CDC_BUCKET": "media-cdc-eu", "CDC_PREFIX": "Test/"} {
 		if env[k] != v {
 			t.Errorf("%s = %v, want %s", k, env[k], v)
 		}
@@ -435,13 +545,43 @@ func TestCrossRegionSourceAndDestination(t *testing.T) {
 			}
 		}
 	}
-	if got := jsonText(st["WriteFiles"]["Resource"]); !strings.Contains(got, ":s3:::media-cdc-eu/media/media_content/*") {
+	if got := jsonText(st["WriteFiles"]["Resource"]); !strings.Contains(got, ":s3:::media-cdc-eu/Test/media/media_content/*") {
 		t.Errorf("WriteFiles resources %s, want the imported bucket", got)
 	}
 	if n := len(s.resources("AWS::S3::Bucket")); n != 0 {
 		t.Errorf("%d buckets created although one is given", n)
 	}
 
+	t.Run("the created VPC cannot reach another region", func(t *testing.T) {
+		for _, c := range []struct{ prop, region string }{{"KeyspacesRegion", "eu-west-1"}, {"S3Region", "eu-central-1"}} {
+			app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+			stack := awscdk.NewStack(app, jsii.String("Test"), &awscdk.StackProps{Env: &awscdk.Environment{Region: jsii.String("us-east-1")}})
+			p := baseProps()
+			if c.prop == "KeyspacesRegion" {
+				p.KeyspacesRegion = c.region
+			} else {
+				p.S3Region = c.region
+				p.ExistingBucket = awss3.Bucket_FromBucketName(stack, jsii.String("Dest"), jsii.String("media-cdc-eu"))
+			}
+			err := p.ValidateIn(stack)
+			for _, want := range []string{c.prop, "no route", "Deploy the stack in " + c.region, "ExistingVpc"} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("%s %s with a created VPC: error %v lacks %q", c.prop, c.region, err, want)
+				}
+			}
+			if msg := panicMessage(func() { NewKeyspacesCdcToS3(stack, "Cdc", p) }); err == nil || msg != err.Error() {
+				t.Errorf("construct panicked with %q, want %v", msg, err)
+			}
+		}
+	})
+	t.Run("an environment-agnostic stack refuses another region at deploy time", func(t *testing.T) {
+		props := baseProps()
+		props.KeyspacesRegion = "eu-west-1"
+		rules := jsonText(synth(t, props, stackOptions{}).json["Rules"])
+		if !strings.Contains(rules, `"Fn::Equals":[{"Ref":"AWS::Region"},"eu-west-1"]`) || !strings.Contains(rules, "no route") {
+			t.Errorf("template rules %s, want the deploy region to be eu-west-1", rules)
+		}
+	})
 	t.Run("a created bucket cannot be in another region", func(t *testing.T) {
 		msg := panicMessage(func() {
 			app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})

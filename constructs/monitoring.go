@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
@@ -32,6 +33,10 @@ const (
 	MetricIteratorsAtTip      = "IteratorsAtTip"
 )
 
+// KindSchemaFallback is the Kind of the Errors metric that counts Avro schemas derived from the
+// records alone (the consumer's metrics.KindSchemaFallback).
+const KindSchemaFallback = "schema_fallback"
+
 // runbooks is the page of the repository that says what each alarm means and what to do: an
 // alarm's description names it with the alarm's anchor (its heading there, e.g. #lag).
 const runbooks = "docs/operations.md"
@@ -44,6 +49,19 @@ type Alarms struct {
 	TrimmedData   awscloudwatch.Alarm
 	RunningTasks  awscloudwatch.Alarm
 	Throttling    awscloudwatch.Alarm
+	// SchemaFallback exists for Avro tables only.
+	SchemaFallback awscloudwatch.Alarm
+}
+
+// all are the alarms that exist, in a fixed order.
+func (a *Alarms) all() []awscloudwatch.Alarm {
+	var out []awscloudwatch.Alarm
+	for _, alarm := range []awscloudwatch.Alarm{a.Lag, a.Stalled, a.PoisonRecords, a.TrimmedData, a.RunningTasks, a.Throttling, a.SchemaFallback} {
+		if alarm != nil {
+			out = append(out, alarm)
+		}
+	}
+	return out
 }
 
 // metrics builds the consumer's metrics in its namespace, for its application.
@@ -52,10 +70,19 @@ type metrics struct {
 }
 
 func (m metrics) metric(name, stat string, period time.Duration) awscloudwatch.Metric {
+	return m.metricOfKind(name, "", stat, period)
+}
+
+// metricOfKind is a metric of one Kind (Errors by kind); "" is the metric without Kind.
+func (m metrics) metricOfKind(name, kind, stat string, period time.Duration) awscloudwatch.Metric {
+	dims := map[string]*string{"Application": jsii.String(m.app)}
+	if kind != "" {
+		dims["Kind"] = jsii.String(kind)
+	}
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 		Namespace:     jsii.String(m.namespace),
 		MetricName:    jsii.String(name),
-		DimensionsMap: &map[string]*string{"Application": jsii.String(m.app)},
+		DimensionsMap: &dims,
 		Statistic:     jsii.String(stat),
 		Period:        duration(period),
 	})
@@ -89,30 +116,21 @@ func tuned(c AlarmConfig, threshold float64, periods int, period time.Duration) 
 	return threshold, periods, period
 }
 
-type monitoring struct {
-	dashboard awscloudwatch.Dashboard
-	alarms    Alarms
-	topic     awssns.ITopic
-}
-
-func newMonitoring(scope constructs.Construct, s *settings, c *compute) *monitoring {
-	mon := &monitoring{topic: s.AlarmTopic}
-	if s.CreateAlarmTopic {
-		mon.topic = newAlarmTopic(scope, s)
-	}
-	m := metrics{namespace: s.MetricsNamespace, app: s.ApplicationName}
-	insights := insightsMetrics(c)
-	mon.alarms = newAlarms(alarmMaker{scope: scope, app: s.ApplicationName, topic: mon.topic}, s.Alarms, m, insights)
-	if s.Dashboard == nil || *s.Dashboard {
-		mon.dashboard = newDashboard(scope, s, m, c, insights, &mon.alarms)
-	}
-	return mon
-}
-
-// newAlarmTopic creates the SNS topic of the alarms (SSL only), with AlarmEmails subscribed.
+// newAlarmTopic is where every table's alarms notify: AlarmTopic, else a created topic (SSL
+// only, AlarmEmails subscribed). A created topic, not none: every alarm then has an action
+// (Control Tower's CT.CLOUDWATCH.PR.1) and whoever is on call subscribes without a redeploy;
+// a topic costs nothing without messages. Without a subscription, synth warns.
 func newAlarmTopic(scope constructs.Construct, s *settings) awssns.ITopic {
+	if s.AlarmTopic != nil {
+		return s.AlarmTopic
+	}
+	if len(s.AlarmEmails) == 0 {
+		awscdk.Annotations_Of(scope).AddWarningV2(jsii.String("keyspaces-cdc-s3:alarmsNotifyNobody"),
+			jsii.String("The alarms publish to the created SNS topic (output AlarmTopicArn), which has no subscription: they notify nobody. "+
+				"Give AlarmEmails (context alarmEmails), pass your own AlarmTopic, or subscribe a chat or pager integration to the topic."))
+	}
 	topic := awssns.NewTopic(scope, jsii.String("AlarmTopic"), &awssns.TopicProps{
-		DisplayName: jsii.Sprintf("%s alarms", s.ApplicationName),
+		DisplayName: jsii.Sprintf("keyspaces-cdc-s3 alarms of %s", s.stackName),
 		EnforceSSL:  jsii.Bool(true),
 	})
 	for _, e := range s.AlarmEmails {
@@ -128,14 +146,14 @@ func newAlarmTopic(scope constructs.Construct, s *settings) awssns.ITopic {
 
 // insightsMetrics returns the service's Container Insights metrics by name (minimum per
 // minute): running versus desired tasks is right during autoscaling too.
-func insightsMetrics(c *compute) func(name string) awscloudwatch.Metric {
+func insightsMetrics(cluster awsecs.Cluster, service awsecs.FargateService) func(name string) awscloudwatch.Metric {
 	return func(name string) awscloudwatch.Metric {
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 			Namespace:  jsii.String("ECS/ContainerInsights"),
 			MetricName: jsii.String(name),
 			DimensionsMap: &map[string]*string{
-				"ClusterName": c.cluster.ClusterName(),
-				"ServiceName": c.service.ServiceName(),
+				"ClusterName": cluster.ClusterName(),
+				"ServiceName": service.ServiceName(),
 			},
 			Statistic: jsii.String("Minimum"),
 			Period:    awscdk.Duration_Minutes(jsii.Number(1)),
@@ -153,6 +171,8 @@ type alarmMaker struct {
 
 func (am alarmMaker) alarm(id, description string, metric awscloudwatch.IMetric, threshold float64, periods int, op awscloudwatch.ComparisonOperator) awscloudwatch.Alarm {
 	a := awscloudwatch.NewAlarm(am.scope, jsii.String(id+"Alarm"), &awscloudwatch.AlarmProps{
+		// The table's ApplicationName is unique per stack and table: so is the alarm's name.
+		AlarmName:          jsii.String(am.app + "-" + id),
 		Metric:             metric,
 		Threshold:          jsii.Number(threshold),
 		EvaluationPeriods:  jsii.Number(float64(periods)),
@@ -168,8 +188,14 @@ func (am alarmMaker) alarm(id, description string, metric awscloudwatch.IMetric,
 }
 
 // newAlarms creates every alarm that is not disabled, tuned by its AlarmConfig.
-func newAlarms(am alarmMaker, cfgs AlarmsConfig, m metrics, insights func(string) awscloudwatch.Metric) Alarms {
+func newAlarms(am alarmMaker, s *settings, m metrics, insights func(string) awscloudwatch.Metric) Alarms {
 	var alarms Alarms
+	cfgs := s.Alarms
+	if cfg := cfgs.SchemaFallback; !cfg.Disabled && s.Format == "avro" {
+		th, n, p := tuned(cfg, 1, 1, 5*time.Minute)
+		alarms.SchemaFallback = am.alarm("SchemaFallback", "An Avro schema was derived from the records alone: the table's definition (Keyspaces GetTable) is unavailable",
+			m.metricOfKind(MetricErrors, KindSchemaFallback, "Sum", p), th, n, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+	}
 	gte := awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 	if cfg := cfgs.Lag; !cfg.Disabled {
 		th, n, p := tuned(cfg, 300_000, 3, time.Minute)
@@ -217,20 +243,49 @@ func newAlarms(am alarmMaker, cfgs AlarmsConfig, m metrics, insights func(string
 	return alarms
 }
 
-func newDashboard(scope constructs.Construct, s *settings, m metrics, c *compute, insights func(string) awscloudwatch.Metric, alarms *Alarms) awscloudwatch.Dashboard {
-	five := 5 * time.Minute
-	graph := func(title string, left []awscloudwatch.IMetric, right []awscloudwatch.IMetric) awscloudwatch.GraphWidget {
-		props := &awscloudwatch.GraphWidgetProps{Title: jsii.String(title), Left: &left, Width: jsii.Number(12), Height: jsii.Number(6)}
-		if right != nil {
-			props.Right = &right
-		}
-		return awscloudwatch.NewGraphWidget(props)
+// dashboardSection is what the dashboard shows of one table.
+type dashboardSection struct {
+	s        *settings
+	m        metrics
+	service  awsecs.FargateService
+	insights func(string) awscloudwatch.Metric
+	alarms   *Alarms
+}
+
+func graph(title string, left []awscloudwatch.IMetric, right []awscloudwatch.IMetric, width float64) awscloudwatch.GraphWidget {
+	props := &awscloudwatch.GraphWidgetProps{Title: jsii.String(title), Left: &left, Width: jsii.Number(width), Height: jsii.Number(6)}
+	if right != nil {
+		props.Right = &right
 	}
+	return awscloudwatch.NewGraphWidget(props)
+}
+
+// newDashboard is the one dashboard of the deployment: the one table in full, or a compact
+// section per table (a dashboard holds at most 500 widgets).
+func newDashboard(scope constructs.Construct, s *settings, multi bool, sections []*dashboardSection) awscloudwatch.Dashboard {
 	props := &awscloudwatch.DashboardProps{DefaultInterval: awscdk.Duration_Hours(jsii.Number(3))}
 	if s.DashboardName != "" {
 		props.DashboardName = jsii.String(s.DashboardName)
 	}
 	d := awscloudwatch.NewDashboard(scope, jsii.String("Dashboard"), props)
+	if !multi {
+		fullSection(d, sections[0])
+		return d
+	}
+	d.AddWidgets(awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{
+		Markdown: jsii.Sprintf("# keyspaces-cdc-s3: %d tables → S3\nPer table: throughput and lag, errors, the service, the alarms. Alarms and what to do: %s, section Alarms and runbooks.",
+			len(sections), runbooks),
+		Width: jsii.Number(24), Height: jsii.Number(2),
+	}))
+	for _, sec := range sections {
+		compactSection(d, sec)
+	}
+	return d
+}
+
+// fullSection shows every metric of the table.
+func fullSection(d awscloudwatch.Dashboard, sec *dashboardSection) {
+	s, m, insights, five := sec.s, sec.m, sec.insights, 5*time.Minute
 	d.AddWidgets(
 		awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{
 			Markdown: jsii.Sprintf("# %s: %s.%s → S3\nThroughput, lag, errors, leases and the service. Alarms and what to do: %s, section Alarms and runbooks.",
@@ -241,35 +296,58 @@ func newDashboard(scope constructs.Construct, s *settings, m metrics, c *compute
 	d.AddWidgets(
 		graph("Throughput (records / 5 min)",
 			[]awscloudwatch.IMetric{m.metric(MetricRecordsRead, "Sum", five), m.metric(MetricRecordsWritten, "Sum", five)},
-			[]awscloudwatch.IMetric{m.metric(MetricBytesWritten, "Sum", five), m.metric(MetricFilesWritten, "Sum", five)}),
+			[]awscloudwatch.IMetric{m.metric(MetricBytesWritten, "Sum", five), m.metric(MetricFilesWritten, "Sum", five)}, 12),
 		graph("Lag (ms behind the newest record) and iterators at tip",
 			[]awscloudwatch.IMetric{m.metric(MetricMillisBehindLatest, "Maximum", time.Minute), m.search(MetricMillisBehindLatest, "ShardId", "Maximum")},
-			[]awscloudwatch.IMetric{m.metric(MetricIteratorsAtTip, "Sum", five)}),
+			[]awscloudwatch.IMetric{m.metric(MetricIteratorsAtTip, "Sum", five)}, 12),
 	)
 	d.AddWidgets(
 		graph("Errors by kind, poison records, trimmed reads, throttles",
 			[]awscloudwatch.IMetric{m.search(MetricErrors, "Kind", "Sum"), m.metric(MetricPoisonRecords, "Sum", five), m.metric(MetricTrimmedDataAccess, "Sum", five)},
-			[]awscloudwatch.IMetric{m.metric(MetricGetRecordsThrottles, "Sum", five)}),
+			[]awscloudwatch.IMetric{m.metric(MetricGetRecordsThrottles, "Sum", five)}, 12),
 		graph("Flush latency (ms) and leases per worker",
 			[]awscloudwatch.IMetric{m.metric(MetricFlushLatency, "p50", five), m.metric(MetricFlushLatency, "p99", five)},
-			[]awscloudwatch.IMetric{m.search(MetricLeasesHeld, "WorkerId", "Maximum")}),
+			[]awscloudwatch.IMetric{m.search(MetricLeasesHeld, "WorkerId", "Maximum")}, 12),
 	)
 	d.AddWidgets(
 		graph("Service CPU and memory (%)",
-			[]awscloudwatch.IMetric{c.service.MetricCpuUtilization(nil), c.service.MetricMemoryUtilization(nil)}, nil),
+			[]awscloudwatch.IMetric{sec.service.MetricCpuUtilization(nil), sec.service.MetricMemoryUtilization(nil)}, nil, 12),
 		graph("Tasks: running and desired",
-			[]awscloudwatch.IMetric{insights("RunningTaskCount"), insights("DesiredTaskCount")}, nil),
+			[]awscloudwatch.IMetric{insights("RunningTaskCount"), insights("DesiredTaskCount")}, nil, 12),
 	)
+	alarmStatus(d, sec, "Alarms")
+}
+
+// compactSection shows a table in five widgets: its name, throughput and lag, errors, the
+// service, the alarms.
+func compactSection(d awscloudwatch.Dashboard, sec *dashboardSection) {
+	s, m, insights, five := sec.s, sec.m, sec.insights, 5*time.Minute
+	d.AddWidgets(awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{
+		Markdown: jsii.Sprintf("## %s.%s (%s)", s.Keyspace, s.Table, s.ApplicationName),
+		Width:    jsii.Number(24), Height: jsii.Number(1),
+	}))
+	d.AddWidgets(
+		graph("Records / 5 min; lag (ms)",
+			[]awscloudwatch.IMetric{m.metric(MetricRecordsRead, "Sum", five), m.metric(MetricRecordsWritten, "Sum", five)},
+			[]awscloudwatch.IMetric{m.metric(MetricMillisBehindLatest, "Maximum", time.Minute)}, 8),
+		graph("Errors, poison, trimmed; throttles",
+			[]awscloudwatch.IMetric{m.search(MetricErrors, "Kind", "Sum"), m.metric(MetricPoisonRecords, "Sum", five), m.metric(MetricTrimmedDataAccess, "Sum", five)},
+			[]awscloudwatch.IMetric{m.metric(MetricGetRecordsThrottles, "Sum", five)}, 8),
+		graph("CPU and memory (%); tasks running",
+			[]awscloudwatch.IMetric{sec.service.MetricCpuUtilization(nil), sec.service.MetricMemoryUtilization(nil)},
+			[]awscloudwatch.IMetric{insights("RunningTaskCount")}, 8),
+	)
+	alarmStatus(d, sec, s.Keyspace+"."+s.Table+" alarms")
+}
+
+func alarmStatus(d awscloudwatch.Dashboard, sec *dashboardSection, title string) {
 	var states []interfacesawscloudwatch.IAlarmRef
-	for _, a := range []awscloudwatch.Alarm{alarms.Lag, alarms.Stalled, alarms.PoisonRecords, alarms.TrimmedData, alarms.RunningTasks, alarms.Throttling} {
-		if a != nil {
-			states = append(states, a)
-		}
+	for _, alarm := range sec.alarms.all() {
+		states = append(states, alarm)
 	}
 	if len(states) > 0 {
 		d.AddWidgets(awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{
-			Title: jsii.String("Alarms"), Alarms: &states, Width: jsii.Number(24),
+			Title: jsii.String(title), Alarms: &states, Width: jsii.Number(24),
 		}))
 	}
-	return d
 }

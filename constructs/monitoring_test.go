@@ -1,6 +1,7 @@
 package constructs
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -25,7 +26,7 @@ func (s synthesized) alarms() map[string]map[string]any {
 func TestDashboardAndAlarms(t *testing.T) {
 	props := baseProps()
 	props.ApplicationName, props.MetricsNamespace = "media-cdc", "Media/Cdc"
-	props.CreateAlarmTopic, props.AlarmEmails = true, []string{"oncall@example.com"}
+	props.AlarmEmails = []string{"oncall@example.com"}
 	props.Alarms.Lag = AlarmConfig{Threshold: 120_000, EvaluationPeriods: 5}
 	props.ImageUri = "public.ecr.aws/example/cdc:latest"
 	s := synth(t, props, stackOptions{nag: true})
@@ -67,6 +68,9 @@ func TestDashboardAndAlarms(t *testing.T) {
 		}
 		if name != "RunningTasks" && !strings.Contains(text, `{"Name":"Application","Value":"media-cdc"}`) {
 			t.Errorf("%s alarm lacks the Application dimension", name)
+		}
+		if a["AlarmName"] != "media-cdc-"+name {
+			t.Errorf("%s alarm is named %v, want media-cdc-%s (the table's ApplicationName)", name, a["AlarmName"], name)
 		}
 		if a["Threshold"] != w.threshold || a["EvaluationPeriods"] != w.periods {
 			t.Errorf("%s alarm threshold %v periods %v, want %v and %v", name, a["Threshold"], a["EvaluationPeriods"], w.threshold, w.periods)
@@ -115,9 +119,19 @@ func TestDashboardAndAlarms(t *testing.T) {
 		var names []string
 		for n, a := range s.alarms() {
 			names = append(names, n)
-			if _, ok := a["AlarmActions"]; ok {
-				t.Errorf("%s alarm has actions without a topic", n)
+			// The topic is created without AlarmEmails too: every alarm has an action.
+			if !strings.Contains(jsonText(a["AlarmActions"]), "CdcAlarmTopic") {
+				t.Errorf("%s alarm does not notify the created topic", n)
 			}
+		}
+		var warnings []string
+		check(t, func() {
+			for _, m := range *assertions.Annotations_FromStack(s.stack).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("notify nobody"))) {
+				warnings = append(warnings, fmt.Sprint(m.Entry.Data))
+			}
+		})
+		if len(warnings) != 1 {
+			t.Errorf("warnings %v, want one saying the alarms notify nobody", warnings)
 		}
 		slices.Sort(names)
 		if !slices.Equal(names, []string{"Lag", "PoisonRecords", "RunningTasks", "TrimmedData"}) {
@@ -125,6 +139,20 @@ func TestDashboardAndAlarms(t *testing.T) {
 		}
 		if n := len(s.resources("AWS::CloudWatch::Dashboard")); n != 0 {
 			t.Errorf("%d dashboards, want none", n)
+		}
+	})
+	t.Run("avro adds SchemaFallback", func(t *testing.T) {
+		props := baseProps()
+		props.Format = "avro"
+		a, ok := synth(t, props, stackOptions{}).alarms()["SchemaFallback"]
+		if !ok {
+			t.Fatal("no SchemaFallback alarm for an Avro table")
+		}
+		text := jsonText(a)
+		for _, want := range []string{`"MetricName":"Errors"`, `{"Name":"Kind","Value":"schema_fallback"}`, `"Threshold":1`, "docs/operations.md#schemafallback"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("SchemaFallback alarm lacks %s: %s", want, text)
+			}
 		}
 	})
 	t.Run("tuned period", func(t *testing.T) {
@@ -137,36 +165,97 @@ func TestDashboardAndAlarms(t *testing.T) {
 	})
 }
 
-func TestAutoscalingIsCappedAtMaxTasks(t *testing.T) {
+// The synthesized policies keep the standby and cannot fight each other: every scale-in goes
+// through one alarm that needs lag and CPU low enough that neither scale-out policy fires
+// after the task is gone, and Application Auto Scaling never goes below MinCapacity, which is
+// the standby count.
+func TestAutoscalingKeepsTheStandbyAndDoesNotOscillate(t *testing.T) {
 	props := baseProps()
-	props.Autoscaling = &AutoscalingConfig{MinTasks: 2, MaxTasks: 8, TargetCpuPercent: 60, LagThresholdMillis: 30_000}
+	props.Autoscaling = &AutoscalingConfig{MaxTasks: 8, TargetCpuPercent: 60, LagThresholdMillis: 30_000}
 	s := synth(t, props, stackOptions{nag: true})
-	check(t, func() {
-		s.template.HasResourceProperties(jsii.String("AWS::ApplicationAutoScaling::ScalableTarget"), map[string]any{
-			"MinCapacity": 2, "MaxCapacity": 8, "ScalableDimension": "ecs:service:DesiredCount",
-		})
-		s.template.HasResourceProperties(jsii.String("AWS::ApplicationAutoScaling::ScalingPolicy"), map[string]any{
-			"PolicyType": "TargetTrackingScaling",
-			"TargetTrackingScalingPolicyConfiguration": assertions.Match_ObjectLike(&map[string]any{
-				"TargetValue":                   60,
-				"PredefinedMetricSpecification": map[string]any{"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
-			}),
-		})
-	})
-	// Lag steps: the alarms of the step policy read MillisBehindLatest at the threshold.
-	var steps []float64
-	for id, a := range s.resources("AWS::CloudWatch::Alarm") {
-		props := a["Properties"].(map[string]any)
-		if !strings.HasPrefix(id, "CdcLagAlarm") && props["MetricName"] == "MillisBehindLatest" {
-			steps = append(steps, props["Threshold"].(float64))
+	target := s.only(t, "AWS::ApplicationAutoScaling::ScalableTarget")
+	if target["MinCapacity"] != float64(DefaultDesiredCount) || target["MaxCapacity"] != float64(8) {
+		t.Errorf("capacity %v to %v, want the standby (DesiredCount %d) to 8", target["MinCapacity"], target["MaxCapacity"], DefaultDesiredCount)
+	}
+	minimum, maximum := target["MinCapacity"].(float64), target["MaxCapacity"].(float64)
+
+	var scaleIns []string // logical ids of the policies that remove tasks
+	var lagOut float64    // lowest lag that adds a task
+	scaleInAlarms := 0
+	for id, r := range s.resources("AWS::ApplicationAutoScaling::ScalingPolicy") {
+		p := r["Properties"].(map[string]any)
+		if tt, ok := p["TargetTrackingScalingPolicyConfiguration"].(map[string]any); ok {
+			if tt["DisableScaleIn"] != true || tt["TargetValue"] != float64(60) {
+				t.Errorf("target tracking %s: %s, want CPU 60 %% with scale-in disabled", id, jsonText(tt))
+			}
+			continue
+		}
+		for _, adj := range p["StepScalingPolicyConfiguration"].(map[string]any)["StepAdjustments"].([]any) {
+			if adj.(map[string]any)["ScalingAdjustment"].(float64) < 0 {
+				scaleIns = append(scaleIns, id)
+			}
 		}
 	}
-	slices.Sort(steps)
-	if !slices.Equal(steps, []float64{3000, 30000}) {
-		t.Errorf("lag step alarm thresholds %v, want scale in below 3000 and out above 30000", steps)
+	if len(scaleIns) != 1 || !strings.Contains(scaleIns[0], "ScaleInWhenIdle") {
+		t.Fatalf("policies that remove tasks %v, want only ScaleInWhenIdle", scaleIns)
+	}
+	for id, r := range s.resources("AWS::CloudWatch::Alarm") {
+		a := r["Properties"].(map[string]any)
+		actions := jsonText(a["AlarmActions"])
+		switch {
+		case strings.Contains(actions, scaleIns[0]):
+			scaleInAlarms++
+			checkScaleInAlarm(t, a, 60, 30_000, minimum, maximum)
+		case strings.Contains(actions, "LagUpperPolicy"):
+			lagOut = a["Threshold"].(float64)
+		case strings.Contains(id, "LagLower"):
+			t.Errorf("lag alarm %s scales in", id)
+		}
+	}
+	if lagOut != 30_000 || scaleInAlarms != 1 {
+		t.Errorf("lag scale-out threshold %v, %d scale-in alarms: want 30000 and 1", lagOut, scaleInAlarms)
 	}
 	if errs := s.nagErrors(t); len(errs) > 0 {
 		t.Errorf("cdk-nag errors:\n%s", strings.Join(errs, "\n"))
+	}
+
+	t.Run("the floor is the standby", func(t *testing.T) {
+		props := baseProps()
+		props.DesiredCount = ptr(3)
+		props.Autoscaling = &AutoscalingConfig{MaxTasks: 6}
+		if got := synth(t, props, stackOptions{}).only(t, "AWS::ApplicationAutoScaling::ScalableTarget")["MinCapacity"]; got != float64(3) {
+			t.Errorf("MinCapacity %v, want DesiredCount 3", got)
+		}
+		props.Autoscaling = &AutoscalingConfig{MinTasks: 2, MaxTasks: 6}
+		if err := props.Validate(); err == nil || !strings.Contains(err.Error(), "Autoscaling.MinTasks") || !strings.Contains(err.Error(), "standby") {
+			t.Errorf("MinTasks below DesiredCount: %v, want an error naming the standby", err)
+		}
+	})
+}
+
+// checkScaleInAlarm checks the one alarm that removes tasks: lag and CPU both low for 15
+// minutes, low enough that after removing one of n tasks (minimum < n ≤ maximum) neither the
+// CPU target nor the lag step would add it back.
+func checkScaleInAlarm(t *testing.T, a map[string]any, cpuTarget, lagOut, minimum, maximum float64) {
+	t.Helper()
+	if a["EvaluationPeriods"] != float64(ScaleInMinutes) || a["DatapointsToAlarm"] != float64(ScaleInMinutes) || a["TreatMissingData"] != "notBreaching" {
+		t.Errorf("scale-in alarm %v of %v, missing data %v: want %d of %d, not breaching", a["DatapointsToAlarm"], a["EvaluationPeriods"], a["TreatMissingData"], ScaleInMinutes, ScaleInMinutes)
+	}
+	var lagIn, cpuIn float64
+	for _, m := range a["Metrics"].([]any) {
+		if e, ok := m.(map[string]any)["Expression"].(string); ok {
+			if _, err := fmt.Sscanf(e, "IF(lag < %g AND cpu < %g, 1, 0)", &lagIn, &cpuIn); err != nil {
+				t.Fatalf("scale-in expression %q: %v", e, err)
+			}
+		}
+	}
+	if lagIn <= 0 || lagIn*5 > lagOut {
+		t.Errorf("scale-in below lag %v, scale-out above %v: no margin between them", lagIn, lagOut)
+	}
+	for n := minimum + 1; n <= maximum; n++ {
+		if after := cpuIn * n / (n - 1); after >= cpuTarget {
+			t.Errorf("removing one of %v tasks at CPU %v%% leaves %v%%: the CPU policy (target %v%%) would add it back", n, cpuIn, after, cpuTarget)
+		}
 	}
 }
 
@@ -176,7 +265,8 @@ func TestGlueTableOverTheFiles(t *testing.T) {
 		props.Prefix = "cdc/"
 		props.GlueTable = &GlueTableConfig{}
 		s := synth(t, props, stackOptions{nag: true})
-		if db := s.only(t, "AWS::Glue::Database"); jsonText(db["DatabaseInput"]) == "" || !strings.Contains(jsonText(db), `"Name":"keyspaces_cdc_s3"`) {
+		// The database is named after the stack ("Test"): unique in the account and region.
+		if db := s.only(t, "AWS::Glue::Database"); jsonText(db["DatabaseInput"]) == "" || !strings.Contains(jsonText(db), `"Name":"test"`) {
 			t.Errorf("database %s", jsonText(db))
 		}
 		input := s.only(t, "AWS::Glue::Table")["TableInput"].(map[string]any)

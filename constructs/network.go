@@ -3,9 +3,12 @@ package constructs
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
 // network is the VPC side of the construct: the VPC, the tasks' subnets and security groups,
@@ -15,6 +18,7 @@ type network struct {
 	subnets        *awsec2.SubnetSelection
 	securityGroups []awsec2.ISecurityGroup
 	endpoints      map[string]awsec2.IVpcEndpoint
+	endpointSG     awsec2.SecurityGroup // of the interface endpoints; nil without any
 }
 
 // KeyspacesStreamsEndpointService is the interface endpoint service of Keyspaces Streams.
@@ -23,16 +27,19 @@ func KeyspacesStreamsEndpointService() awsec2.InterfaceVpcEndpointAwsService {
 	return awsec2.NewInterfaceVpcEndpointAwsService(jsii.String("cassandra-streams"), jsii.String("api.aws"), nil, nil)
 }
 
-func newNetwork(scope constructs.Construct, s *settings, logRetention awslogs.RetentionDays) *network {
+func newNetwork(scope constructs.Construct, d *deployment, logsKey awskms.IKey) *network {
+	s := d.shared()
 	n := &network{endpoints: map[string]awsec2.IVpcEndpoint{}}
 	if s.createVpc {
-		n.vpc, n.subnets = newVpc(scope, s, logRetention)
+		n.vpc, n.subnets = newVpc(scope, s, logsKey)
 	} else {
 		n.vpc, n.subnets = s.ExistingVpc, existingSubnets(s)
 	}
 	n.securityGroups = s.SecurityGroups
+	var taskSG awsec2.SecurityGroup
 	if len(n.securityGroups) == 0 {
-		n.securityGroups = []awsec2.ISecurityGroup{newTaskSecurityGroup(scope, n.vpc)}
+		taskSG = newTaskSecurityGroup(scope, n.vpc, !s.createVpc)
+		n.securityGroups = []awsec2.ISecurityGroup{taskSG}
 	}
 	on := func(v *bool) bool {
 		if v == nil {
@@ -40,26 +47,96 @@ func newNetwork(scope constructs.Construct, s *settings, logRetention awslogs.Re
 		}
 		return *v
 	}
+	// No monitoring (CloudWatch) endpoint: the metrics are EMF lines in the logs, and Container
+	// Insights on Fargate is collected by ECS, not from the task. STS only when asked: the task
+	// gets its credentials from the ECS credential endpoint (169.254.170.2), never from STS.
+	// The Keyspaces (cassandra) endpoint only for Avro: JSON never calls the control plane
+	// (GetTable). AWS documents this endpoint for CQL on port 9142 and not for the HTTPS API the
+	// consumer calls; if it does not serve it, the schema falls back to the records' own types,
+	// loudly (docs/operations.md, SchemaFallback).
+	keyspaces := s.createVpc && d.anyAvro()
+	if s.KeyspacesEndpoint != nil {
+		keyspaces = *s.KeyspacesEndpoint
+	}
 	n.addInterfaceEndpoints(scope, []interfaceEndpoint{
-		{"Keyspaces", on(s.KeyspacesEndpoint), awsec2.InterfaceVpcEndpointAwsService_KEYSPACES()},
+		{"Keyspaces", keyspaces, awsec2.InterfaceVpcEndpointAwsService_KEYSPACES()},
 		{"KeyspacesStreams", on(s.KeyspacesStreamsEndpoint), KeyspacesStreamsEndpointService()},
 		{"EcrApi", on(s.EcrEndpoints), awsec2.InterfaceVpcEndpointAwsService_ECR()},
 		{"EcrDocker", on(s.EcrEndpoints), awsec2.InterfaceVpcEndpointAwsService_ECR_DOCKER()},
 		{"CloudWatchLogs", on(s.CloudWatchEndpoints), awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_LOGS()},
-		{"CloudWatchMonitoring", on(s.CloudWatchEndpoints), awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_MONITORING()},
-		{"Sts", on(s.StsEndpoint), awsec2.InterfaceVpcEndpointAwsService_STS()},
+		{"Sts", s.StsEndpoint != nil && *s.StsEndpoint, awsec2.InterfaceVpcEndpointAwsService_STS()},
 	})
-	n.addGatewayEndpoints(scope, s.RouteTableIds, []gatewayEndpoint{
+	gateways := []gatewayEndpoint{
 		{"DynamoDb", "dynamodb", on(s.DynamoDbEndpoint), awsec2.GatewayVpcEndpointAwsService_DYNAMODB()},
 		{"S3", "s3", on(s.S3Endpoint), awsec2.GatewayVpcEndpointAwsService_S3()},
-	})
+	}
+	n.addGatewayEndpoints(scope, s.RouteTableIds, gateways)
+	if len(s.RouteTableIds) > 0 && !on(s.DynamoDbEndpoint) && !on(s.S3Endpoint) {
+		awscdk.Annotations_Of(scope).AddWarningV2(jsii.String("keyspaces-cdc-s3:routeTableIdsUnused"),
+			jsii.String("RouteTableIds are given but no gateway endpoint is on (S3Endpoint, DynamoDbEndpoint): they are not used"))
+	}
+	if s.createVpc && taskSG != nil {
+		n.restrictTaskEgress(scope, taskSG, gateways)
+	}
 	return n
+}
+
+// restrictTaskEgress lets the tasks of the created (isolated) VPC send HTTPS only where a route
+// leads: the interface endpoints' security group and the prefix lists of the S3 and DynamoDB
+// gateway endpoints. CloudFormation cannot name an AWS-managed prefix list, so a custom resource
+// reads each id at deploy time (ec2:DescribePrefixLists).
+func (n *network) restrictTaskEgress(scope constructs.Construct, taskSG awsec2.SecurityGroup, gateways []gatewayEndpoint) {
+	https := awsec2.Port_Tcp(jsii.Number(443))
+	if n.endpointSG != nil {
+		taskSG.AddEgressRule(n.endpointSG, https, jsii.String("HTTPS to the interface endpoints"), nil)
+	}
+	for _, g := range gateways {
+		if g.enabled {
+			taskSG.AddEgressRule(awsec2.Peer_PrefixList(prefixListID(scope, g)), https, jsii.Sprintf("HTTPS to %s (gateway endpoint)", g.name), nil)
+		}
+	}
+}
+
+// prefixListID reads the id of the AWS-managed prefix list of a gateway endpoint's service
+// (com.amazonaws.<region>.<service>) at deploy time.
+func prefixListID(scope constructs.Construct, g gatewayEndpoint) *string {
+	name := jsii.Sprintf("com.amazonaws.%s.%s", *awscdk.Stack_Of(scope).Region(), g.name)
+	call := &customresources.AwsSdkCall{
+		Service: jsii.String("EC2"),
+		Action:  jsii.String("DescribePrefixLists"),
+		Parameters: map[string]any{
+			"Filters": []map[string]any{{"Name": "prefix-list-name", "Values": []*string{name}}},
+		},
+		PhysicalResourceId: customresources.PhysicalResourceId_Of(name),
+		OutputPaths:        jsii.Strings("PrefixLists.0.PrefixListId"),
+	}
+	cr := customresources.NewAwsCustomResource(scope, jsii.String(g.id+"PrefixList"), &customresources.AwsCustomResourceProps{
+		OnCreate: call,
+		OnUpdate: call,
+		// ec2:DescribePrefixLists has no resource-level permission.
+		Policy:              customresources.AwsCustomResourcePolicy_FromSdkCalls(&customresources.SdkCallsPolicyOptions{Resources: customresources.AwsCustomResourcePolicy_ANY_RESOURCE()}),
+		InstallLatestAwsSdk: jsii.Bool(false),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(cr, &[]*cdknag.NagPackSuppression{{
+		Id:        jsii.String("AwsSolutions-IAM5"),
+		Reason:    jsii.String("ec2:DescribePrefixLists supports no resource-level permission; it only reads the ids of AWS-managed prefix lists."),
+		AppliesTo: &[]any{"Resource::*"},
+	}}, jsii.Bool(true))
+	// CDK's one provider function for every AwsCustomResource of the stack, named by a fixed id.
+	if provider := awscdk.Stack_Of(scope).Node().TryFindChild(jsii.String("AWS679f53fac002430cb0da5b7982bd2287")); provider != nil {
+		cdknag.NagSuppressions_AddResourceSuppressions(provider, &[]*cdknag.NagPackSuppression{{
+			Id:        jsii.String("AwsSolutions-IAM4"),
+			Reason:    jsii.String("CDK's AwsCustomResource provider writes its own logs with AWSLambdaBasicExecutionRole (logs:CreateLogGroup, CreateLogStream, PutLogEvents); it runs only at deploy time to read prefix list ids."),
+			AppliesTo: &[]any{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
+		}}, jsii.Bool(true))
+	}
+	return cr.GetResponseField(jsii.String("PrefixLists.0.PrefixListId"))
 }
 
 // newVpc creates the VPC: private isolated subnets in MaxAzs zones, no NAT, flow logs of
 // rejected traffic.
-func newVpc(scope constructs.Construct, s *settings, logRetention awslogs.RetentionDays) (awsec2.IVpc, *awsec2.SubnetSelection) {
-	flowLogs := awslogs.NewLogGroup(scope, jsii.String("FlowLogs"), &awslogs.LogGroupProps{Retention: logRetention})
+func newVpc(scope constructs.Construct, s *settings, logsKey awskms.IKey) (awsec2.IVpc, *awsec2.SubnetSelection) {
+	flowLogs := awslogs.NewLogGroup(scope, jsii.String("FlowLogs"), &awslogs.LogGroupProps{Retention: s.logRetention(), EncryptionKey: logsKey})
 	maxAzs := 2
 	if s.MaxAzs != 0 {
 		maxAzs = s.MaxAzs
@@ -98,14 +175,18 @@ func existingSubnets(s *settings) *awsec2.SubnetSelection {
 	return &awsec2.SubnetSelection{Subnets: subnets}
 }
 
-// newTaskSecurityGroup allows the tasks no inbound traffic and outbound HTTPS only.
-func newTaskSecurityGroup(scope constructs.Construct, vpc awsec2.IVpc) awsec2.SecurityGroup {
+// newTaskSecurityGroup allows the tasks no inbound traffic and outbound HTTPS only: to any
+// address in a given VPC (whose routes, NAT or other endpoints, the construct does not know),
+// else only where restrictTaskEgress says.
+func newTaskSecurityGroup(scope constructs.Construct, vpc awsec2.IVpc, httpsAnywhere bool) awsec2.SecurityGroup {
 	sg := awsec2.NewSecurityGroup(scope, jsii.String("ServiceSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:              vpc,
 		Description:      jsii.String("keyspaces-cdc-s3 tasks: no inbound, outbound HTTPS only (every AWS API the consumer calls)"),
 		AllowAllOutbound: jsii.Bool(false),
 	})
-	sg.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to AWS APIs and VPC endpoints"), nil)
+	if httpsAnywhere {
+		sg.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to AWS APIs and VPC endpoints"), nil)
+	}
 	return sg
 }
 
@@ -119,13 +200,12 @@ type interfaceEndpoint struct {
 // addInterfaceEndpoints creates the enabled interface endpoints in the tasks' subnets, with
 // private DNS, reachable from the tasks' security groups only.
 func (n *network) addInterfaceEndpoints(scope constructs.Construct, endpoints []interfaceEndpoint) {
-	var endpointSG awsec2.SecurityGroup
 	for _, e := range endpoints {
 		if !e.enabled {
 			continue
 		}
-		if endpointSG == nil {
-			endpointSG = n.newEndpointSecurityGroup(scope)
+		if n.endpointSG == nil {
+			n.endpointSG = n.newEndpointSecurityGroup(scope)
 		}
 		subnets := *n.subnets
 		subnets.OnePerAz = jsii.Bool(true)
@@ -134,7 +214,7 @@ func (n *network) addInterfaceEndpoints(scope constructs.Construct, endpoints []
 			Service:           e.service,
 			Subnets:           &subnets,
 			Open:              jsii.Bool(false),
-			SecurityGroups:    &[]awsec2.ISecurityGroup{endpointSG},
+			SecurityGroups:    &[]awsec2.ISecurityGroup{n.endpointSG},
 			PrivateDnsEnabled: jsii.Bool(true),
 		})
 	}

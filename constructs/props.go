@@ -29,7 +29,8 @@ const GoMemLimitPercent = 80
 // Architectures lists the CPU architectures of the Fargate task (and of the built image).
 var Architectures = []string{"ARM64", "X86_64"}
 
-// KeyspacesCdcToS3Props configures KeyspacesCdcToS3. Only Keyspace and Table are required.
+// KeyspacesCdcToS3Props configures KeyspacesCdcToS3. Only Keyspace and Table are required
+// (or Tables, for several tables in one deployment).
 //
 // The props that are settings of the consumer (Keyspace to LogLevel below, each naming its
 // environment variable) take their defaults and allowed values from the consumer's table of
@@ -41,10 +42,23 @@ var Architectures = []string{"ARM64", "X86_64"}
 type KeyspacesCdcToS3Props struct {
 	// ---- source ------------------------------------------------------------------------
 
-	// Keyspace of the table whose changes are read (CDC_KEYSPACE). Required.
+	// Keyspace of the table whose changes are read (CDC_KEYSPACE). Required; with Tables, the
+	// keyspace of the tables that name none.
 	Keyspace string
-	// Table whose changes are read (CDC_TABLE). Required.
+	// Table whose changes are read (CDC_TABLE). Required, unless Tables is given.
 	Table string
+	// Tables are several tables read by one deployment: they share the network (VPC,
+	// endpoints, security groups), the cluster, the bucket (each table under its own keys), the
+	// image, the alarm topic and the dashboard; each gets its own service, lease table, task
+	// role (its stream, table and keys only), log group, alarms, metrics dimension, autoscaling
+	// and Glue table. A field left zero in a TableProps takes the field of the same name here.
+	// Default: none — one table, Keyspace.Table, whose resources keep the construct's own ids.
+	Tables []TableProps
+	// NestedStacks puts each table of Tables in its own nested stack. A stack holds at most 500
+	// resources and a table needs 12 to 20: without it about 30 tables fit. Choose it before the
+	// first deployment: moving a table into or out of a nested stack replaces its lease table
+	// (its checkpoints start over). Default: false.
+	NestedStacks bool
 	// StreamArn of the table's CDC stream (CDC_STREAM_ARN). Default: empty — the consumer reads the newest
 	// ENABLED stream of Keyspace.Table, and the task role may read any stream of that table
 	// (plus cassandra:ListStreams). Its keyspace and table must be Keyspace and Table.
@@ -70,7 +84,9 @@ type KeyspacesCdcToS3Props struct {
 	// BucketRemovalPolicyDestroy deletes the created buckets (and their objects) with the stack.
 	// Default: false — buckets are retained.
 	BucketRemovalPolicyDestroy bool
-	// Prefix of every object key, e.g. "cdc/" (CDC_PREFIX). Default: empty.
+	// Prefix of every object key, e.g. "cdc/" (CDC_PREFIX). Default: empty in the created
+	// bucket (which is the stack's own); "<stack name>/" in ExistingBucket, so two stacks
+	// reading the same table into one bucket never write the same keys.
 	Prefix string
 	// Format of the files: JSON Lines or Avro OCF (CDC_FORMAT). Default: the consumer's.
 	Format string
@@ -82,9 +98,11 @@ type KeyspacesCdcToS3Props struct {
 
 	// ---- consumer ----------------------------------------------------------------------
 
-	// ApplicationName names the deployment in metrics (dimension Application), logs, the
-	// dashboard and alarms (CDC_APPLICATION_NAME): 1-64 of letters, digits, '.', '_', '-'.
-	// Default: the consumer's.
+	// ApplicationName names the table's consumer in metrics (dimension Application), logs, the
+	// dashboard and alarm names (CDC_APPLICATION_NAME): 1-64 of letters, digits, '.', '_', '-'.
+	// It must be unique in the account and region, or two deployments read each other's
+	// metrics. Default: "<stack name>-<keyspace>-<table>" (cut to 64 with a hash when longer).
+	// With Tables it is the prefix of each table's: "<ApplicationName>-<keyspace>-<table>".
 	ApplicationName string
 	// StartPosition of new leases (CDC_START_POSITION). Default: the consumer's.
 	StartPosition string
@@ -140,8 +158,12 @@ type KeyspacesCdcToS3Props struct {
 	MemoryMiB int
 	// Architecture of the task and image: ARM64 or X86_64. Default: ARM64.
 	Architecture string
-	// LogRetention of the container logs. Default: one month.
+	// LogRetention of the container logs and the VPC flow logs. Default: one year (AWS Control
+	// Tower's CT.CLOUDWATCH.PR.2 asks for at least a year).
 	LogRetention awslogs.RetentionDays
+	// LogEncryptionKey encrypts the log groups (the key policy must let CloudWatch Logs use
+	// it). Default: a key is created (rotation on) for the deployment's log groups.
+	LogEncryptionKey awskms.IKey
 	// StopTimeout of the container: time between SIGTERM and SIGKILL for the final flush.
 	// Default (and Fargate's maximum): 120s.
 	StopTimeout time.Duration
@@ -165,12 +187,13 @@ type KeyspacesCdcToS3Props struct {
 	RouteTableIds []string
 
 	// Endpoint switches. Default for each: on when the construct creates the VPC, off with
-	// ExistingVpc. Interface endpoints enable private DNS; gateway endpoints are free.
-	KeyspacesEndpoint        *bool // com.amazonaws.<region>.cassandra (interface)
+	// ExistingVpc (StsEndpoint: off). Interface endpoints enable private DNS; gateway
+	// endpoints are free.
+	KeyspacesEndpoint        *bool // com.amazonaws.<region>.cassandra (interface); default on only when a table writes Avro
 	KeyspacesStreamsEndpoint *bool // api.aws.<region>.cassandra-streams (interface)
 	EcrEndpoints             *bool // ecr.api and ecr.dkr (interface): image pulls
-	CloudWatchEndpoints      *bool // logs and monitoring (interface): logs and EMF metrics
-	StsEndpoint              *bool // sts (interface)
+	CloudWatchEndpoints      *bool // logs (interface): the logs and their EMF metrics
+	StsEndpoint              *bool // sts (interface): nothing in the task calls STS; default off
 	DynamoDbEndpoint         *bool // dynamodb (gateway): the lease table
 	S3Endpoint               *bool // s3 (gateway): the files and image layers
 
@@ -183,9 +206,15 @@ type KeyspacesCdcToS3Props struct {
 	// Alarms tunes or disables each alarm. Default: every alarm on with the defaults of
 	// AlarmsConfig.
 	Alarms AlarmsConfig
-	// AlarmTopic receives every alarm and OK transition. Default: none, unless CreateAlarmTopic.
+	// AlarmTopic receives every alarm and OK transition. Default: a topic is created (SSL
+	// only), so every alarm has an action and whoever is on call can subscribe (email, chat,
+	// pager) without a redeploy; until AlarmEmails or another subscription exists, synth warns
+	// that the alarms notify nobody.
 	AlarmTopic awssns.ITopic
-	// CreateAlarmTopic creates an SNS topic (SSL only) for the alarms. Default: false.
+	// CreateAlarmTopic is kept so code that set it still compiles: the topic is created
+	// unless AlarmTopic is given.
+	//
+	// Deprecated: the topic is created by default.
 	CreateAlarmTopic bool
 	// AlarmEmails subscribe to the created topic. Default: none.
 	AlarmEmails []string
@@ -193,6 +222,37 @@ type KeyspacesCdcToS3Props struct {
 	Autoscaling *AutoscalingConfig
 	// GlueTable creates a Glue database and table over the files (Athena). Default: nil — none.
 	GlueTable *GlueTableConfig
+}
+
+// TableProps is one table of a deployment that reads several (KeyspacesCdcToS3Props.Tables).
+// Every field left zero takes the value of the field of the same name of
+// KeyspacesCdcToS3Props, which documents it; a nested config given here (Autoscaling,
+// GlueTable) replaces that one whole. A bool can only turn a setting on.
+type TableProps struct {
+	Keyspace string // default: KeyspacesCdcToS3Props.Keyspace
+	Table    string // required
+	// ApplicationName, the table's metrics dimension and the prefix of its alarm names.
+	// Default: KeyspacesCdcToS3Props.ApplicationName (or the stack's name) + "-<keyspace>-<table>".
+	ApplicationName    string
+	StreamArn          string
+	KeyspacesRegion    string
+	Prefix             string
+	Format             string
+	Compression        string
+	CellMetadata       bool
+	StartPosition      string
+	FlushRecords       int
+	FlushBytes         int64
+	FlushInterval      time.Duration
+	MaxLeasesPerWorker int
+	MaxStealsPerCycle  int
+	PollInterval       time.Duration
+	LogLevel           string
+	DesiredCount       *int
+	Cpu                int
+	MemoryMiB          int
+	Autoscaling        *AutoscalingConfig
+	GlueTable          *GlueTableConfig
 }
 
 // AlarmConfig tunes one alarm. The zero value keeps the alarm's defaults.
@@ -226,26 +286,34 @@ type AlarmsConfig struct {
 	// Throttling: GetRecords throttles, sustained. Default: at least 60 per 5-minute period for
 	// 3 periods.
 	Throttling AlarmConfig
+	// SchemaFallback (Avro only): an Avro schema derived from the records alone because the
+	// table's definition (Keyspaces GetTable) was unavailable. Default: at least 1 in one
+	// 5-minute period.
+	SchemaFallback AlarmConfig
 }
 
-// AutoscalingConfig scales the service between MinTasks and MaxTasks.
+// AutoscalingConfig scales the service between MinTasks and MaxTasks: lag and CPU each add
+// tasks; one task at a time is removed only while both are low (constructs/autoscaling.go).
 type AutoscalingConfig struct {
-	// MinTasks of the service. Default: 1.
+	// MinTasks of the service: the floor of every scale-in. Default: DesiredCount (the
+	// standby); less than DesiredCount is an error.
 	MinTasks int
 	// MaxTasks of the service. Required. Set it to no more than the stream's shard count:
 	// one task reads a shard at a time, so tasks beyond the shard count hold no lease.
 	MaxTasks int
-	// TargetCpuPercent of the CPU target-tracking policy. Default: 70.
+	// TargetCpuPercent of the CPU target-tracking policy (scale-out only). Default: 70.
 	TargetCpuPercent float64
-	// LagThresholdMillis adds a task while MillisBehindLatest stays above it (two above 5×),
-	// and allows removing one below a tenth of it. Default: 60000.
+	// LagThresholdMillis adds a task while MillisBehindLatest stays above it (two above 5×).
+	// A task is removed only while lag stays under a tenth of it and CPU under half of
+	// TargetCpuPercent, for 15 minutes. Default: 60000.
 	LagThresholdMillis float64
 }
 
 // GlueTableConfig describes the Glue database and table over the files.
 type GlueTableConfig struct {
-	// DatabaseName of the created Glue database. Default: ApplicationName with every
-	// character outside [a-z0-9_] replaced by '_'.
+	// DatabaseName of the created Glue database (one per name, shared by the tables that
+	// name it). Default: the stack's name, lowercased, every character outside [a-z0-9_]
+	// replaced by '_' (a database name is unique in the account and region).
 	DatabaseName string
 	// TableName of the Glue table. Default: <keyspace>_<table>, lowercased.
 	TableName string

@@ -2,8 +2,10 @@ package constructs
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -14,27 +16,77 @@ import (
 // binary probes its own /healthz.
 var HealthCheckCommand = []string{"CMD", "/keyspaces-cdc-s3", "healthcheck"}
 
-// compute is the ECS side: the cluster, the task definition and the service.
+// ContainerUser is the user:group the container runs as, named in the task definition so that
+// any image (ImageUri, ContainerImage) runs as it and never as root: distroless's nonroot
+// (uid and gid 65532), the USER of consumer/Dockerfile.
+const ContainerUser = "65532:65532"
+
+// compute is the ECS side of one table: its task definition and service (in the shared cluster).
 type compute struct {
-	cluster   awsecs.Cluster
 	taskDef   awsecs.FargateTaskDefinition
 	container awsecs.ContainerDefinition
 	service   awsecs.FargateService
 	logGroup  awslogs.LogGroup
 }
 
-func newCompute(scope constructs.Construct, s *settings, net *network, st *storage, img *image, role awsiam.Role) *compute {
-	c := &compute{}
-	c.cluster = awsecs.NewCluster(scope, jsii.String("Cluster"), &awsecs.ClusterProps{
+// newCluster is the cluster of every table's service, with Container Insights.
+func newCluster(scope constructs.Construct, net *network) awsecs.Cluster {
+	return awsecs.NewCluster(scope, jsii.String("Cluster"), &awsecs.ClusterProps{
 		Vpc:                 net.vpc,
 		ContainerInsightsV2: awsecs.ContainerInsights_ENABLED,
 	})
+}
 
-	retention := s.LogRetention
-	if retention == "" {
-		retention = awslogs.RetentionDays_ONE_MONTH
+// logRetention is the retention of the log groups: LogRetention, else one year (Control
+// Tower's CT.CLOUDWATCH.PR.2 asks for at least a year; EMF lines are about 1.6 KB a minute per
+// task, so a year of a task's logs is under a gigabyte).
+func (s *settings) logRetention() awslogs.RetentionDays {
+	if s.LogRetention == "" {
+		return awslogs.RetentionDays_ONE_YEAR
 	}
-	c.logGroup = awslogs.NewLogGroup(scope, jsii.String("Logs"), &awslogs.LogGroupProps{Retention: retention})
+	return s.LogRetention
+}
+
+// newLogsKey encrypts every log group of the deployment (Control Tower's CT.CLOUDWATCH.PR.3):
+// LogEncryptionKey, else one created key (rotation on, about $1 a month) that only CloudWatch
+// Logs of this account and region may use, for log groups.
+func newLogsKey(scope constructs.Construct, s *settings) awskms.IKey {
+	if s.LogEncryptionKey != nil {
+		return s.LogEncryptionKey
+	}
+	stack := awscdk.Stack_Of(scope)
+	key := awskms.NewKey(scope, jsii.String("LogsKey"), &awskms.KeyProps{
+		Description:       jsii.Sprintf("keyspaces-cdc-s3: the log groups of stack %s", s.stackName),
+		EnableKeyRotation: jsii.Bool(true),
+	})
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchLogsOfThisAccount"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.Sprintf("logs.%s.amazonaws.com", *stack.Region()), nil)},
+		Actions:    jsii.Strings("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"ArnLike": map[string]any{
+			"kms:EncryptionContext:aws:logs:arn": jsii.Sprintf("arn:%s:logs:%s:%s:log-group:*", *stack.Partition(), *stack.Region(), *stack.Account()),
+		}},
+	}), nil)
+	// Only AWS services may create grants on the key (Control Tower's CT.KMS.PR.3).
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("GrantsOnlyForAwsServices"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("kms:CreateGrant"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"BoolIfExists": map[string]any{
+			"kms:GrantIsForAWSResource": "false",
+			"aws:PrincipalIsAWSService": "false",
+		}},
+	}), nil)
+	return key
+}
+
+func newCompute(scope constructs.Construct, s *settings, sh *shared, leaseTable awsdynamodb.Table, role awsiam.Role) *compute {
+	c := &compute{}
+	net, img := sh.net, sh.image
+	c.logGroup = awslogs.NewLogGroup(scope, jsii.String("Logs"), &awslogs.LogGroupProps{Retention: s.logRetention(), EncryptionKey: sh.logsKey})
 
 	arch, family := awsecs.CpuArchitecture_ARM64(), awsecs.OperatingSystemFamily_LINUX()
 	if s.architecture == "X86_64" {
@@ -50,7 +102,7 @@ func newCompute(scope constructs.Construct, s *settings, net *network, st *stora
 		img.ecr.GrantPull(c.taskDef.ObtainExecutionRole())
 	}
 
-	env := consumerEnvironment(scope, s, st.bucket, st.leaseTable.TableName())
+	env := consumerEnvironment(scope, s, sh.storage.bucket, leaseTable.TableName())
 	c.container = c.taskDef.AddContainer(jsii.String("consumer"), &awsecs.ContainerDefinitionOptions{
 		Image:       img.image,
 		Environment: &env,
@@ -70,7 +122,10 @@ func newCompute(scope constructs.Construct, s *settings, net *network, st *stora
 		},
 		StopTimeout:            awscdk.Duration_Seconds(jsii.Number(s.stopTimeout.Seconds())),
 		ReadonlyRootFilesystem: jsii.Bool(true),
-		Essential:              jsii.Bool(true),
+		User:                   jsii.String(ContainerUser),
+		// The task's memory is the container's hard limit: it is the only container.
+		MemoryLimitMiB: jsii.Number(float64(s.MemoryMiB)),
+		Essential:      jsii.Bool(true),
 	})
 	// The root filesystem is read-only; /tmp is a task-local scratch volume for whatever the
 	// Go runtime or SDK spills (os.TempDir).
@@ -88,7 +143,7 @@ func newCompute(scope constructs.Construct, s *settings, net *network, st *stora
 
 	subnets := net.subnets
 	c.service = awsecs.NewFargateService(scope, jsii.String("Service"), &awsecs.FargateServiceProps{
-		Cluster:        c.cluster,
+		Cluster:        sh.cluster,
 		TaskDefinition: c.taskDef,
 		DesiredCount:   jsii.Number(float64(s.desiredCount)),
 		AssignPublicIp: jsii.Bool(false),

@@ -9,11 +9,11 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
-// storage is where the consumer keeps its output (the bucket) and its progress (the lease table).
+// storage is where the consumers keep their output: the bucket, shared by the tables (each
+// writes under its own keys).
 type storage struct {
 	bucket     awss3.IBucket
 	accessLogs awss3.Bucket // nil with ExistingBucket
-	leaseTable awsdynamodb.Table
 }
 
 // defaultLifecycleRules keeps a versioned bucket tidy: replays overwrite keys with identical
@@ -35,9 +35,6 @@ func newStorage(scope constructs.Construct, s *settings) *storage {
 	if s.ExistingBucket != nil {
 		st.bucket = s.ExistingBucket
 	} else {
-		if region := awscdk.Stack_Of(scope).Region(); s.S3Region != "" && (*awscdk.Token_IsUnresolved(region) || *region != s.S3Region) {
-			panic(&ValidationError{Prop: "S3Region", Message: "needs ExistingBucket: a created bucket lives in the stack's region, and the stack's region is not " + s.S3Region})
-		}
 		st.accessLogs = awss3.NewBucket(scope, jsii.String("AccessLogsBucket"), &awss3.BucketProps{
 			BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 			EnforceSSL:        jsii.Bool(true),
@@ -81,18 +78,37 @@ func newStorage(scope constructs.Construct, s *settings) *storage {
 			props.BucketKeyEnabled = jsii.Bool(true)
 		}
 		st.bucket = awss3.NewBucket(scope, jsii.String("Bucket"), props)
+		for _, b := range []awss3.Bucket{st.accessLogs, st.bucket.(awss3.Bucket)} {
+			eventBridge(b)
+		}
 	}
 
-	// No TableName: CloudFormation names the table after the stack and construct path, so two
-	// deployments never share one; the consumer gets the name through CDC_LEASE_TABLE.
-	st.leaseTable = awsdynamodb.NewTable(scope, jsii.String("LeaseTable"), &awsdynamodb.TableProps{
+	return st
+}
+
+// newLeaseTable is a table's progress: its leases and checkpoints. No TableName:
+// CloudFormation names the table after the stack and construct path, so two deployments (or
+// two tables) never share one; the consumer gets the name through CDC_LEASE_TABLE.
+func newLeaseTable(scope constructs.Construct) awsdynamodb.Table {
+	return awsdynamodb.NewTable(scope, jsii.String("LeaseTable"), &awsdynamodb.TableProps{
 		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String("leaseKey"), Type: awsdynamodb.AttributeType_STRING},
 		BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
 		},
-		Encryption:    awsdynamodb.TableEncryption_AWS_MANAGED,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		Encryption: awsdynamodb.TableEncryption_AWS_MANAGED,
+		// The checkpoints are the only record of what is safely in S3: a deleted table means
+		// re-reading the stream's 24 hours. Deletion protection stops a delete by hand too.
+		DeletionProtection: jsii.Bool(true),
+		RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
 	})
-	return st
+}
+
+// eventBridge sends the bucket's object events to Amazon EventBridge (Control Tower's
+// CT.S3.PR.4), so whatever reads the files can start on a new one. Set on the bucket itself:
+// CDK's EventBridgeEnabled adds a notifications custom resource (a Lambda function) for it.
+// Events of AWS services on the default bus cost nothing; rules that match them do.
+func eventBridge(b awss3.Bucket) {
+	cfn := b.Node().DefaultChild().(awss3.CfnBucket)
+	cfn.AddPropertyOverride(jsii.String("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled"), true)
 }

@@ -2,32 +2,39 @@ package constructs
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
 // Lease table actions of the consumer: the calls consumer/lease makes (conditional
-// UpdateItem and DeleteItem, GetItem, Scan; DescribeTable when it waits for the table). Not
-// granted: CreateTable (the construct creates the table), PutItem and Query (never called).
+// UpdateItem and DeleteItem, GetItem, Scan). Not granted: CreateTable and DescribeTable (only
+// CDC_CREATE_LEASE_TABLE calls them, for local runs; the construct creates the table and never
+// sets it), PutItem and Query (never called).
 var leaseTableActions = []string{
-	"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:DescribeTable",
+	"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan",
 }
 
-// Object actions of the sink: whole-object and multipart uploads, reads of its own objects
-// (schema versions already written, replays).
+// Object actions of the sink (consumer/sink through the s3 manager uploader): PutObject, and
+// above the multipart threshold CreateMultipartUpload, UploadPart and CompleteMultipartUpload,
+// which s3:PutObject also authorizes, and AbortMultipartUpload when an upload fails. Not
+// granted: GetObject, HeadObject and ListMultipartUploadParts (ListParts): no code path of the
+// consumer reads an object or lists parts.
 var objectActions = []string{
-	"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+	"s3:PutObject", "s3:AbortMultipartUpload",
 }
 
-// keyPrefixes are the key prefixes the consumer writes under: the data of its one table,
-// the poison records and the Avro schemas.
+// keyPrefixes are the key prefixes the consumer of one table writes under: its data, its
+// poison records and its Avro schemas (consumer/sink's DataKey, ErrorKey and SchemaKey).
 func keyPrefixes(s *settings) []string {
+	table := s.Keyspace + "/" + s.Table + "/"
 	return []string{
-		s.Prefix + s.Keyspace + "/" + s.Table + "/",
-		s.Prefix + "_errors/",
-		s.Prefix + "_schemas/",
+		s.Prefix + table,
+		s.Prefix + "_errors/" + table,
+		s.Prefix + "_schemas/" + table,
 	}
 }
 
@@ -48,7 +55,7 @@ func tableArn(scope constructs.Construct, s *settings) *string {
 
 // newTaskRole writes the task role's policy by hand, one statement per need, each on the
 // narrowest resource the service authorization reference allows.
-func newTaskRole(scope constructs.Construct, s *settings, st *storage) awsiam.Role {
+func newTaskRole(scope constructs.Construct, s *settings, bucket awss3.IBucket, leaseTable awsdynamodb.Table) awsiam.Role {
 	stack := awscdk.Stack_Of(scope)
 	role := awsiam.NewRole(scope, jsii.String("TaskRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
@@ -81,27 +88,26 @@ func newTaskRole(scope constructs.Construct, s *settings, st *storage) awsiam.Ro
 		table,
 		jsii.Sprintf("arn:%s:cassandra:%s:%s:/keyspace/system*", *stack.Partition(), *keyspacesRegion(scope, s), *stack.Account()),
 	}, nil)
-	add("Leases", leaseTableActions, []*string{st.leaseTable.TableArn()}, nil)
+	add("Leases", leaseTableActions, []*string{leaseTable.TableArn()}, nil)
 
 	// No s3:ListBucket: the sink never lists. Without it S3 answers 403, not 404, for a missing
 	// key, so existence checks use conditional writes (If-None-Match), which PutObject covers.
 	var objects []*string
 	for _, p := range keyPrefixes(s) {
-		objects = append(objects, st.bucket.ArnForObjects(jsii.String(p+"*")))
+		objects = append(objects, bucket.ArnForObjects(jsii.String(p+"*")))
 	}
 	add("WriteFiles", objectActions, objects, nil)
 	if s.BucketEncryptionKey != nil {
 		s.BucketEncryptionKey.Grant(role, jsii.String("kms:GenerateDataKey"), jsii.String("kms:Decrypt"))
 	}
-	add("PutMetrics", []string{"cloudwatch:PutMetricData"}, []*string{jsii.String("*")},
-		map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": s.MetricsNamespace}})
+	// No cloudwatch:PutMetricData: the metrics are EMF lines in the logs, which the
+	// execution role's log driver writes.
 
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("Each wildcard is the narrowest the services allow: cloudwatch:PutMetricData and cassandra:ListStreams " +
-			"support no resource ARN (PutMetricData is pinned to one namespace by condition; ListStreams is granted only without a stream ARN); " +
-			"stream/* is the table's own streams when no stream ARN is given; system* is the system keyspaces that GetTable reads; " +
-			"the S3 object ARNs are the consumer's three key prefixes (its table's data, _errors/, _schemas/)."),
+		Reason: jsii.String("Each wildcard is the narrowest the services allow: cassandra:ListStreams supports no resource ARN " +
+			"(granted only without a stream ARN); stream/* is the table's own streams when no stream ARN is given; system* is the system " +
+			"keyspaces that GetTable reads; the S3 object ARNs are the consumer's three key prefixes of its one table (data, _errors/, _schemas/)."),
 		AppliesTo: &[]any{
 			"Resource::*",
 			cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:cassandra:.*:\/keyspace\/(system\*|[A-Za-z0-9_]+\/table\/[A-Za-z0-9_]+\/stream\/\*)$/`)},

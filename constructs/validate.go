@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/config"
 )
 
@@ -59,19 +61,23 @@ func FargateCPUs() []int {
 	return cpus
 }
 
-// settings are the props with every default applied, as the construct uses them.
+// settings are the props of one table with every default applied, as the construct uses
+// them. The shared props (network, bucket, image...) are the same in every table's settings.
 type settings struct {
 	KeyspacesCdcToS3Props
 	desiredCount int
 	architecture string // ARM64 | X86_64
 	stopTimeout  time.Duration
 	createVpc    bool
+	stackName    string // the stack's name, "" when unknown (Validate)
+	id           string // the table's scope id with Tables ("<keyspace>.<table>"); "" for the one table
 }
 
 // Validate checks the props without building anything, so apps can report a bad parameter
-// before synth. Its error is a *ValidationError.
+// before synth. Its error is a *ValidationError. ValidateIn also checks what depends on the
+// stack.
 func (p *KeyspacesCdcToS3Props) Validate() error {
-	_, err := p.resolve()
+	_, err := p.resolve("")
 	return err
 }
 
@@ -86,12 +92,9 @@ func oneOf(prop, value string, allowed []string) error {
 	return bad(prop, "%q is not allowed: one of %s", value, strings.Join(allowed, ", "))
 }
 
-// resolve validates the props and applies the defaults, into a copy: p is not changed.
-func (p *KeyspacesCdcToS3Props) resolve() (*settings, error) {
-	if p == nil {
-		return nil, bad("Keyspace", "required: the keyspace of the table to read (props are nil)")
-	}
-	s := &settings{KeyspacesCdcToS3Props: *p}
+// resolveTable validates the props of one table and applies the defaults, into a copy.
+func resolveTable(p KeyspacesCdcToS3Props, stackName, id string) (*settings, error) {
+	s := &settings{KeyspacesCdcToS3Props: p, stackName: stackName, id: id}
 	steps := []func() error{
 		s.resolveConsumer, s.checkBucket, s.checkExtraEnvironment, s.checkImage,
 		s.resolveCompute, s.resolveNetwork,
@@ -203,7 +206,34 @@ func (s *settings) resolveNetwork() error {
 	case s.MaxAzs < 0 || s.MaxAzs > 6:
 		return bad("MaxAzs", "%d is out of range: 1 to 6 (0: 2)", s.MaxAzs)
 	}
+	gateway := (s.S3Endpoint != nil && *s.S3Endpoint) || (s.DynamoDbEndpoint != nil && *s.DynamoDbEndpoint)
+	if !s.createVpc && gateway && len(s.RouteTableIds) == 0 && !routeTablesKnown(s.ExistingVpc, existingSubnets(s)) {
+		return bad("RouteTableIds", "required with ExistingVpc and S3Endpoint or DynamoDbEndpoint: a gateway endpoint goes into route tables, "+
+			"and the given VPC does not know the route tables of its subnets (imported without them); give the route tables of the tasks' subnets, "+
+			"or leave the gateway endpoints off")
+	}
 	return nil
+}
+
+// routeTablesKnown says whether the subnets the gateway endpoints would take their route
+// tables from know them: a VPC imported without route table ids does not (and CDK would stop
+// with "Can't add a gateway endpoint to VPC; route table IDs are not available").
+func routeTablesKnown(vpc awsec2.IVpc, subnets *awsec2.SubnetSelection) (known bool) {
+	defer func() {
+		if recover() != nil {
+			known = false
+		}
+	}()
+	selected := vpc.SelectSubnets(subnets).Subnets
+	if selected == nil || len(*selected) == 0 {
+		return false
+	}
+	for _, sn := range *selected {
+		if rt := sn.RouteTable(); rt == nil || rt.RouteTableId() == nil || *rt.RouteTableId() == "" {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *settings) checkAlarms() error {
@@ -211,6 +241,7 @@ func (s *settings) checkAlarms() error {
 		"Alarms.Lag": s.Alarms.Lag, "Alarms.Stalled": s.Alarms.Stalled,
 		"Alarms.PoisonRecords": s.Alarms.PoisonRecords, "Alarms.TrimmedData": s.Alarms.TrimmedData,
 		"Alarms.RunningTasks": s.Alarms.RunningTasks, "Alarms.Throttling": s.Alarms.Throttling,
+		"Alarms.SchemaFallback": s.Alarms.SchemaFallback,
 	}
 	for name, a := range alarms {
 		switch {
@@ -227,10 +258,7 @@ func (s *settings) checkAlarms() error {
 
 func (s *settings) checkAlarmTopic() error {
 	if s.AlarmTopic != nil && (s.CreateAlarmTopic || len(s.AlarmEmails) > 0) {
-		return bad("AlarmTopic", "give either AlarmTopic or CreateAlarmTopic/AlarmEmails, not both")
-	}
-	if len(s.AlarmEmails) > 0 && !s.CreateAlarmTopic {
-		return bad("AlarmEmails", "need CreateAlarmTopic (or subscribe them to your own AlarmTopic)")
+		return bad("AlarmTopic", "give either AlarmTopic or AlarmEmails (subscribed to the created topic), not both")
 	}
 	for _, e := range s.AlarmEmails {
 		if !strings.Contains(e, "@") {
@@ -249,7 +277,7 @@ func (s *settings) resolveAutoscaling() error {
 	a := *s.Autoscaling
 	s.Autoscaling = &a
 	if a.MinTasks == 0 {
-		a.MinTasks = 1
+		a.MinTasks = max(s.desiredCount, 1)
 	}
 	if a.TargetCpuPercent == 0 {
 		a.TargetCpuPercent = 70
@@ -260,6 +288,8 @@ func (s *settings) resolveAutoscaling() error {
 	switch {
 	case a.MinTasks < 1:
 		return bad("Autoscaling.MinTasks", "%d is out of range: 1 or more", a.MinTasks)
+	case a.MinTasks < s.desiredCount:
+		return bad("Autoscaling.MinTasks", "%d is below DesiredCount %d: scaling in would remove the standby task that takes over leases (lower DesiredCount to run fewer tasks)", a.MinTasks, s.desiredCount)
 	case a.MaxTasks < a.MinTasks || a.MaxTasks > 1000:
 		return bad("Autoscaling.MaxTasks", "%d is out of range: MinTasks (%d) to 1000, and no more than the stream's shard count", a.MaxTasks, a.MinTasks)
 	case a.TargetCpuPercent < 1 || a.TargetCpuPercent > 100:

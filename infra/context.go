@@ -24,9 +24,15 @@ func (e *ParamError) Error() string {
 // strings, values from cdk.json with their JSON types: every getter accepts both.
 type appContext struct {
 	app awscdk.App
+	// values, when set, are read instead of the app's context: one table of `tables`.
+	values map[string]any
 }
 
 func (c appContext) raw(key string) (any, bool) {
+	if c.values != nil {
+		v, ok := c.values[key]
+		return v, ok && v != nil
+	}
 	v := c.app.Node().TryGetContext(jsii.String(key))
 	if v == nil {
 		return nil, false

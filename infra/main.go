@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
@@ -34,20 +36,26 @@ func main() {
 }
 
 // buildStack reads the context of app and adds the stack, with cdk-nag's AWS Solutions
-// checks as an aspect. Every bad parameter is an error naming it.
+// checks as an aspect and AWS Control Tower's proactive rules as a policy-validation plugin
+// (guard.go). Every bad parameter is an error naming it.
 func buildStack(app awscdk.App) (awscdk.Stack, *cdc.KeyspacesCdcToS3, error) {
-	in, err := readParams(appContext{app}, params())
+	in, err := readParams(appContext{app: app}, params())
 	if err != nil {
 		return nil, nil, err
 	}
 	stack := in.newStack(app)
 	in.importExisting(stack)
-	if err := in.props.Validate(); err != nil {
+	if err := in.props.ValidateIn(stack); err != nil {
 		return nil, nil, asParamError(err)
 	}
 	construct := cdc.NewKeyspacesCdcToS3(stack, "Cdc", &in.props)
-	addOutputs(stack, construct)
+	addOutputs(stack, construct, len(in.props.Tables) > 0)
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	if !in.skipControlTower {
+		if err := addControlTowerRules(app); err != nil {
+			return nil, nil, err
+		}
+	}
 	return stack, construct, nil
 }
 
@@ -61,6 +69,8 @@ type inputs struct {
 	subnets, azs   []string
 	securityGroups []string
 	bucketName     string
+	// skipControlTower: controlTowerRules=false, no cfn-guard plugin at synth.
+	skipControlTower bool
 }
 
 // readParams reads every parameter of ps and checks those that go together. The error joins
@@ -116,9 +126,13 @@ func (in *inputs) newStack(app awscdk.App) awscdk.Stack {
 	if format == "" {
 		format = config.Defaults().Format
 	}
+	description := fmt.Sprintf("keyspaces-cdc-s3: CDC of Amazon Keyspaces table %s.%s to S3 (%s)", in.props.Keyspace, in.props.Table, format)
+	if n := len(in.props.Tables); n > 0 {
+		description = fmt.Sprintf("keyspaces-cdc-s3: CDC of %d Amazon Keyspaces tables to S3", n)
+	}
 	return awscdk.NewStack(app, jsii.String(in.stackName), &awscdk.StackProps{
 		Env:         &in.env,
-		Description: jsii.Sprintf("keyspaces-cdc-s3: CDC of Amazon Keyspaces table %s.%s to S3 (%s)", in.props.Keyspace, in.props.Table, format),
+		Description: jsii.String(description),
 	})
 }
 
@@ -144,19 +158,40 @@ func (in *inputs) importExisting(stack awscdk.Stack) {
 	}
 }
 
-// addOutputs names what an operator looks for after a deploy.
-func addOutputs(stack awscdk.Stack, c *cdc.KeyspacesCdcToS3) {
-	output := func(name string, value *string) {
-		awscdk.NewCfnOutput(stack, jsii.String(name), &awscdk.CfnOutputProps{Value: value})
+// addOutputs names what an operator looks for after a deploy: per table (with tables, each
+// output's name starts with the table's keyspace and table, e.g. ShopOrdersServiceName).
+func addOutputs(stack awscdk.Stack, c *cdc.KeyspacesCdcToS3, multi bool) {
+	output := func(name, description string, value *string) {
+		awscdk.NewCfnOutput(stack, jsii.String(name), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
 	}
-	output("BucketName", c.Bucket.BucketName())
-	output("LeaseTableName", c.LeaseTable.TableName())
-	output("ClusterName", c.Cluster.ClusterName())
-	output("ServiceName", c.Service.ServiceName())
-	output("LogGroupName", c.LogGroup.LogGroupName())
+	output("BucketName", "the bucket of the files", c.Bucket.BucketName())
+	output("ClusterName", "the ECS cluster of the services", c.Cluster.ClusterName())
 	if c.Dashboard != nil {
-		output("DashboardName", c.Dashboard.DashboardName())
+		output("DashboardName", "the CloudWatch dashboard", c.Dashboard.DashboardName())
 	}
+	if c.AlarmTopic != nil {
+		output("AlarmTopicArn", "the SNS topic of the alarms: subscribe whoever is on call", c.AlarmTopic.TopicArn())
+	}
+	for _, t := range c.Tables {
+		prefix, of := "", ""
+		if multi {
+			prefix, of = outputName(t.Keyspace)+outputName(t.Table), " of "+t.Keyspace+"."+t.Table
+		}
+		output(prefix+"LeaseTableName", "the lease table"+of, t.LeaseTable.TableName())
+		output(prefix+"ServiceName", "the ECS service"+of, t.Service.ServiceName())
+		output(prefix+"LogGroupName", "the log group"+of, t.LogGroup.LogGroupName())
+	}
+}
+
+// outputName is a CQL name as part of an output name: each _-separated word capitalized.
+func outputName(name string) string {
+	var b strings.Builder
+	for _, w := range strings.Split(name, "_") {
+		if w != "" {
+			b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+		}
+	}
+	return b.String()
 }
 
 // asParamError turns the construct's validation error into one naming the context parameter
@@ -170,10 +205,21 @@ func asParamError(err error) error {
 	if key, ok := aliases[v.Prop]; ok {
 		return &ParamError{key, v.Message}
 	}
+	prop, place := v.Prop, ""
+	if m := tableProp.FindStringSubmatch(v.Prop); m != nil { // a prop of one table of tables
+		place, prop = "tables["+m[1]+"]", m[2]
+		if prop == "" {
+			return &ParamError{place, v.Message}
+		}
+		place += "."
+	}
 	for _, p := range params() {
-		if p.prop == v.Prop {
-			return &ParamError{p.key, v.Message}
+		if p.prop == prop {
+			return &ParamError{place + p.key, v.Message}
 		}
 	}
 	return err
 }
+
+// tableProp matches the construct's name of a prop of one table: Tables[1].Format.
+var tableProp = regexp.MustCompile(`^Tables\[(\d+)\](?:\.(.+))?$`)

@@ -56,6 +56,8 @@ type app struct {
 func run(t *testing.T, extra map[string]any) app {
 	t.Helper()
 	ctx := cdkJSONContext(t)
+	// The Control Tower rules have their own tests (guard_test.go): the others stay fast.
+	ctx["controlTowerRules"] = "false"
 	for k, v := range extra {
 		if v == nil {
 			delete(ctx, k)
@@ -200,8 +202,9 @@ func TestReferenceSampleParameters(t *testing.T) {
 		{"Keyspaces, Keyspaces Streams, ECR, STS, CloudWatch endpoints", with(map[string]any{
 			"keyspacesEndpoint": "true", "keyspacesStreamsEndpoint": "true", "ecrEndpoints": "true", "stsEndpoint": "true", "cloudWatchEndpoints": "true",
 		}), func(t *testing.T, a app) {
-			if n := len(a.resources("AWS::EC2::VPCEndpoint")); n != 7 {
-				t.Errorf("%d interface endpoints, want 7", n)
+			// ECR is two (api, dkr); CloudWatch is logs only (metrics are EMF lines in the logs).
+			if n := len(a.resources("AWS::EC2::VPCEndpoint")); n != 6 {
+				t.Errorf("%d interface endpoints, want 6", n)
 			}
 		}},
 		{"KeyspaceName, TableName, KeyspacesRegion", map[string]any{"keyspace": "shop", "table": "orders", "keyspacesRegion": "eu-west-1"}, func(t *testing.T, a app) {
@@ -389,6 +392,12 @@ func TestBadContextFailsNamingTheParameter(t *testing.T) {
 		{map[string]any{"maxStealsPerCycle": "5000"}, []string{"context parameter maxStealsPerCycle", "1000"}},
 		{map[string]any{"flushInterval": "soon"}, []string{"context parameter flushInterval", "duration"}},
 		{map[string]any{"vpcCidr": "10.0.0.0/8"}, []string{"context parameter vpcCidr", "/16 to /24"}},
+		// A gateway endpoint in an imported VPC needs its route tables: an error, not CDK's panic.
+		{map[string]any{"vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": "subnet-0123456789abcdef0", "availabilityZones": "us-east-1a", "s3Endpoint": "true"},
+			[]string{"context parameter routeTableIds", "required with ExistingVpc and S3Endpoint"}},
+		// The created VPC is isolated: a table in another region is out of reach.
+		{map[string]any{"account": "123456789012", "region": "us-east-1", "availabilityZones": "us-east-1a,us-east-1b", "keyspacesRegion": "eu-west-1"},
+			[]string{"context parameter keyspacesRegion", "no route", "Deploy the stack in eu-west-1"}},
 		{map[string]any{"vpcCidr": "10.0.0.0/16", "vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": "subnet-0123456789abcdef0", "availabilityZones": "us-east-1a"}, []string{"context parameter vpcId", "VpcCidr"}},
 	}
 	for _, c := range cases {

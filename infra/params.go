@@ -47,7 +47,7 @@ var (
 )
 
 // alarmNames are the values of context parameter disableAlarms.
-var alarmNames = []string{"Lag", "Stalled", "PoisonRecords", "TrimmedData", "RunningTasks", "Throttling"}
+var alarmNames = []string{"Lag", "Stalled", "PoisonRecords", "TrimmedData", "RunningTasks", "Throttling", "SchemaFallback"}
 
 // params are the app's context parameters: the stack's own, then the consumer's settings
 // that the construct exposes (from consumer/config's table), then the construct's own.
@@ -71,6 +71,9 @@ func stackParams() []param {
 		{key: "region", read: matching(regionName, "a region name (e.g. us-east-1)"),
 			store:   func(in *inputs, v any) error { in.env.Region = jsii.String(v.(string)); return nil },
 			meaning: "pin the stack's region; with a created VPC also give availabilityZones, or synth must look them up"},
+		{key: "controlTowerRules", read: boolean(),
+			store:   func(in *inputs, v any) error { in.skipControlTower = !v.(bool); return nil },
+			meaning: "run AWS Control Tower's proactive rules (cfn-guard, @cdklabs/cdk-validator-cfnguard) at synth and fail on a violation (default true; false for an account without them)"},
 	}
 }
 
@@ -112,12 +115,15 @@ func readerOf(s config.Setting) reader {
 func deployParams() []param {
 	bucket, _ := config.Lookup("CDC_BUCKET")
 	return []param{
+		{key: "tables", prop: "Tables", read: tables(), store: storeTables,
+			meaning: "several tables in one deployment, sharing the network, cluster, bucket and dashboard; replaces keyspace and table (docs/deploy.md, Many tables)"},
+		{key: "nestedStacks", prop: "NestedStacks", read: boolean(), meaning: "each table of tables in its own nested stack (one stack holds about 30 tables); choose it before the first deploy"},
 		{key: "image", prop: "ImageUri", read: text(), meaning: "run an existing image URI instead of building consumer/Dockerfile as an asset"},
 		{key: "desiredCount", prop: "DesiredCount", read: whole(math.MinInt, math.MaxInt), meaning: "tasks (a second one takes over leases within the lease failover time)"},
 		{key: "cpu", prop: "Cpu", read: whole(math.MinInt, math.MaxInt), meaning: "Fargate CPU units of the task"},
 		{key: "memory", prop: "MemoryMiB", read: whole(math.MinInt, math.MaxInt), meaning: "Fargate memory of the task (MiB), one the CPU allows"},
 		{key: "arch", prop: "Architecture", read: text(), meaning: "CPU architecture of the task and the image"},
-		{key: "logRetentionDays", prop: "LogRetention", read: retention(), meaning: "retention of the container logs"},
+		{key: "logRetentionDays", prop: "LogRetention", read: retention(), meaning: "retention of the container and flow logs (default 365; Control Tower's CT.CLOUDWATCH.PR.2 fails synth below 365)"},
 
 		{key: "vpcId", prop: "ExistingVpc", read: matching(vpcID, "a VPC id (vpc-0123456789abcdef0)"),
 			store: func(in *inputs, v any) error { in.vpcID = v.(string); return nil }, meaning: "import an existing VPC (with privateSubnetIds and availabilityZones)"},
@@ -133,8 +139,8 @@ func deployParams() []param {
 		{key: "keyspacesEndpoint", prop: "KeyspacesEndpoint", read: boolean(), meaning: "create the Keyspaces interface endpoint"},
 		{key: "keyspacesStreamsEndpoint", prop: "KeyspacesStreamsEndpoint", read: boolean(), meaning: "create the Keyspaces Streams interface endpoint"},
 		{key: "ecrEndpoints", prop: "EcrEndpoints", read: boolean(), meaning: "create the ecr.api and ecr.dkr interface endpoints"},
-		{key: "cloudWatchEndpoints", prop: "CloudWatchEndpoints", read: boolean(), meaning: "create the logs and monitoring interface endpoints"},
-		{key: "stsEndpoint", prop: "StsEndpoint", read: boolean(), meaning: "create the STS interface endpoint"},
+		{key: "cloudWatchEndpoints", prop: "CloudWatchEndpoints", read: boolean(), meaning: "create the CloudWatch Logs interface endpoint (logs and their EMF metrics; no monitoring endpoint: nothing calls PutMetricData)"},
+		{key: "stsEndpoint", prop: "StsEndpoint", read: boolean(), meaning: "create the STS interface endpoint (off by default: the task takes its credentials from the ECS credential endpoint, never from STS)"},
 		{key: "dynamoDbEndpoint", prop: "DynamoDbEndpoint", read: boolean(), meaning: "create the DynamoDB gateway endpoint"},
 		{key: "s3Endpoint", prop: "S3Endpoint", read: boolean(), meaning: "create the S3 gateway endpoint"},
 		{key: "kinesisEndpoint", read: rejected("not needed: this consumer reads the Keyspaces Streams API (cassandra-streams endpoint) and checkpoints in DynamoDB; it never calls Kinesis"),
@@ -148,16 +154,23 @@ func deployParams() []param {
 		{key: "dashboardName", prop: "DashboardName", read: matching(dashboardName, "a dashboard name (letters, digits, _ -)"), meaning: "name of the dashboard"},
 		{key: "lagAlarmMillis", prop: "Alarms.Lag.Threshold", read: whole(1, 86_400_000), meaning: "threshold of the lag alarm (ms)"},
 		{key: "disableAlarms", prop: "Alarms.*.Disabled", read: anyOf(alarmNames), store: disableAlarms, meaning: "alarms not to create"},
-		{key: "alarmEmails", prop: "AlarmEmails", read: list(), store: alarmEmails, meaning: "create an SNS topic for the alarms with these email subscriptions"},
-		{key: "alarmTopic", prop: "CreateAlarmTopic", read: boolean(), store: alarmTopic, meaning: "create the SNS topic of the alarms without subscriptions"},
+		{key: "alarmEmails", prop: "AlarmEmails", read: list(), store: alarmEmails, meaning: "email subscriptions of the alarms' SNS topic (without any, synth warns that the alarms notify nobody)"},
+		{key: "alarmTopic", prop: "CreateAlarmTopic", read: boolean(), store: alarmTopic, meaning: "kept for compatibility: the alarms' SNS topic is created in any case (output AlarmTopicArn)"},
 		{key: "maxTasks", prop: "Autoscaling.MaxTasks", read: whole(1, 1000), store: maxTasks, meaning: "autoscale on lag and CPU up to this many tasks (no more than the shards)"},
-		{key: "minTasks", prop: "Autoscaling.MinTasks", read: whole(1, 1000), store: minTasks, meaning: "fewest tasks when autoscaling (needs maxTasks)"},
+		{key: "minTasks", prop: "Autoscaling.MinTasks", read: whole(1, 1000), store: minTasks, meaning: "fewest tasks when autoscaling (needs maxTasks; default and minimum: desiredCount, the standby)"},
 		{key: "glueTable", prop: "GlueTable", read: boolean(), store: glueTable, meaning: "create a Glue database and table over the files (Athena)"},
 		{key: "glueDatabase", prop: "GlueTable.DatabaseName", read: text(), meaning: "name of the Glue database"},
 		{key: "glueTableName", prop: "GlueTable.TableName", read: text(), meaning: "name of the Glue table"},
 		{key: "glueColumns", prop: "GlueTable.RowColumns", read: columns(), meaning: "avro: the table's columns as name:hiveType (required there)"},
 		{key: "glueKeyColumns", prop: "GlueTable.KeyColumns", read: list(), meaning: "avro: which of glueColumns are key columns"},
 	}
+}
+
+// storeTables sets the tables; keyspace stays the default of the items that name none, and
+// table (cdk.json's demo table, say) gives way.
+func storeTables(in *inputs, v any) error {
+	in.props.Tables, in.props.Table = v.([]cdc.TableProps), ""
+	return nil
 }
 
 func disableAlarms(in *inputs, v any) error {

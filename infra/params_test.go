@@ -67,6 +67,7 @@ func TestEveryParamSetsItsProp(t *testing.T) {
 		"dashboard": "true", "dashboardName": "cdc", "lagAlarmMillis": "1000", "glueTable": "true", "glueDatabase": "db",
 		"glueTableName": "t", "glueColumns": "id:string", "glueKeyColumns": "id", "bucketName": "bucket-1",
 		"vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": "subnet-0123456789abcdef0", "availabilityZones": "us-east-1a",
+		"nestedStacks": "true",
 	}
 	consumer := map[string]config.Setting{}
 	for _, s := range config.Settings() {
@@ -83,7 +84,7 @@ func TestEveryParamSetsItsProp(t *testing.T) {
 				t.Fatalf("reading the parameters panicked: %v", r)
 			}
 		}()
-		in, err = readParams(appContext{awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})}, params())
+		in, err = readParams(appContext{app: awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})}, params())
 	}
 	check()
 	if err != nil {

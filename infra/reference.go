@@ -54,5 +54,20 @@ beside it (constructs/props.go documents its default); the construct checks the 
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", p.key, prop, p.read.what, p.meaning)
 	}
+	b.WriteString(`
+## Per-table parameters of ` + "`tables`" + `
+
+An item of ` + "`tables`" + ` is ` + "`keyspace.table`" + `, or an object whose keys are any of these
+parameters (the construct props of ` + "`TableProps`" + `); what a table does not set it takes from
+the parameter given at the top level, else the default:
+
+`)
+	var keys []string
+	for _, p := range tableParams() {
+		keys = append(keys, "`"+p.key+"`")
+	}
+	b.WriteString(strings.Join(keys, ", ") + ".\n\n")
+	b.WriteString("```bash\n" + `-c tables=shop.orders,shop.customers
+-c tables='[{"keyspace":"shop","table":"orders","format":"avro","desiredCount":3,"maxTasks":8},"shop.customers"]'` + "\n```\n")
 	return b.String()
 }

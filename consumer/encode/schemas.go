@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record"
 )
@@ -19,14 +21,28 @@ var ErrTypeConflict = errors.New("value does not match the column type")
 // or when it is unavailable (no permission, no network), from the values the event carries.
 // A new version only ever adds columns and fills unknown types, so it covers every event
 // the previous one did. Safe for concurrent use.
+//
+// Falling back to the event's own values is loud: the schema then lacks the columns no
+// event has shown yet and types the values do not tell (a null's), so each fallback is
+// logged at ERROR and counted (Fallbacks, the Errors metric of kind schema_fallback).
 type Schemas struct {
 	src          TableSource
 	cellMetadata bool
 	logger       *slog.Logger
+	fallbacks    atomic.Int64
 
 	mu      sync.Mutex
 	current map[string]*AvroSchema // by keyspace.table
 }
+
+// SourceTimeout bounds one question to the TableSource (GetTable and its GetType calls): an
+// endpoint that never answers (no route, a VPC endpoint that does not serve the API) must not
+// hold every shard's flush for the SDK's retries.
+const SourceTimeout = 10 * time.Second
+
+// Fallbacks is how many schema versions were derived from the events alone because the
+// TableSource failed.
+func (s *Schemas) Fallbacks() int64 { return s.fallbacks.Load() }
 
 // NewSchemas returns a schema registry. src may be nil: schemas are then derived from the
 // records alone.
@@ -51,11 +67,7 @@ func (s *Schemas) For(ctx context.Context, ev *record.Event) (*AvroSchema, error
 		def = cur.Def
 	}
 	if s.src != nil {
-		fresh, err := s.src.Table(ctx, ev.Keyspace, ev.Table)
-		if err != nil {
-			s.logger.Warn("table definition unavailable; deriving the Avro schema from the records",
-				"keyspace", ev.Keyspace, "table", ev.Table, "error", err.Error())
-		} else {
+		if fresh, err := s.ask(ctx, ev); err == nil {
 			def = widen(def, fresh, s.logger)
 		}
 	}
@@ -76,6 +88,20 @@ func (s *Schemas) For(ctx context.Context, ev *record.Event) (*AvroSchema, error
 	}
 	s.current[id] = next
 	return next, nil
+}
+
+// ask asks the source for the event's table, within SourceTimeout; a failure is a fallback.
+func (s *Schemas) ask(ctx context.Context, ev *record.Event) (*TableDef, error) {
+	ctx, cancel := context.WithTimeout(ctx, SourceTimeout)
+	defer cancel()
+	def, err := s.src.Table(ctx, ev.Keyspace, ev.Table)
+	if err != nil {
+		n := s.fallbacks.Add(1)
+		s.logger.Error("avro schema fallback: the table definition is unavailable, so the schema comes from the records alone "+
+			"(columns no record has shown yet are missing; one seen only as null is typed null); check cassandra:Select and the route to the Keyspaces API",
+			"keyspace", ev.Keyspace, "table", ev.Table, "error", err.Error(), "fallbacks", n)
+	}
+	return def, err
 }
 
 // widen returns the definition fresh from the source, keeping every column of old that it

@@ -45,6 +45,10 @@ const (
 	IteratorsAtTip      = "IteratorsAtTip"
 )
 
+// KindSchemaFallback is the Kind of the Errors metric counting Avro schema versions derived
+// from the records alone (the construct's SchemaFallback alarm reads it).
+const KindSchemaFallback = "schema_fallback"
+
 // Dimension names.
 const (
 	DimApplication = "Application"

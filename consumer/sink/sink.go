@@ -214,6 +214,7 @@ type Stats struct {
 	PoisonRecords     int64 // records stored under _errors/
 	SchemasWritten    int64 // schema versions written under _schemas/ (.avsc, .parquet.json)
 	UploadRetries     int64 // failed upload attempts that were retried
+	SchemaFallbacks   int64 // Avro schema versions derived from the records alone (the table's definition was unavailable)
 	Checkpoints       int64 // checkpoints written
 	// Flush latency (build + intent + upload + checkpoint of one file).
 	Flushes            int64
@@ -233,7 +234,7 @@ func (s *Sink) Stats() Stats {
 	return Stats{
 		RecordsWritten: c.records.Load(), BytesWritten: c.bytes.Load(), UncompressedBytes: c.uncompressed.Load(),
 		FilesWritten: c.files.Load(), PoisonRecords: c.poison.Load(), SchemasWritten: c.schemas.Load(),
-		UploadRetries: c.retries.Load(), Checkpoints: c.checkpoints.Load(), Flushes: c.flushes.Load(),
+		UploadRetries: c.retries.Load(), SchemaFallbacks: s.schemas.Fallbacks(), Checkpoints: c.checkpoints.Load(), Flushes: c.flushes.Load(),
 		FlushLatencyTotal:  time.Duration(c.latencyTotal.Load()),
 		FlushLatencyMax:    time.Duration(c.latencyMax.Load()),
 		FlushLatencyLatest: time.Duration(c.latencyLatest.Load()),

@@ -309,6 +309,9 @@ func (p *statsPump) pump() {
 	}
 	p.lastFlushes, p.lastLatencyTotal = s.Flushes, s.FlushLatencyTotal
 	p.reg.SetCounter(metrics.Errors, metrics.Count, float64(s.UploadRetries), metrics.Dim{Name: metrics.DimKind, Value: "s3"})
+	if s.SchemaFallbacks > 0 { // avro only: a series that stays absent while nothing falls back
+		p.reg.SetCounter(metrics.Errors, metrics.Count, float64(s.SchemaFallbacks), metrics.Dim{Name: metrics.DimKind, Value: metrics.KindSchemaFallback})
+	}
 	c := p.coord.Stats()
 	p.reg.Set(metrics.LeasesHeld, metrics.Count, float64(c.LeasesHeld), metrics.Dim{Name: metrics.DimWorker, Value: p.workerID})
 	p.reg.SetCounter(metrics.Errors, metrics.Count, float64(c.RenewFailures), metrics.Dim{Name: metrics.DimKind, Value: "lease_renew"})
