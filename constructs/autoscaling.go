@@ -17,8 +17,8 @@ import (
 const (
 	// ScaleInLagFraction of LagThresholdMillis: lag must stay below it to remove a task.
 	ScaleInLagFraction = 0.1
-	// ScaleInCpuFraction of TargetCpuPercent: CPU must stay below it to remove a task.
-	ScaleInCpuFraction = 0.5
+	// ScaleInCPUFraction of TargetCpuPercent: CPU must stay below it to remove a task.
+	ScaleInCPUFraction = 0.5
 	// ScaleInMinutes the lag and the CPU must both stay low before a task is removed.
 	ScaleInMinutes = 15
 	// ScaleInCooldown between two removals.
@@ -76,7 +76,7 @@ func newAutoscaling(scope constructs.Construct, s *settings, c *compute, m metri
 	scaleIn.AddAdjustment(&awsapplicationautoscaling.AdjustmentTier{Adjustment: jsii.Number(-1), LowerBound: jsii.Number(0)})
 	idle := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 		// No datapoint (a metric missing) is no scale-in.
-		Expression: jsii.Sprintf("IF(lag < %g AND cpu < %g, 1, 0)", a.LagThresholdMillis*ScaleInLagFraction, a.TargetCpuPercent*ScaleInCpuFraction),
+		Expression: jsii.Sprintf("IF(lag < %g AND cpu < %g, 1, 0)", a.LagThresholdMillis*ScaleInLagFraction, a.TargetCpuPercent*ScaleInCPUFraction),
 		UsingMetrics: &map[string]awscloudwatch.IMetric{
 			"lag": m.metric(MetricMillisBehindLatest, "Maximum", time.Minute),
 			"cpu": c.service.MetricCpuUtilization(&awscloudwatch.MetricOptions{Statistic: jsii.String("Average"), Period: duration(time.Minute)}),
@@ -92,7 +92,7 @@ func newAutoscaling(scope constructs.Construct, s *settings, c *compute, m metri
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 		AlarmDescription: jsii.String(fmt.Sprintf("Scaling, not an incident: removes one task (never below %d) while lag < %g ms and CPU < %g %% for %d minutes (%s).",
-			a.MinTasks, a.LagThresholdMillis*ScaleInLagFraction, a.TargetCpuPercent*ScaleInCpuFraction, ScaleInMinutes, s.ApplicationName)),
+			a.MinTasks, a.LagThresholdMillis*ScaleInLagFraction, a.TargetCpuPercent*ScaleInCPUFraction, ScaleInMinutes, s.ApplicationName)),
 	})
 	alarm.AddAlarmAction(awscloudwatchactions.NewApplicationScalingAction(scaleIn))
 	return scaling

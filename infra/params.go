@@ -182,13 +182,13 @@ func disableAlarms(in *inputs, v any) error {
 
 func alarmEmails(in *inputs, v any) error {
 	if emails := v.([]string); len(emails) > 0 {
-		in.props.CreateAlarmTopic, in.props.AlarmEmails = true, emails
+		in.props.CreateAlarmTopic, in.props.AlarmEmails = true, emails //nolint:staticcheck // alarmEmails still sets the deprecated prop it always set: a no-op now, kept for code that reads it
 	}
 	return nil
 }
 
 func alarmTopic(in *inputs, v any) error {
-	in.props.CreateAlarmTopic = in.props.CreateAlarmTopic || v.(bool)
+	in.props.CreateAlarmTopic = in.props.CreateAlarmTopic || v.(bool) //nolint:staticcheck // the context parameter alarmTopic is kept for compatibility and sets the prop it names
 	return nil
 }
 

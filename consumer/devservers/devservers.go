@@ -8,6 +8,7 @@
 package devservers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -87,8 +88,46 @@ func (s *Server) Restart(ctx context.Context) error {
 }
 
 // Pause freezes the server's processes (SIGSTOP): connections stay open and every request
-// hangs, as with a server that stopped answering. Resume lets them go on.
-func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+// hangs, as with a server that stopped answering. It returns once every thread of the server
+// is stopped (a signal is delivered asynchronously: a busy server could otherwise answer one
+// more request). Resume lets them go on.
+func (s *Server) Pause() error {
+	if err := s.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	pid := s.cmd.Process.Pid
+	s.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for !allStopped(pid) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("devservers: %s not stopped 10 s after SIGSTOP", s.Name)
+		}
+		time.Sleep(time.Millisecond) // polling the kernel's view, not a synchronisation guess
+	}
+	return nil
+}
+
+// allStopped reports whether every thread of pid is in the stopped state (T in
+// /proc/<pid>/task/<tid>/stat).
+func allStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, t := range tasks {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, t.Name()))
+		if err != nil {
+			return false
+		}
+		// The state follows the command name, which is in parentheses and may hold spaces.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 || i+2 >= len(stat) || (stat[i+2] != 'T' && stat[i+2] != 't') {
+			return false
+		}
+	}
+	return true
+}
 
 // Resume continues a paused server (SIGCONT).
 func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
