@@ -21,17 +21,18 @@ func dataLocation(bucket awss3.IBucket, s *settings) *string {
 	return jsii.Sprintf("s3://%s/%s%s/%s/", *bucket.BucketName(), s.Prefix, s.Keyspace, s.Table)
 }
 
-// glueColumns follow the change event of both formats. With json, keys/new_image/old_image are
-// JSON text (the OpenX SerDe returns a nested object as its JSON when the column is a string):
-// every CQL type keeps its exact value and a schema change needs no table change; query them
-// with json_extract_scalar. created_at is the ISO-8601 text (from_iso8601_timestamp). With avro
-// they are structs of the table's columns, and created_at is a timestamp (timestamp-millis).
+// glueColumns follow the change event of every format. With json, keys/new_image/old_image
+// are JSON text (the OpenX SerDe returns a nested object as its JSON when the column is a
+// string): every CQL type keeps its exact value and a schema change needs no table change;
+// query them with json_extract_scalar. created_at is the ISO-8601 text
+// (from_iso8601_timestamp). With avro and parquet they are structs of the table's columns, and
+// created_at is a timestamp (timestamp-millis; Parquet's TIMESTAMP(MILLIS, UTC)).
 func glueColumns(s *settings) []*awsglue.CfnTable_ColumnProperty {
 	col := func(name, typ, comment string) *awsglue.CfnTable_ColumnProperty {
 		return &awsglue.CfnTable_ColumnProperty{Name: jsii.String(name), Type: jsii.String(typ), Comment: jsii.String(comment)}
 	}
 	image, keys, createdAt := "string", "string", "string"
-	if s.Format == "avro" {
+	if s.tableSchema() {
 		var all, key []string
 		isKey := map[string]bool{}
 		for _, k := range s.GlueTable.KeyColumns {
@@ -115,7 +116,14 @@ func newGlueTable(this, scope constructs.Construct, s *settings, sh *shared) aws
 	}
 	cols := glueColumns(s)
 	sd := &awsglue.CfnTable_StorageDescriptorProperty{Location: location, Columns: &cols}
-	if s.Format == "avro" {
+	switch s.Format {
+	case "parquet":
+		sd.InputFormat = jsii.String("org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat")
+		sd.OutputFormat = jsii.String("org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat")
+		sd.SerdeInfo = &awsglue.CfnTable_SerdeInfoProperty{
+			SerializationLibrary: jsii.String("org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"),
+		}
+	case "avro":
 		sd.InputFormat = jsii.String("org.apache.hadoop.hive.ql.io.avro.AvroContainerInputFormat")
 		sd.OutputFormat = jsii.String("org.apache.hadoop.hive.ql.io.avro.AvroContainerOutputFormat")
 		serde := &awsglue.CfnTable_SerdeInfoProperty{SerializationLibrary: jsii.String("org.apache.hadoop.hive.serde2.avro.AvroSerDe")}
@@ -123,7 +131,7 @@ func newGlueTable(this, scope constructs.Construct, s *settings, sh *shared) aws
 			serde.Parameters = map[string]any{"avro.schema.literal": g.AvroSchema}
 		}
 		sd.SerdeInfo = serde
-	} else {
+	default:
 		// Text input: Athena decompresses .gz and .zst files by their extension.
 		sd.InputFormat = jsii.String("org.apache.hadoop.mapred.TextInputFormat")
 		sd.OutputFormat = jsii.String("org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat")

@@ -191,9 +191,9 @@ func (am alarmMaker) alarm(id, description string, metric awscloudwatch.IMetric,
 func newAlarms(am alarmMaker, s *settings, m metrics, insights func(string) awscloudwatch.Metric) Alarms {
 	var alarms Alarms
 	cfgs := s.Alarms
-	if cfg := cfgs.SchemaFallback; !cfg.Disabled && s.Format == "avro" {
+	if cfg := cfgs.SchemaFallback; !cfg.Disabled && s.tableSchema() {
 		th, n, p := tuned(cfg, 1, 1, 5*time.Minute)
-		alarms.SchemaFallback = am.alarm("SchemaFallback", "An Avro schema was derived from the records alone: the table's definition (Keyspaces GetTable) is unavailable",
+		alarms.SchemaFallback = am.alarm("SchemaFallback", "A schema was derived from the records alone: the table's definition (Keyspaces GetTable) is unavailable",
 			m.metricOfKind(MetricErrors, KindSchemaFallback, "Sum", p), th, n, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
 	}
 	gte := awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD

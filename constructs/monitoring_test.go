@@ -325,4 +325,37 @@ func TestGlueTableOverTheFiles(t *testing.T) {
 			}
 		}
 	})
+	t.Run("parquet", func(t *testing.T) {
+		props := baseProps()
+		props.Format = "parquet"
+		props.GlueTable = &GlueTableConfig{
+			RowColumns: []GlueColumn{{"id", "string"}, {"rank", "tinyint"}, {"views", "bigint"}},
+			KeyColumns: []string{"id"},
+		}
+		s := synth(t, props, stackOptions{})
+		input := s.only(t, "AWS::Glue::Table")["TableInput"].(map[string]any)
+		sd := jsonText(input["StorageDescriptor"])
+		for _, want := range []string{"org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+			"MapredParquetInputFormat", "MapredParquetOutputFormat",
+			`{"Comment":"partition and clustering key columns","Name":"keys","Type":"struct\u003cid:string\u003e"}`,
+			`"Name":"new_image","Type":"struct\u003cid:string,rank:tinyint,views:bigint\u003e"`,
+			`"Name":"created_at","Type":"timestamp"`} {
+			if !strings.Contains(sd, want) {
+				t.Errorf("storage descriptor lacks %s: %s", want, sd)
+			}
+		}
+		if got := jsonText(input["Parameters"]); !strings.Contains(got, `"classification":"parquet"`) {
+			t.Errorf("parameters %s", got)
+		}
+		// Parquet reads the table's schema: the control plane's endpoint and the fallback alarm.
+		if _, ok := s.alarms()["SchemaFallback"]; !ok {
+			t.Errorf("no SchemaFallback alarm with Parquet: %v", s.alarms())
+		}
+		if eps := strings.Join(s.endpointServices(), " "); !strings.Contains(eps, ".cassandra") {
+			t.Errorf("no cassandra endpoint with Parquet: %s", eps)
+		}
+		if errs := s.nagErrors(t); len(errs) > 0 {
+			t.Errorf("cdk-nag errors:\n%s", strings.Join(errs, "\n"))
+		}
+	})
 }

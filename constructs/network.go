@@ -54,7 +54,7 @@ func newNetwork(scope constructs.Construct, d *deployment, logsKey awskms.IKey) 
 	// (GetTable). AWS documents this endpoint for CQL on port 9142 and not for the HTTPS API the
 	// consumer calls; if it does not serve it, the schema falls back to the records' own types,
 	// loudly (docs/operations.md, SchemaFallback).
-	keyspaces := s.createVpc && d.anyAvro()
+	keyspaces := s.createVpc && d.anyTableSchema()
 	if s.KeyspacesEndpoint != nil {
 		keyspaces = *s.KeyspacesEndpoint
 	}

@@ -32,15 +32,20 @@ type deployment struct {
 // shared is the settings of the parts the tables share (network, bucket, image...).
 func (d *deployment) shared() *settings { return d.tables[0] }
 
-// anyAvro says whether a table writes Avro: only Avro asks the Keyspaces control plane.
-func (d *deployment) anyAvro() bool {
+// anyTableSchema says whether a table writes a format whose schema comes from the table's
+// definition (Avro, Parquet): only those ask the Keyspaces control plane.
+func (d *deployment) anyTableSchema() bool {
 	for _, s := range d.tables {
-		if s.Format == "avro" {
+		if s.tableSchema() {
 			return true
 		}
 	}
 	return false
 }
+
+// tableSchema says whether the table's format takes its schema from the table's definition
+// (Keyspaces GetTable and GetType): Avro and Parquet do, JSON Lines carries no schema.
+func (s *settings) tableSchema() bool { return s.Format == "avro" || s.Format == "parquet" }
 
 // resolve validates the props and applies the defaults, into copies: p is not changed.
 // stackName is the name of the stack the construct goes into ("" when unknown).
@@ -149,7 +154,7 @@ func (d *deployment) checkTables() error {
 // autoscaling adds the scalable target, three policies and two alarms; a Glue table one.
 func (s *settings) resourceCount() int {
 	n := 8 + 6
-	if s.Format == "avro" {
+	if s.tableSchema() {
 		n++ // SchemaFallback
 	}
 	if s.Autoscaling != nil {

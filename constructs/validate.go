@@ -312,8 +312,8 @@ func (s *settings) checkGlueTable() error {
 		return bad("GlueTable.TableName", "%q is not allowed: lowercase letters, digits, _", g.TableName)
 	case g.ProjectionStartDate != "" && !dateYMD.MatchString(g.ProjectionStartDate):
 		return bad("GlueTable.ProjectionStartDate", "%q is not a date (yyyy-MM-dd)", g.ProjectionStartDate)
-	case s.Format == "avro" && len(g.RowColumns) == 0:
-		return bad("GlueTable.RowColumns", "required with Format avro: the table's columns as Hive types type keys/new_image/old_image")
+	case s.tableSchema() && len(g.RowColumns) == 0:
+		return bad("GlueTable.RowColumns", "required with Format %s: the table's columns as Hive types type keys/new_image/old_image", s.Format)
 	}
 	names := map[string]bool{}
 	for _, c := range g.RowColumns {
