@@ -130,7 +130,7 @@ func given(args []string, getenv func(string) string) (map[string]string, error)
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("command line: %w (see --help)", err)
+		return nil, fmt.Errorf("command line: %w (see --help)", unknownFlag(err))
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("command line: unexpected argument %q (see --help)", fs.Arg(0))

@@ -133,8 +133,52 @@ func TestHelpListsEverySetting(t *testing.T) {
 
 func TestUnknownFlag(t *testing.T) {
 	_, err := Load([]string{"--bukket", "x"}, env(base()), nil)
-	if err == nil || !strings.Contains(err.Error(), "bukket") {
+	if err == nil || !strings.Contains(err.Error(), "bukket") || !strings.Contains(err.Error(), "did you mean --bucket?") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A mistyped variable would leave the default in force without a word: each is refused,
+// naming the setting it is closest to. The tests' own CDC_TEST_ variables and empty ones pass.
+func TestUnknownEnvironmentVariablesNameTheClosestSetting(t *testing.T) {
+	err := CheckEnviron([]string{"PATH=/bin", "CDC_FORMAT=json", "CDC_FORAMT=avro", "CDC_FLUSH_INTERVALL=5s",
+		"CDC_TEST_DYNALITE=/x/dynalite", "CDC_NOTHING=", "CDC_bucket=b", "XCDC_FOO=1"})
+	if err == nil {
+		t.Fatal("unknown variables accepted")
+	}
+	want := []string{
+		"CDC_FORAMT: not a setting of the consumer; did you mean CDC_FORMAT?",
+		"CDC_FLUSH_INTERVALL: not a setting of the consumer; did you mean CDC_FLUSH_INTERVAL?",
+		"CDC_bucket: not a setting of the consumer; did you mean CDC_BUCKET?",
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d errors, want %d:\n%v", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("error %q, want %q", lines[i], w)
+		}
+	}
+	if err := CheckEnviron([]string{"CDC_FORMAT=avro", "CDC_TEST_VERSITYGW=/x", "HOME=/root"}); err != nil {
+		t.Fatalf("known variables refused: %v", err)
+	}
+}
+
+func TestClosest(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		known []string
+		want  string
+	}{
+		{"tabel", []string{"keyspace", "table", "tableName"}, "table"},
+		{"FORAMT", []string{"FORMAT", "FLUSH_BYTES"}, "FORMAT"},
+		{"vpcid", []string{"vpcCidr", "vpcId"}, "vpcId"},
+		{"disableAlarm", []string{"dashboard", "disableAlarms", "alarmTopic"}, "disableAlarms"},
+	} {
+		if got := Closest(c.name, c.known); got[0] != c.want || len(got) != len(c.known) {
+			t.Errorf("Closest(%q) = %v, want %s first", c.name, got, c.want)
+		}
 	}
 }
 
