@@ -182,6 +182,27 @@ func TestClosest(t *testing.T) {
 	}
 }
 
+// A prefix S3 answers 400 to ("../x/"), or that readers resolve as a path, is refused at start.
+func TestPrefixes(t *testing.T) {
+	for prefix, ok := range map[string]bool{
+		"": true, "cdc/": true, "cdc": true, "raw/cdc/": true, "tenant=a/cdc-1/": true, "a.b/": true, ".hidden/": true,
+		"...x/": true, "v(1)/": true,
+		"../escape/": false, "a/../../b/": false, "/cdc/": false, "./cdc/": false, "a//b/": false, "a/./b/": false,
+		"..": false, "a/..": false, "with space/": false, "back\\slash/": false, "new\nline/": false, "caf\u00e9/": false,
+		"q?/": false, "h#/": false, "%2e%2e/": false,
+	} {
+		m := base()
+		m["CDC_PREFIX"] = prefix
+		_, err := Load(nil, env(m), nil)
+		if (err == nil) != ok {
+			t.Errorf("prefix %q: error %v, want accepted=%v", prefix, err, ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "CDC_PREFIX") {
+			t.Errorf("prefix %q: error %v does not name CDC_PREFIX", prefix, err)
+		}
+	}
+}
+
 // The configuration table of docs/configuration.md is generated from the settings; this keeps
 // them equal.
 func TestConfigurationDocInSync(t *testing.T) {

@@ -67,10 +67,18 @@ var (
 	regionName = regexp.MustCompile(`^` + RegionPattern + `$`)
 	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	tableName  = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
-	keyPrefix  = regexp.MustCompile(`^(?:[^/].*)?$`)
+	// keyPrefix matches a key prefix S3 and the readers of the files (Athena, Spark, DuckDB,
+	// Glue's partition projection) can all use: folders of S3's safe characters (letters,
+	// digits, ! - _ . * ' ( ), and = for Hive-style folders) each ending in '/', the last one
+	// may lack it; no leading '/', no empty, "." or ".." folder (S3 answers 400 to "../" keys,
+	// and readers resolve them as paths).
+	keyPrefix = regexp.MustCompile(`^(?:` + prefixFolder + `/)*(?:` + prefixFolder + `)?$`)
 	// streamARN captures the region, account, keyspace, table and label.
 	streamARN = regexp.MustCompile(`^arn:aws[a-z-]*:cassandra:([a-z0-9-]+):(\d{12}):/keyspace/([^/]+)/table/([^/]+)/stream/(.+)$`)
 )
+
+// prefixFolder is one folder of a key prefix: safe characters, not "." nor "..".
+const prefixFolder = `(?:[A-Za-z0-9!_*'()=-][A-Za-z0-9!_.*'()=-]*|\.[A-Za-z0-9!_*'()=-][A-Za-z0-9!_.*'()=-]*|\.\.[A-Za-z0-9!_.*'()=-]+)`
 
 // Formats lists the output formats, the default first.
 var Formats = []string{"json", "avro"}
@@ -150,7 +158,7 @@ var table = []Setting{
 	},
 	{
 		Env: "CDC_PREFIX", Flag: "prefix", Prop: "Prefix", Context: "prefix",
-		Pattern: keyPrefix, Shape: "a key prefix (it must not start with '/')",
+		Pattern: keyPrefix, Shape: "a key prefix S3 and readers can use: folders of letters, digits and ! - _ . * ' ( ) =, each ending in '/' (e.g. cdc/ or raw/cdc/); no leading '/', no empty, '.' or '..' folder",
 		Meaning: "key prefix of every object, e.g. cdc/",
 		field:   func(c *Config) any { return &c.Prefix },
 	},
