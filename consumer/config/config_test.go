@@ -203,6 +203,49 @@ func TestPrefixes(t *testing.T) {
 	}
 }
 
+// The stream ARN names the keyspace, the table and the region: they come from it when not
+// given, and given ones that contradict it are refused at start, naming both.
+func TestStreamARNNamesKeyspaceTableAndRegion(t *testing.T) {
+	const arn = "arn:aws:cassandra:eu-west-1:123456789012:/keyspace/shop/table/orders/stream/2026-01-01T00:00:00.000"
+	m := base()
+	delete(m, "CDC_KEYSPACE")
+	delete(m, "CDC_TABLE")
+	m["AWS_REGION"] = "us-east-1"
+	m["CDC_STREAM_ARN"] = arn
+	c, err := Load(nil, env(m), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Keyspace != "shop" || c.Table != "orders" || c.KeyspacesRegion != "eu-west-1" || c.S3Region != "us-east-1" {
+		t.Fatalf("keyspace %s table %s keyspaces region %s s3 region %s", c.Keyspace, c.Table, c.KeyspacesRegion, c.S3Region)
+	}
+	for _, tc := range []struct {
+		set  map[string]string
+		want []string
+	}{
+		{map[string]string{"CDC_KEYSPACE": "media"}, []string{"CDC_KEYSPACE", `"media"`, "CDC_STREAM_ARN", `"shop"`}},
+		{map[string]string{"CDC_TABLE": "media_content"}, []string{"CDC_TABLE", `"media_content"`, "CDC_STREAM_ARN", `"orders"`}},
+		{map[string]string{"CDC_KEYSPACES_REGION": "us-east-1"}, []string{"CDC_KEYSPACES_REGION", `"us-east-1"`, "CDC_STREAM_ARN", `"eu-west-1"`}},
+	} {
+		m := base()
+		m["CDC_STREAM_ARN"] = arn
+		delete(m, "CDC_KEYSPACE")
+		delete(m, "CDC_TABLE")
+		for k, v := range tc.set {
+			m[k] = v
+		}
+		_, err := Load(nil, env(m), nil)
+		for _, w := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %v lacks %s", tc.set, err, w)
+			}
+		}
+	}
+	if a, ok := ParseStreamARN(arn); !ok || a != (StreamARN{"eu-west-1", "123456789012", "shop", "orders", "2026-01-01T00:00:00.000"}) {
+		t.Errorf("ParseStreamARN = %+v, %v", a, ok)
+	}
+}
+
 // The configuration table of docs/configuration.md is generated from the settings; this keeps
 // them equal.
 func TestConfigurationDocInSync(t *testing.T) {

@@ -57,8 +57,12 @@ type Setting struct {
 // for patterns that embed it, such as availability zone names).
 const RegionPattern = `[a-z]{2}(-[a-z]+)+-\d{1,2}`
 
-// fromAWSRegion is the DefaultNote of the regions: the process's AWS_REGION.
-const fromAWSRegion = "$AWS_REGION"
+// The DefaultNotes of the regions: the process's AWS_REGION; for the table's, the region of
+// the stream ARN first.
+const (
+	fromAWSRegion      = "$AWS_REGION"
+	fromARNOrAWSRegion = "the stream ARN's, else $AWS_REGION"
+)
 
 var (
 	// CQLName matches a keyspace, table or column name of Amazon Keyspaces.
@@ -120,26 +124,26 @@ var table = []Setting{
 	{
 		Env: "CDC_STREAM_ARN", Flag: "stream-arn", Prop: "StreamArn", Context: "streamArn",
 		Pattern: streamARN, Shape: "a Keyspaces stream ARN (arn:aws:cassandra:<region>:<account>:/keyspace/<keyspace>/table/<table>/stream/<label>)",
-		Meaning: "stream to read; empty: the newest ENABLED stream of keyspace.table",
+		Meaning: "stream to read (it names the keyspace, table and region); empty: the newest ENABLED stream of keyspace.table",
 		field:   func(c *Config) any { return &c.StreamARN },
 	},
 	{
 		Env: "CDC_KEYSPACE", Flag: "keyspace", Prop: "Keyspace", Context: "keyspace",
-		Required: "the keyspace of the table to read",
+		Required: "the keyspace of the table to read (a stream ARN names it too)",
 		Pattern:  CQLName, Shape: "a keyspace name (a letter or digit, then letters, digits, _; at most 48)",
-		Meaning: "keyspace of the table (required)",
+		Meaning: "keyspace of the table (required unless the stream ARN names it)",
 		field:   func(c *Config) any { return &c.Keyspace },
 	},
 	{
 		Env: "CDC_TABLE", Flag: "table", Prop: "Table", Context: "table",
-		Required: "the table whose changes are read",
+		Required: "the table whose changes are read (a stream ARN names it too)",
 		Pattern:  CQLName, Shape: "a table name (a letter or digit, then letters, digits, _; at most 48)",
-		Meaning: "table whose changes are read (required)",
+		Meaning: "table whose changes are read (required unless the stream ARN names it)",
 		field:   func(c *Config) any { return &c.Table },
 	},
 	{
 		Env: "CDC_KEYSPACES_REGION", Flag: "keyspaces-region", Prop: "KeyspacesRegion", Context: "keyspacesRegion",
-		DefaultNote: fromAWSRegion, Pattern: regionName, Shape: "a region name (e.g. us-east-1)",
+		DefaultNote: fromARNOrAWSRegion, Pattern: regionName, Shape: "a region name (e.g. us-east-1)",
 		Meaning: "region of the table and its stream",
 		field:   func(c *Config) any { return &c.KeyspacesRegion },
 	},
