@@ -81,14 +81,25 @@ demo: $(DYNALITE) $(VERSITYGW) ## Run the whole pipeline locally (emulator, dyna
 	$(GO) run ./test/demo $(DEMO_ARGS)
 
 # ---- CDK -------------------------------------------------------------------------------
+# The app is compiled first, in its own step (the long one on a new machine), then run by
+# cdk. Without CDK_ARGS, synth reviews the stack for the sample table: -c demo=true.
+CDK_APP := $(BIN)/cdk-app
+SYNTH_ARGS = $(if $(strip $(CDK_ARGS)),$(CDK_ARGS),-c demo=true)
+
+.PHONY: cdk-app
+cdk-app:
+	@echo "cdk: compiling the CDK app (a new machine first downloads ~400 MB of Go modules and compiles awscdk: minutes)"
+	$(GO) build -o $(CDK_APP) ./infra
+
 .PHONY: synth
-synth: $(CDK) ## Synthesize the CloudFormation into cdk.out/ (offline, no AWS account)
-	$(CDK) synth --quiet $(CDK_ARGS)
+synth: $(CDK) cdk-app ## Synthesize the CloudFormation into cdk.out/ (offline); CDK_ARGS='-c keyspace=... -c table=...', none: the sample table
+	@$(if $(strip $(CDK_ARGS)),,echo "synth: no CDK_ARGS: the sample table media.media_content (-c demo=true); name yours with CDK_ARGS='-c keyspace=... -c table=...'")
+	$(CDK) synth --quiet --app $(CDK_APP) $(SYNTH_ARGS)
 	@ls cdk.out/*.template.json
 
 .PHONY: deploy
-deploy: $(CDK) ## Deploy with your AWS credentials: make deploy CDK_ARGS='-c keyspace=... -c table=...'
-	$(CDK) deploy $(CDK_ARGS)
+deploy: $(CDK) cdk-app ## Deploy with your AWS credentials: make deploy CDK_ARGS='-c keyspace=... -c table=...'
+	$(CDK) deploy --app $(CDK_APP) $(CDK_ARGS)
 
 .PHONY: clean
 clean: ## Remove build output (keeps the installed tools)

@@ -71,6 +71,9 @@ func stackParams() []param {
 		{key: "region", read: matching(regionName, "a region name (e.g. us-east-1)"),
 			store:   func(in *inputs, v any) error { in.env.Region = jsii.String(v.(string)); return nil },
 			meaning: "pin the stack's region; with a created VPC also give availabilityZones, or synth must look them up"},
+		{key: "demo", read: boolean(),
+			store:   func(in *inputs, v any) error { in.demo = v.(bool); return nil },
+			meaning: "read the sample table " + demoKeyspace + "." + demoTable + ", to review the stack without a table of your own (make synth without CDK_ARGS sets it); not with keyspace, table or streamArn"},
 	}
 }
 
