@@ -1,7 +1,8 @@
 # keyspaces-cdc-s3: the front door. `make help` lists the targets.
 #
 # Tools are pinned and installed into the repo (git ignores them): the CDK CLI in
-# infra/node_modules, dynalite in test/node_modules, versitygw in .bin/.
+# infra/node_modules, dynalite in test/node_modules, versitygw in .bin/. versitygw is built once
+# per version into TOOLS_CACHE, which every clone (and CI, when it keeps the folder) shares.
 
 SHELL := /bin/bash
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -10,6 +11,8 @@ GO ?= go
 
 VERSITYGW_VERSION := v1.8.0
 VERSITYGW := $(BIN)/versitygw
+TOOLS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/keyspaces-cdc-s3
+VERSITYGW_CACHED := $(TOOLS_CACHE)/versitygw-$(VERSITYGW_VERSION)/versitygw
 DYNALITE := $(ROOT)/test/node_modules/.bin/dynalite
 CDK := $(ROOT)/infra/node_modules/.bin/cdk
 
@@ -24,7 +27,9 @@ GO_TEST_FLAGS ?= -count=1 -timeout 30m
 
 .PHONY: help
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
+		'{name[NR] = $$1; text[NR] = $$2; if (length($$1) > w) w = length($$1)} \
+		END {for (i = 1; i <= NR; i++) printf "  %-*s  %s\n", w, name[i], text[i]}'
 
 # ---- the consumer binary ---------------------------------------------------------------
 # consumer/Dockerfile runs exactly this target, so what is tested here is what ships.
@@ -42,16 +47,28 @@ build-emulator: ## Build the Keyspaces Streams emulator into bin/streams-emulato
 tools: $(CDK) $(DYNALITE) $(VERSITYGW) ## Install the pinned CDK CLI, dynalite and versitygw
 
 $(CDK): infra/package.json infra/package-lock.json
+	@echo "tools: the pinned CDK CLI into infra/node_modules (npm ci)"
 	cd infra && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(DYNALITE): test/package.json test/package-lock.json
+	@echo "tools: dynalite into test/node_modules (npm ci)"
 	cd test && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(VERSITYGW):
+$(VERSITYGW): $(VERSITYGW_CACHED)
 	@mkdir -p $(BIN)
-	GOBIN=$(BIN) GOWORK=off $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+	cp -f $< $@
+
+$(VERSITYGW_CACHED):
+	@echo "tools: building versitygw $(VERSITYGW_VERSION) once into $(@D) (the first time: ~100 Go modules, a minute or more)"
+	@mkdir -p $(@D)
+	GOBIN=$(@D) GOWORK=off $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+.PHONY: deps
+deps: ## Download the Go modules of the four modules at once (synth, test and demo do it as needed)
+	@echo "deps: downloading the Go modules of consumer, constructs, infra and test (a new machine: ~400 MB)"
+	$(GO) mod download
 
 # ---- checks and tests ------------------------------------------------------------------
 .PHONY: fmt
@@ -69,6 +86,7 @@ reference: ## Regenerate docs/configuration-reference.md from the settings and c
 
 .PHONY: test
 test: tools ## Run every module's tests (unit, servers, CDK, end-to-end)
+	@echo "test: compiling, then each package prints ok as it passes (a new machine: minutes of compiling first)"
 	$(GO) test $(GO_TEST_FLAGS) $(addsuffix /...,$(addprefix ./,$(MODULES)))
 
 .PHONY: bench
@@ -78,6 +96,7 @@ bench: tools ## Run the benchmarks recorded in docs/benchmarks.md
 # ---- local demo ------------------------------------------------------------------------
 .PHONY: demo
 demo: $(DYNALITE) $(VERSITYGW) ## Run the whole pipeline locally (emulator, dynalite, versitygw, 2 workers); DEMO_ARGS='-format avro'
+	@echo "demo: compiling the demo"
 	$(GO) run ./test/demo $(DEMO_ARGS)
 
 # ---- CDK -------------------------------------------------------------------------------
