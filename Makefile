@@ -33,9 +33,17 @@ help: ## List the targets
 
 # ---- the consumer binary ---------------------------------------------------------------
 # consumer/Dockerfile runs exactly this target, so what is tested here is what ships.
+# VERSION names the build in --version and the start-up log: git's description of the
+# checkout, or where there is no .git (the image's build context) a hash of consumer/'s
+# files, "src-<12 hex>", the same for the same sources.
+VERSION ?= $(shell git -C $(ROOT) describe --tags --always --dirty 2>/dev/null || \
+	echo src-$$(cd $(ROOT)/consumer && find . -type f -not -name '*_test.go' -not -path '*/testdata/*' | \
+	LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12))
+
 .PHONY: build
 build: ## Build the static consumer binary into bin/keyspaces-cdc-s3
-	cd consumer && CGO_ENABLED=0 GOWORK=off $(GO) build -trimpath -ldflags='-s -w' \
+	cd consumer && CGO_ENABLED=0 GOWORK=off $(GO) build -trimpath \
+		-ldflags='-s -w -X main.version=$(VERSION)' \
 		-o $(ROOT)/bin/keyspaces-cdc-s3 ./cmd/keyspaces-cdc-s3
 
 .PHONY: build-emulator

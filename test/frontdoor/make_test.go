@@ -55,3 +55,11 @@ func TestMakeSynthOptsIntoTheSampleTableOnlyWithoutArgs(t *testing.T) {
 		t.Errorf("make -n deploy adds the opt-in:\n%s", out)
 	}
 }
+
+// make build (which the image's Dockerfile runs) names the build in the binary: --version and
+// the start-up log say which build runs.
+func TestMakeBuildStampsTheVersion(t *testing.T) {
+	if out := makeOut(t, "-n", "build"); !strings.Contains(out, "-X main.version=") || strings.Contains(out, "-X main.version= ") {
+		t.Errorf("make -n build:\n%s", out)
+	}
+}
