@@ -51,8 +51,12 @@ build-emulator: ## Build the Keyspaces Streams emulator into bin/streams-emulato
 	cd consumer && CGO_ENABLED=0 GOWORK=off $(GO) build -trimpath -o $(ROOT)/bin/streams-emulator ./cmd/streams-emulator
 
 # ---- tools ---------------------------------------------------------------------------
-.PHONY: tools
-tools: $(CDK) $(DYNALITE) $(VERSITYGW) ## Install the pinned CDK CLI, dynalite and versitygw
+.PHONY: tools install-tools
+tools: ## Install the pinned CDK CLI, dynalite and versitygw (the three at once)
+	@$(MAKE) --no-print-directory -j3 install-tools
+
+install-tools: $(CDK) $(DYNALITE) $(VERSITYGW)
+	@:
 
 $(CDK): infra/package.json infra/package-lock.json
 	@echo "tools: the pinned CDK CLI into infra/node_modules (npm ci)"
