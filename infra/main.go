@@ -67,7 +67,8 @@ type inputs struct {
 	securityGroups []string
 	bucketName     string
 	demo           bool            // synthesize for the sample table (context parameter demo)
-	given          map[string]bool // the parameters present in the context, valid or not
+	given          map[string]bool // the parameters set (present, not empty), valid or not
+	bad            map[string]bool // the parameters whose value is wrong (reported already)
 }
 
 // The sample table that context parameter demo names: the local emulator's (make demo).
@@ -85,13 +86,15 @@ func readParams(c appContext, ps []param) (*inputs, error) {
 // readEach reads every parameter of ps on its own, and names the context keys that are no
 // parameter.
 func readEach(c appContext, ps []param) (*inputs, []error) {
-	in := &inputs{stackName: DefaultStackName, given: map[string]bool{}}
+	in := &inputs{stackName: DefaultStackName, given: map[string]bool{}, bad: map[string]bool{}}
 	errs := unknownKeys(c, ps)
 	for _, p := range ps {
-		_, in.given[p.key] = c.raw(p.key)
+		raw, present := c.raw(p.key)
+		in.given[p.key] = present && raw != ""
 		v, err := p.read.read(c, p.key)
 		switch {
 		case err != nil:
+			in.bad[p.key] = true
 			errs = append(errs, err)
 		case v == nil:
 		case p.store != nil:
@@ -167,10 +170,10 @@ func (in *inputs) check() []error {
 	if !vpc && in.given["availabilityZones"] && (in.env.Account == nil || in.env.Region == nil) {
 		errs = append(errs, &ParamError{"availabilityZones", "without vpcId they name the zones of the created VPC, which needs account and region (an environment-agnostic stack picks its zones at deploy time)"})
 	}
-	if vpc && !in.given["privateSubnetIds"] {
+	if vpc && len(in.subnets) == 0 && !in.bad["privateSubnetIds"] {
 		errs = append(errs, &ParamError{"privateSubnetIds", "required with vpcId: the subnets of the tasks and endpoints"})
 	}
-	if vpc && in.given["privateSubnetIds"] && len(in.azs) != len(in.subnets) {
+	if vpc && len(in.subnets) > 0 && !in.bad["availabilityZones"] && len(in.azs) != len(in.subnets) {
 		errs = append(errs, &ParamError{"availabilityZones", fmt.Sprintf("needs one zone per subnet of privateSubnetIds, in the same order (%d zones for %d subnets)", len(in.azs), len(in.subnets))})
 	}
 	for _, key := range []string{"vpcCidr", "maxAzs"} {

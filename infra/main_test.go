@@ -449,6 +449,11 @@ func TestVpcProblemsAreReportedAtOnce(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", w, a.err)
 		}
 	}
+	// A bad subnet is reported once, not again as missing subnets or as a zone count.
+	a = run(t, map[string]any{"vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": "subnet-1", "availabilityZones": "us-east-1a"})
+	if a.err == nil || strings.Count(a.err.Error(), "context parameter") != 1 || !strings.Contains(a.err.Error(), `context parameter privateSubnetIds: "subnet-1"`) {
+		t.Errorf("one bad subnet: %v", a.err)
+	}
 	a = run(t, map[string]any{"privateSubnetIds": "subnet-0123456789abcdef0", "routeTableIds": "rtb-0123456789abcdef0", "availabilityZones": "us-east-1a"})
 	for _, w := range []string{
 		"context parameter vpcId: required with privateSubnetIds, routeTableIds",
