@@ -115,6 +115,10 @@ demo: $(DYNALITE) $(VERSITYGW) ## Run the whole pipeline locally (emulator, dyna
 # The app is compiled first, in its own step (the long one on a new machine), then run by
 # cdk. Without CDK_ARGS, synth reviews the stack for the sample table: -c demo=true.
 CDK_APP := $(BIN)/cdk-app
+# jsii's runtime sometimes prints this, without a newline, as the app exits: harmless (two
+# waits race for its node process), but glued to the next line it looked like an error.
+# synth drops it.
+JSII_WAITID := Runtime process exited abnormally: waitid: no child processes
 SYNTH_ARGS = $(if $(strip $(CDK_ARGS)),$(CDK_ARGS),-c demo=true)
 
 .PHONY: cdk-app
@@ -125,7 +129,8 @@ cdk-app:
 .PHONY: synth
 synth: $(CDK) cdk-app ## Synthesize the CloudFormation into cdk.out/ (offline); CDK_ARGS='-c keyspace=... -c table=...', none: the sample table
 	@$(if $(strip $(CDK_ARGS)),,echo "synth: no CDK_ARGS: the sample table media.media_content (-c demo=true); name yours with CDK_ARGS='-c keyspace=... -c table=...'")
-	$(CDK) synth --quiet --app $(CDK_APP) $(SYNTH_ARGS)
+	@echo "$(CDK) synth --quiet --app $(CDK_APP) $(SYNTH_ARGS)"
+	@set -o pipefail; $(CDK) synth --quiet --app $(CDK_APP) $(SYNTH_ARGS) 2>&1 | sed -u 's/$(JSII_WAITID)//'
 	@ls cdk.out/*.template.json
 
 .PHONY: deploy
