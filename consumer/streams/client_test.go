@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +21,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/devservers"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden request files")
@@ -313,41 +314,10 @@ func TestRetryWaitRespectsContext(t *testing.T) {
 	}
 }
 
-// blackHole accepts TCP connections and never answers; it closes them when the test ends.
-func blackHole(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
-
 // An endpoint that accepts connections and never answers costs each attempt its timeout, then
 // the call fails naming it; the caller's context still ends a call at once.
 func TestAttemptTimeoutBoundsACallToASilentEndpoint(t *testing.T) {
-	endpoint := blackHole(t)
+	endpoint := devservers.NewBlackHole(t).URL
 	c, err := New(Config{AWS: testAWS(3), Endpoint: endpoint, AttemptTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

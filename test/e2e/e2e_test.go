@@ -15,11 +15,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/devservers"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/test/harness"
 )
 
@@ -449,45 +448,6 @@ func busyPort(t *testing.T) string {
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
 
-// blackHole accepts TCP connections and never answers; it counts them, and closes them when
-// the test ends.
-type blackHole struct {
-	URL      string
-	accepted atomic.Int32
-}
-
-func newBlackHole(t *testing.T) *blackHole {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &blackHole{URL: "http://" + ln.Addr().String()}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			b.accepted.Add(1)
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return b
-}
-
 // TestSIGTERMEndsAHungConsumerWithinItsBudget: whatever the worker is waiting for on an
 // endpoint that accepts TCP and never answers (the stream or the lease table at start-up, an
 // upload while running), SIGTERM ends the process within CDC_SHUTDOWN_TIMEOUT; start-up says
@@ -503,7 +463,7 @@ func TestSIGTERMEndsAHungConsumerWithinItsBudget(t *testing.T) {
 		{"uploading, S3 silent", "AWS_ENDPOINT_URL_S3", `"shard started"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			hole := newBlackHole(t)
+			hole := devservers.NewBlackHole(t)
 			w, _ := startWorker(t, s, "hung-"+strings.Fields(tc.name)[0]+strconv.Itoa(int(time.Now().UnixNano()%1000)),
 				tc.endpoint+"="+hole.URL, "CDC_SHUTDOWN_TIMEOUT="+budget.String(), "CDC_FLUSH_INTERVAL=500ms")
 			ctx := context.Background()
@@ -512,7 +472,7 @@ func TestSIGTERMEndsAHungConsumerWithinItsBudget(t *testing.T) {
 					return false, fmt.Errorf("exited %d: %s", code, w.Log())
 				}
 				// Hung: the log says what it waits for, and the silent endpoint holds a request.
-				return strings.Contains(w.Log(), tc.waitFor) && hole.accepted.Load() > 0, nil
+				return strings.Contains(w.Log(), tc.waitFor) && hole.Accepted.Load() > 0, nil
 			}); err != nil {
 				t.Fatal(err)
 			}

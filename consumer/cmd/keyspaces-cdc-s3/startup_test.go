@@ -7,7 +7,6 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/config"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/devservers"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/emulator"
 )
 
@@ -43,36 +43,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// blackHole accepts TCP connections and never answers; it closes them when the test ends.
-func blackHole(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
+// blackHole is the URL of an endpoint that accepts TCP and never answers.
+func blackHole(t *testing.T) string { return devservers.NewBlackHole(t).URL }
 
 // emulatorWith serves the Keyspaces Streams emulator with the stream of media.media_content.
 func emulatorWith(t *testing.T, stream bool) string {
