@@ -2,7 +2,8 @@
 #
 # Tools are pinned and installed into the repo (git ignores them): the CDK CLI in
 # infra/node_modules, dynalite and DuckDB (@duckdb/node-api) in test/node_modules, versitygw
-# and golangci-lint in .bin/.
+# and golangci-lint in .bin/. versitygw is built once per version into TOOLS_CACHE, which every
+# clone (and CI, when it keeps the folder) shares.
 
 SHELL := /bin/bash
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -14,6 +15,9 @@ VERSITYGW := $(BIN)/versitygw
 GOLANGCI_LINT_VERSION := v2.15.0
 # The version is in the file name: a new pin installs anew, an unchanged one never rebuilds.
 GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+TOOLS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/keyspaces-cdc-s3
+VERSITYGW_CACHED := $(TOOLS_CACHE)/versitygw-$(VERSITYGW_VERSION)/versitygw
+GOLANGCI_LINT_CACHED := $(TOOLS_CACHE)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
 DYNALITE := $(ROOT)/test/node_modules/.bin/dynalite
 DUCKDB := $(ROOT)/test/node_modules/@duckdb/node-api/package.json
 CDK := $(ROOT)/infra/node_modules/.bin/cdk
@@ -29,13 +33,23 @@ GO_TEST_FLAGS ?= -count=1 -timeout 30m
 
 .PHONY: help
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
+		'{name[NR] = $$1; text[NR] = $$2; if (length($$1) > w) w = length($$1)} \
+		END {for (i = 1; i <= NR; i++) printf "  %-*s  %s\n", w, name[i], text[i]}'
 
 # ---- the consumer binary ---------------------------------------------------------------
 # consumer/Dockerfile runs exactly this target, so what is tested here is what ships.
+# VERSION names the build in --version and the start-up log: git's description of the
+# checkout, or where there is no .git (the image's build context) a hash of consumer/'s
+# files, "src-<12 hex>", the same for the same sources.
+VERSION ?= $(shell git -C $(ROOT) describe --tags --always --dirty 2>/dev/null || \
+	echo src-$$(cd $(ROOT)/consumer && find . -type f -not -name '*_test.go' -not -path '*/testdata/*' | \
+	LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12))
+
 .PHONY: build
 build: ## Build the static consumer binary into bin/keyspaces-cdc-s3
-	cd consumer && CGO_ENABLED=0 GOWORK=off $(GO) build -trimpath -ldflags='-s -w' \
+	cd consumer && CGO_ENABLED=0 GOWORK=off $(GO) build -trimpath \
+		-ldflags='-s -w -X main.version=$(VERSION)' \
 		-o $(ROOT)/bin/keyspaces-cdc-s3 ./cmd/keyspaces-cdc-s3
 
 .PHONY: build-emulator
@@ -43,27 +57,48 @@ build-emulator: ## Build the Keyspaces Streams emulator into bin/streams-emulato
 	cd consumer && CGO_ENABLED=0 GOWORK=off $(GO) build -trimpath -o $(ROOT)/bin/streams-emulator ./cmd/streams-emulator
 
 # ---- tools ---------------------------------------------------------------------------
-.PHONY: tools
-tools: $(CDK) $(DYNALITE) $(DUCKDB) $(VERSITYGW) $(GOLANGCI_LINT) ## Install the pinned CDK CLI, dynalite, DuckDB, versitygw and golangci-lint
+.PHONY: tools install-tools
+tools: ## Install the pinned CDK CLI, dynalite, DuckDB, versitygw and golangci-lint (at once)
+	@$(MAKE) --no-print-directory -j3 install-tools
+
+install-tools: $(CDK) $(DYNALITE) $(DUCKDB) $(VERSITYGW) $(GOLANGCI_LINT)
+	@:
 
 $(CDK): infra/package.json infra/package-lock.json
+	@echo "tools: the pinned CDK CLI into infra/node_modules (npm ci)"
 	cd infra && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # One npm ci installs both (test/package.json); DuckDB reads the Parquet files in tests.
 $(DYNALITE) $(DUCKDB) &: test/package.json test/package-lock.json
+	@echo "tools: dynalite and DuckDB into test/node_modules (npm ci)"
 	cd test && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(DYNALITE) $(DUCKDB)
 
-$(VERSITYGW):
+$(VERSITYGW): $(VERSITYGW_CACHED)
 	@mkdir -p $(BIN)
-	GOBIN=$(BIN) GOWORK=off $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+	cp -f $< $@
 
-# Built from source by the Go toolchain the repo uses (the linter must know its Go version).
-$(GOLANGCI_LINT):
+$(VERSITYGW_CACHED):
+	@echo "tools: building versitygw $(VERSITYGW_VERSION) once into $(@D) (the first time: ~100 Go modules, a minute or more)"
+	@mkdir -p $(@D)
+	GOBIN=$(@D) GOWORK=off $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+.PHONY: deps
+deps: ## Download the Go modules of the four modules at once (synth, test and demo do it as needed)
+	@echo "deps: downloading the Go modules of consumer, constructs, infra and test (a new machine: ~400 MB)"
+	$(GO) mod download
+
+# Built from source by the Go toolchain the repo uses (the linter must know its Go version),
+# once per version into TOOLS_CACHE, like versitygw.
+$(GOLANGCI_LINT): $(GOLANGCI_LINT_CACHED)
 	@mkdir -p $(BIN)
-	GOBIN=$(BIN) GOWORK=off $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
-	mv $(BIN)/golangci-lint $@
+	cp -f $< $@
+
+$(GOLANGCI_LINT_CACHED):
+	@echo "tools: building golangci-lint $(GOLANGCI_LINT_VERSION) once into $(@D) (the first time: a few minutes)"
+	@mkdir -p $(@D)
+	GOBIN=$(@D) GOWORK=off $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 # ---- checks and tests ------------------------------------------------------------------
 .PHONY: fmt
@@ -92,6 +127,7 @@ reference: ## Regenerate docs/configuration-reference.md from the settings and c
 
 .PHONY: test
 test: tools ## Run every module's tests (unit, servers, CDK, end-to-end)
+	@echo "test: compiling, then each package prints ok as it passes (a new machine: minutes of compiling first)"
 	$(GO) test $(GO_TEST_FLAGS) $(PACKAGES)
 
 .PHONY: bench
@@ -101,17 +137,34 @@ bench: tools ## Run the benchmarks recorded in docs/benchmarks.md
 # ---- local demo ------------------------------------------------------------------------
 .PHONY: demo
 demo: $(DYNALITE) $(VERSITYGW) ## Run the whole pipeline locally (emulator, dynalite, versitygw, 2 workers); DEMO_ARGS='-format avro'
+	@echo "demo: compiling the demo"
 	$(GO) run ./test/demo $(DEMO_ARGS)
 
 # ---- CDK -------------------------------------------------------------------------------
+# The app is compiled first, in its own step (the long one on a new machine), then run by
+# cdk. Without CDK_ARGS, synth reviews the stack for the sample table: -c demo=true.
+CDK_APP := $(BIN)/cdk-app
+# jsii's runtime sometimes prints this, without a newline, as the app exits: harmless (two
+# waits race for its node process), but glued to the next line it looked like an error.
+# synth drops it.
+JSII_WAITID := Runtime process exited abnormally: waitid: no child processes
+SYNTH_ARGS = $(if $(strip $(CDK_ARGS)),$(CDK_ARGS),-c demo=true)
+
+.PHONY: cdk-app
+cdk-app:
+	@echo "cdk: compiling the CDK app (a new machine first downloads ~400 MB of Go modules and compiles awscdk: minutes)"
+	$(GO) build -o $(CDK_APP) ./infra
+
 .PHONY: synth
-synth: $(CDK) ## Synthesize the CloudFormation into cdk.out/ (offline, no AWS account)
-	$(CDK) synth --quiet $(CDK_ARGS)
+synth: $(CDK) cdk-app ## Synthesize the CloudFormation into cdk.out/ (offline); CDK_ARGS='-c keyspace=... -c table=...', none: the sample table
+	@$(if $(strip $(CDK_ARGS)),,echo "synth: no CDK_ARGS: the sample table media.media_content (-c demo=true); name yours with CDK_ARGS='-c keyspace=... -c table=...'")
+	@echo "$(CDK) synth --quiet --app $(CDK_APP) $(SYNTH_ARGS)"
+	@set -o pipefail; $(CDK) synth --quiet --app $(CDK_APP) $(SYNTH_ARGS) 2>&1 | sed -u 's/$(JSII_WAITID)//'
 	@ls cdk.out/*.template.json
 
 .PHONY: deploy
-deploy: $(CDK) ## Deploy with your AWS credentials: make deploy CDK_ARGS='-c keyspace=... -c table=...'
-	$(CDK) deploy $(CDK_ARGS)
+deploy: $(CDK) cdk-app ## Deploy with your AWS credentials: make deploy CDK_ARGS='-c keyspace=... -c table=...'
+	$(CDK) deploy --app $(CDK_APP) $(CDK_ARGS)
 
 .PHONY: clean
 clean: ## Remove build output (keeps the installed tools)

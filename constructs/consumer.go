@@ -109,6 +109,9 @@ func checkConsumerProp(s config.Setting, v reflect.Value) error {
 // the format and compression (Glue), the application name and namespace (metrics, alarms),
 // and the Keyspaces region a stream ARN gives.
 func (s *settings) resolveConsumer() error {
+	if err := s.resolveStreamArn(); err != nil {
+		return err
+	}
 	if s.ExistingBucket != nil && s.Prefix == "" && s.stackName != "" {
 		// A given bucket may be shared with other stacks: keep this stack's keys apart.
 		s.Prefix = s.stackName + "/"
@@ -120,9 +123,6 @@ func (s *settings) resolveConsumer() error {
 		if err := checkConsumerProp(c, s.prop(c)); err != nil {
 			return err
 		}
-	}
-	if err := s.resolveStreamArn(); err != nil {
-		return err
 	}
 	defaults := config.Defaults()
 	if s.Format == "" {
@@ -154,24 +154,30 @@ func (s *settings) resolveConsumer() error {
 	return nil
 }
 
-// resolveStreamArn checks that a given stream is the table's, and takes the Keyspaces region
-// from it.
+// resolveStreamArn takes the keyspace, table and Keyspaces region from a given stream when
+// they are not given (as the consumer does), and checks that given ones agree with it.
 func (s *settings) resolveStreamArn() error {
 	if s.StreamArn == "" {
 		return nil
 	}
-	arn, _ := config.Lookup("CDC_STREAM_ARN")
-	m := arn.Pattern.FindStringSubmatch(s.StreamArn) // region, account, keyspace, table, label
-	if m == nil {
+	a, ok := config.ParseStreamARN(s.StreamArn)
+	if !ok {
+		arn, _ := config.Lookup("CDC_STREAM_ARN")
 		return bad("StreamArn", "%q is not %s", s.StreamArn, arn.Shape)
 	}
-	if m[3] != s.Keyspace || m[4] != s.Table {
-		return bad("StreamArn", "%q is a stream of %s.%s, not of Keyspace.Table %s.%s", s.StreamArn, m[3], m[4], s.Keyspace, s.Table)
+	if s.Keyspace == "" {
+		s.Keyspace = a.Keyspace
+	}
+	if s.Table == "" {
+		s.Table = a.Table
+	}
+	if a.Keyspace != s.Keyspace || a.Table != s.Table {
+		return bad("StreamArn", "%q is a stream of %s.%s, not of Keyspace.Table %s.%s", s.StreamArn, a.Keyspace, a.Table, s.Keyspace, s.Table)
 	}
 	if s.KeyspacesRegion == "" {
-		s.KeyspacesRegion = m[1]
-	} else if s.KeyspacesRegion != m[1] {
-		return bad("KeyspacesRegion", "%q differs from the region %q of StreamArn", s.KeyspacesRegion, m[1])
+		s.KeyspacesRegion = a.Region
+	} else if s.KeyspacesRegion != a.Region {
+		return bad("KeyspacesRegion", "%q differs from the region %q of StreamArn", s.KeyspacesRegion, a.Region)
 	}
 	return nil
 }

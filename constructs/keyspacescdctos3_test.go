@@ -266,6 +266,17 @@ func TestEnvironmentFollowsTheConsumerContract(t *testing.T) {
 			}
 		}
 	})
+	t.Run("the stream ARN names the table and its region", func(t *testing.T) {
+		props := baseProps()
+		props.Keyspace, props.Table = "", ""
+		props.StreamArn = "arn:aws:cassandra:eu-west-1:123456789012:/keyspace/shop/table/orders/stream/2025-01-01T00:00:00.000"
+		env := synth(t, props, stackOptions{}).environment(t)
+		for k, v := range map[string]string{"CDC_KEYSPACE": `"shop"`, "CDC_TABLE": `"orders"`, "CDC_KEYSPACES_REGION": `"eu-west-1"`} {
+			if got := jsonText(env[k]); got != v {
+				t.Errorf("%s = %s, want %s", k, got, v)
+			}
+		}
+	})
 	t.Run("GOMEMLIMIT of ExtraEnvironment wins", func(t *testing.T) {
 		props := baseProps()
 		props.ExtraEnvironment = map[string]string{"GOMEMLIMIT": "900MiB"}
@@ -615,6 +626,11 @@ func TestValidationNamesThePropAndTheAllowedValues(t *testing.T) {
 		{"stream of another table", func(p *KeyspacesCdcToS3Props) {
 			p.StreamArn = "arn:aws:cassandra:us-east-1:123456789012:/keyspace/media/table/other/stream/x"
 		}, []string{"StreamArn", "media.other"}},
+		{"stream in another region", func(p *KeyspacesCdcToS3Props) {
+			p.StreamArn, p.KeyspacesRegion = "arn:aws:cassandra:eu-west-1:123456789012:/keyspace/media/table/media_content/stream/x", "us-east-1"
+		}, []string{"KeyspacesRegion", "eu-west-1"}},
+		{"prefix out of its folder", func(p *KeyspacesCdcToS3Props) { p.Prefix = "../escape/" }, []string{"Prefix", `"../escape/"`, "'..'"}},
+		{"prefix with a leading slash", func(p *KeyspacesCdcToS3Props) { p.Prefix = "/cdc/" }, []string{"Prefix", "leading '/'"}},
 		{"stop timeout", func(p *KeyspacesCdcToS3Props) { p.StopTimeout = 5 * time.Minute }, []string{"StopTimeout", "120s"}},
 		{"two images", func(p *KeyspacesCdcToS3Props) { p.ImageUri, p.SourceDirectory = "x:1", "/src" }, []string{"ContainerImage", "not several"}},
 		{"autoscaling max", func(p *KeyspacesCdcToS3Props) { p.Autoscaling = &AutoscalingConfig{MinTasks: 3, MaxTasks: 2} }, []string{"Autoscaling.MaxTasks", "shard count"}},

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -38,6 +40,12 @@ func (c appContext) raw(key string) (any, bool) {
 		return nil, false
 	}
 	return v, true
+}
+
+// keys returns every key of the context, sorted.
+func (c appContext) keys() []string {
+	all, _ := c.app.Node().GetAllContext(nil).(map[string]any)
+	return slices.Sorted(maps.Keys(all))
 }
 
 // str returns a string parameter, "" when absent.

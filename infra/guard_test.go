@@ -19,6 +19,9 @@ func synthWithRules(t *testing.T, extra map[string]any) string {
 	for k, v := range extra {
 		ctx[k] = v
 	}
+	if extra["tables"] == nil && extra["keyspace"] == nil {
+		ctx["demo"] = true // cdk.json names no table
+	}
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})
 	if _, _, err := buildStack(app); err != nil {
 		t.Fatal(err)

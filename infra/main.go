@@ -6,10 +6,13 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -71,17 +74,35 @@ type inputs struct {
 	bucketName     string
 	// skipControlTower: controlTowerRules=false, no cfn-guard plugin at synth.
 	skipControlTower bool
+	demo             bool            // synthesize for the sample table (context parameter demo)
+	given            map[string]bool // the parameters set (present, not empty), valid or not
+	bad              map[string]bool // the parameters whose value is wrong (reported already)
 }
 
+// The sample table that context parameter demo names: the local emulator's (make demo).
+const demoKeyspace, demoTable = "media", "media_content"
+
 // readParams reads every parameter of ps and checks those that go together. The error joins
-// every bad parameter's.
+// every bad parameter's, and names every context key that is no parameter.
 func readParams(c appContext, ps []param) (*inputs, error) {
-	in := &inputs{stackName: DefaultStackName}
-	var errs []error
+	in, errs := readEach(c, ps)
+	errs = append(errs, in.table()...)
+	errs = append(errs, in.check()...)
+	return in, errors.Join(errs...)
+}
+
+// readEach reads every parameter of ps on its own, and names the context keys that are no
+// parameter.
+func readEach(c appContext, ps []param) (*inputs, []error) {
+	in := &inputs{stackName: DefaultStackName, given: map[string]bool{}, bad: map[string]bool{}}
+	errs := unknownKeys(c, ps)
 	for _, p := range ps {
+		raw, present := c.raw(p.key)
+		in.given[p.key] = present && raw != ""
 		v, err := p.read.read(c, p.key)
 		switch {
 		case err != nil:
+			in.bad[p.key] = true
 			errs = append(errs, err)
 		case v == nil:
 		case p.store != nil:
@@ -92,22 +113,82 @@ func readParams(c appContext, ps []param) (*inputs, error) {
 			setProp(&in.props, p.prop, v)
 		}
 	}
-	errs = append(errs, in.check()...)
-	return in, errors.Join(errs...)
+	return in, errs
 }
 
-// check reports the parameters that need or exclude others.
+// unknownKeys reports every key of the context that is neither a parameter of ps nor the
+// CDK's own (feature flags "@aws-cdk/...", "aws:cdk:..." and lookups, which hold a ':'): a
+// mistyped -c tabel=orders would otherwise be ignored. Each error lists the parameters, the
+// closest first.
+func unknownKeys(c appContext, ps []param) []error {
+	known := make([]string, len(ps))
+	for i, p := range ps {
+		known[i] = p.key
+	}
+	var errs []error
+	for _, key := range c.keys() {
+		if slices.Contains(known, key) || strings.HasPrefix(key, "@") || strings.Contains(key, ":") || slices.Contains(cdkContextKeys, key) {
+			continue
+		}
+		closest := config.Closest(key, known)
+		errs = append(errs, &ParamError{key, fmt.Sprintf("unknown; did you mean %s? The parameters, closest first: %s (docs/deploy.md#context-parameters)",
+			closest[0], strings.Join(closest, ", "))})
+	}
+	return errs
+}
+
+// cdkContextKeys are the CDK CLI's own context keys without a ':'.
+var cdkContextKeys = []string{"cli-telemetry"}
+
+// table settles which table the stack reads: the keyspace and table given (or named by
+// streamArn), or with demo the sample table. Without either, synth fails: a stack for a table
+// the user never named must not be one forgotten parameter away.
+func (in *inputs) table() []error {
+	named := in.props.Keyspace != "" || in.props.Table != "" || in.props.StreamArn != "" || len(in.props.Tables) > 0
+	given := in.given["keyspace"] || in.given["table"] || in.given["tables"]
+	switch {
+	case in.demo && (named || given):
+		return []error{&ParamError{"demo", fmt.Sprintf("names the sample table %s.%s: give either demo or keyspace and table (or streamArn, or tables), not both", demoKeyspace, demoTable)}}
+	case in.demo:
+		in.props.Keyspace, in.props.Table = demoKeyspace, demoTable
+	case !named && !given:
+		return []error{&ParamError{"keyspace", fmt.Sprintf("required, with table: the table whose changes are copied (-c keyspace=shop -c table=orders, -c streamArn=... or -c tables=...); "+
+			"to synthesize the sample table %s.%s for a review, -c demo=true (make synth without CDK_ARGS does)", demoKeyspace, demoTable)}}
+	}
+	if a, ok := config.ParseStreamARN(in.props.StreamArn); ok {
+		// As the construct and the consumer do; here too, for the stack's description.
+		in.props.Keyspace = cmp.Or(in.props.Keyspace, a.Keyspace)
+		in.props.Table = cmp.Or(in.props.Table, a.Table)
+	}
+	return nil
+}
+
+// check reports the parameters that need or exclude others, every one at once.
 func (in *inputs) check() []error {
 	var errs []error
-	switch {
-	case in.vpcID == "" && (len(in.subnets) > 0 || len(in.securityGroups) > 0 || len(in.props.RouteTableIds) > 0):
-		errs = append(errs, &ParamError{"vpcId", "required with privateSubnetIds, securityGroupIds or routeTableIds"})
-	case in.vpcID == "" && len(in.azs) > 0 && (in.env.Account == nil || in.env.Region == nil):
+	vpc := in.given["vpcId"]
+	var needVpc []string
+	for _, key := range []string{"privateSubnetIds", "securityGroupIds", "routeTableIds"} {
+		if in.given[key] {
+			needVpc = append(needVpc, key)
+		}
+	}
+	if !vpc && len(needVpc) > 0 {
+		errs = append(errs, &ParamError{"vpcId", "required with " + strings.Join(needVpc, ", ") + " (they name parts of an existing VPC)"})
+	}
+	if !vpc && in.given["availabilityZones"] && (in.env.Account == nil || in.env.Region == nil) {
 		errs = append(errs, &ParamError{"availabilityZones", "without vpcId they name the zones of the created VPC, which needs account and region (an environment-agnostic stack picks its zones at deploy time)"})
-	case in.vpcID != "" && len(in.subnets) == 0:
+	}
+	if vpc && len(in.subnets) == 0 && !in.bad["privateSubnetIds"] {
 		errs = append(errs, &ParamError{"privateSubnetIds", "required with vpcId: the subnets of the tasks and endpoints"})
-	case in.vpcID != "" && len(in.azs) != len(in.subnets):
+	}
+	if vpc && len(in.subnets) > 0 && !in.bad["availabilityZones"] && len(in.azs) != len(in.subnets) {
 		errs = append(errs, &ParamError{"availabilityZones", fmt.Sprintf("needs one zone per subnet of privateSubnetIds, in the same order (%d zones for %d subnets)", len(in.azs), len(in.subnets))})
+	}
+	for _, key := range []string{"vpcCidr", "maxAzs"} {
+		if vpc && in.given[key] {
+			errs = append(errs, &ParamError{key, "describes the created VPC: not with vpcId"})
+		}
 	}
 	if s3 := in.props.S3Region; s3 != "" && in.bucketName == "" && (in.env.Region == nil || s3 != *in.env.Region) {
 		errs = append(errs, &ParamError{"s3Region", "needs bucketName: the created bucket lives in the stack's region (set region to the same value, or import a bucket of that region)"})
@@ -195,31 +276,51 @@ func outputName(name string) string {
 }
 
 // asParamError turns the construct's validation error into one naming the context parameter
-// that sets the prop (the first row that names it).
+// that sets the prop (the first row that names it), and the parameters, not the props, in
+// its message: the user typed -c cpu=..., not Cpu.
 func asParamError(err error) error {
 	var v *cdc.ValidationError
 	if !errors.As(err, &v) {
 		return err
 	}
-	aliases := map[string]string{"ContainerImage": "image"} // the app sets the image by ImageUri
-	if key, ok := aliases[v.Prop]; ok {
-		return &ParamError{key, v.Message}
-	}
+	keys := propKeys()
 	prop, place := v.Prop, ""
 	if m := tableProp.FindStringSubmatch(v.Prop); m != nil { // a prop of one table of tables
 		place, prop = "tables["+m[1]+"]", m[2]
 		if prop == "" {
-			return &ParamError{place, v.Message}
+			return &ParamError{place, inParamNames(v.Message, keys)}
 		}
 		place += "."
 	}
-	for _, p := range params() {
-		if p.prop == prop {
-			return &ParamError{place + p.key, v.Message}
-		}
+	if key, ok := keys[prop]; ok {
+		return &ParamError{place + key, inParamNames(v.Message, keys)}
 	}
 	return err
 }
 
 // tableProp matches the construct's name of a prop of one table: Tables[1].Format.
 var tableProp = regexp.MustCompile(`^Tables\[(\d+)\](?:\.(.+))?$`)
+
+// propKeys maps each prop the app sets to the first context parameter that sets it.
+func propKeys() map[string]string {
+	keys := map[string]string{"ContainerImage": "image", "SourceDirectory": "image"} // the app sets the image by ImageUri
+	for _, p := range params() {
+		if _, seen := keys[p.prop]; !seen && p.prop != "" && !strings.Contains(p.prop, "*") {
+			keys[p.prop] = p.key
+		}
+	}
+	return keys
+}
+
+// inParamNames rewrites the props a message names as their context parameters (whole words
+// only, the longest prop first, so Keyspace.Table becomes keyspace.table and GlueTable.TableName
+// glueTableName).
+func inParamNames(msg string, keys map[string]string) string {
+	props := slices.Collect(maps.Keys(keys))
+	slices.SortFunc(props, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	for _, prop := range props {
+		re := regexp.MustCompile(`\b` + regexp.QuoteMeta(prop) + `\b`)
+		msg = re.ReplaceAllLiteralString(msg, keys[prop])
+	}
+	return msg
+}

@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// cdkJSONContext is the context of the repository's cdk.json (feature flags, demo table).
+// cdkJSONContext is the context of the repository's cdk.json (its feature flags).
 func cdkJSONContext(t *testing.T) map[string]any {
 	t.Helper()
 	b, err := os.ReadFile("../cdk.json")
@@ -51,13 +51,15 @@ type app struct {
 	err      error
 }
 
-// run builds the app as `cdk synth` would with cdk.json plus the given context (a nil value
-// removes a key), and synthesizes it once.
+// run builds the app as `cdk synth` would with cdk.json, a table (-c keyspace=media -c
+// table=media_content) and the given context (a nil value removes a key), and synthesizes it
+// once.
 func run(t *testing.T, extra map[string]any) app {
 	t.Helper()
 	ctx := cdkJSONContext(t)
 	// The Control Tower rules have their own tests (guard_test.go): the others stay fast.
 	ctx["controlTowerRules"] = "false"
+	ctx["keyspace"], ctx["table"] = "media", "media_content"
 	for k, v := range extra {
 		if v == nil {
 			delete(ctx, k)
@@ -129,8 +131,27 @@ func jsonText(v any) string {
 	return string(b)
 }
 
-func TestCdkJSONAloneSynthesizesTheDemoDeployment(t *testing.T) {
-	a := run(t, nil)
+// cdk.json names no table: without one, or the deliberate -c demo=true, synth fails and says
+// how to name one (a typo must not deploy a connector for a table the user never named).
+func TestCdkJSONAloneNeedsATableOrTheDemoOptIn(t *testing.T) {
+	a := run(t, map[string]any{"keyspace": nil, "table": nil})
+	if a.err == nil {
+		t.Fatal("cdk.json alone synthesized a stack")
+	}
+	for _, w := range []string{"context parameter keyspace", "-c keyspace=shop -c table=orders", "-c demo=true", "media.media_content"} {
+		if !strings.Contains(a.err.Error(), w) {
+			t.Errorf("error %q lacks %q", a.err, w)
+		}
+	}
+	for _, ctx := range []map[string]any{{"demo": "true"}, {"demo": "true", "keyspace": nil}, {"demo": "true", "keyspace": nil, "table": nil, "streamArn": "arn:aws:cassandra:us-east-1:123456789012:/keyspace/shop/table/orders/stream/x"}} {
+		if a := run(t, ctx); a.err == nil || !strings.Contains(a.err.Error(), "context parameter demo") {
+			t.Errorf("%v: error %v, want one naming demo", ctx, a.err)
+		}
+	}
+}
+
+func TestDemoOptInSynthesizesTheSampleTable(t *testing.T) {
+	a := run(t, map[string]any{"keyspace": nil, "table": nil, "demo": "true"})
 	if a.err != nil {
 		t.Fatal(a.err)
 	}
@@ -373,7 +394,15 @@ func TestBadContextFailsNamingTheParameter(t *testing.T) {
 		{map[string]any{"compression": "brotli"}, []string{"context parameter compression", "gzip, zstd, none"}},
 		{map[string]any{"arch": "sparc"}, []string{"context parameter arch", "ARM64, X86_64"}},
 		{map[string]any{"cpu": "300"}, []string{"context parameter cpu", "256, 512"}},
-		{map[string]any{"memory": "100"}, []string{"context parameter memory", "2048, 3072"}},
+		{map[string]any{"memory": "100"}, []string{"context parameter memory", "2048, 3072", "with cpu 1024"}},
+		{map[string]any{"cpu": "256", "memory": "4096"}, []string{"context parameter memory", "with cpu 256", "512, 1024, 2048"}},
+		{map[string]any{"prefix": "../x/"}, []string{"context parameter prefix", `"../x/"`, "'..'"}},
+		{map[string]any{"prefix": "a/../../b/"}, []string{"context parameter prefix"}},
+		{map[string]any{"prefix": "/cdc/"}, []string{"context parameter prefix", "leading '/'"}},
+		{map[string]any{"streamArn": "arn:aws:cassandra:eu-west-1:123456789012:/keyspace/media/table/media_content/stream/x", "keyspacesRegion": "us-east-1"},
+			[]string{"context parameter keyspacesRegion", "eu-west-1", "streamArn"}},
+		{map[string]any{"tabel": "orders"}, []string{"context parameter tabel: unknown; did you mean table?", "closest first: table, "}},
+		{map[string]any{"Keyspace": "shop"}, []string{"context parameter Keyspace: unknown; did you mean keyspace?"}},
 		{map[string]any{"desiredCount": "two"}, []string{"context parameter desiredCount", "whole number"}},
 		{map[string]any{"desiredCount": float64(1.5)}, []string{"context parameter desiredCount", "whole number"}},
 		{map[string]any{"stsEndpoint": "maybe"}, []string{"context parameter stsEndpoint", "true or false"}},
@@ -394,11 +423,11 @@ func TestBadContextFailsNamingTheParameter(t *testing.T) {
 		{map[string]any{"vpcCidr": "10.0.0.0/8"}, []string{"context parameter vpcCidr", "/16 to /24"}},
 		// A gateway endpoint in an imported VPC needs its route tables: an error, not CDK's panic.
 		{map[string]any{"vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": "subnet-0123456789abcdef0", "availabilityZones": "us-east-1a", "s3Endpoint": "true"},
-			[]string{"context parameter routeTableIds", "required with ExistingVpc and S3Endpoint"}},
+			[]string{"context parameter routeTableIds", "required with vpcId and s3Endpoint"}},
 		// The created VPC is isolated: a table in another region is out of reach.
 		{map[string]any{"account": "123456789012", "region": "us-east-1", "availabilityZones": "us-east-1a,us-east-1b", "keyspacesRegion": "eu-west-1"},
 			[]string{"context parameter keyspacesRegion", "no route", "Deploy the stack in eu-west-1"}},
-		{map[string]any{"vpcCidr": "10.0.0.0/16", "vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": "subnet-0123456789abcdef0", "availabilityZones": "us-east-1a"}, []string{"context parameter vpcId", "VpcCidr"}},
+		{map[string]any{"vpcCidr": "10.0.0.0/16", "vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": "subnet-0123456789abcdef0", "availabilityZones": "us-east-1a"}, []string{"context parameter vpcCidr", "not with vpcId"}},
 	}
 	for _, c := range cases {
 		t.Run(jsonText(c.ctx), func(t *testing.T) {
@@ -412,5 +441,54 @@ func TestBadContextFailsNamingTheParameter(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Every problem of the network parameters is reported at once, not one per synth.
+func TestVpcProblemsAreReportedAtOnce(t *testing.T) {
+	a := run(t, map[string]any{"vpcId": "vpc-1", "privateSubnetIds": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+		"availabilityZones": "us-east-1a", "securityGroupIds": "sg-1", "maxAzs": "3"})
+	if a.err == nil {
+		t.Fatal("synth accepted the context")
+	}
+	for _, w := range []string{
+		`context parameter vpcId: "vpc-1" is not a VPC id`,
+		`context parameter securityGroupIds: "sg-1" is not a security group id`,
+		"context parameter availabilityZones: needs one zone per subnet of privateSubnetIds, in the same order (1 zones for 2 subnets)",
+		"context parameter maxAzs: describes the created VPC: not with vpcId",
+	} {
+		if !strings.Contains(a.err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, a.err)
+		}
+	}
+	// A bad subnet is reported once, not again as missing subnets or as a zone count.
+	a = run(t, map[string]any{"vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": "subnet-1", "availabilityZones": "us-east-1a"})
+	if a.err == nil || strings.Count(a.err.Error(), "context parameter") != 1 || !strings.Contains(a.err.Error(), `context parameter privateSubnetIds: "subnet-1"`) {
+		t.Errorf("one bad subnet: %v", a.err)
+	}
+	a = run(t, map[string]any{"privateSubnetIds": "subnet-0123456789abcdef0", "routeTableIds": "rtb-0123456789abcdef0", "availabilityZones": "us-east-1a"})
+	for _, w := range []string{
+		"context parameter vpcId: required with privateSubnetIds, routeTableIds",
+		"context parameter availabilityZones: without vpcId",
+	} {
+		if a.err == nil || !strings.Contains(a.err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, a.err)
+		}
+	}
+}
+
+// A stream ARN alone names the table (and its region), as it does for the consumer.
+func TestStreamArnAloneNamesTheTable(t *testing.T) {
+	a := run(t, map[string]any{"keyspace": nil, "table": nil,
+		"streamArn": "arn:aws:cassandra:eu-west-1:123456789012:/keyspace/shop/table/orders/stream/2026-01-01T00:00:00.000"})
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	env := a.environment(t)
+	if env["CDC_KEYSPACE"] != `"shop"` || env["CDC_TABLE"] != `"orders"` || env["CDC_KEYSPACES_REGION"] != `"eu-west-1"` {
+		t.Errorf("env %v", env)
+	}
+	if d := a.template["Description"]; !strings.Contains(fmt.Sprint(d), "shop.orders") {
+		t.Errorf("description %v", d)
 	}
 }

@@ -74,6 +74,9 @@ func stackParams() []param {
 		{key: "controlTowerRules", read: boolean(),
 			store:   func(in *inputs, v any) error { in.skipControlTower = !v.(bool); return nil },
 			meaning: "run AWS Control Tower's proactive rules (cfn-guard, @cdklabs/cdk-validator-cfnguard) at synth and fail on a violation (default true; false for an account without them)"},
+		{key: "demo", read: boolean(),
+			store:   func(in *inputs, v any) error { in.demo = v.(bool); return nil },
+			meaning: "read the sample table " + demoKeyspace + "." + demoTable + ", to review the stack without a table of your own (make synth without CDK_ARGS sets it); not with keyspace, table or streamArn"},
 	}
 }
 

@@ -80,7 +80,7 @@ func TestBadTablesNameTheTable(t *testing.T) {
 		{"shop", []string{"context parameter tables[0]", `"shop" is not keyspace.table`}},
 		{`[{"table":"orders","format":"xml"}]`, []string{"context parameter tables[0].format", `"xml"`, "json, avro"}},
 		{`[{"table":"orders","fmt":"avro"}]`, []string{"context parameter tables[0]", `"fmt" is not a parameter a table sets`}},
-		{"shop.orders,shop.orders", []string{"context parameter tables[1]", "shop.orders is Tables[0] too"}},
+		{"shop.orders,shop.orders", []string{"context parameter tables[1]", "shop.orders is tables[0] too"}},
 		{`[{"table":"orders","desiredCount":"many"}]`, []string{"context parameter tables[0].desiredCount", "whole number"}},
 		{`[{"table":"orders","maxTasks":4,"minTasks":1}]`, []string{"context parameter tables[0].minTasks", "standby"}},
 	}

@@ -88,6 +88,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 			errs = append(errs, s.errorf("%w", err))
 		}
 	}
+	errs = append(errs, c.fromStreamARN()...)
 	c.derive(getenv)
 	errs = append(errs, c.validate()...)
 	if len(errs) > 0 {
@@ -130,7 +131,7 @@ func given(args []string, getenv func(string) string) (map[string]string, error)
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("command line: %w (see --help)", err)
+		return nil, fmt.Errorf("command line: %w (see --help)", unknownFlag(err))
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("command line: unexpected argument %q (see --help)", fs.Arg(0))
@@ -208,6 +209,53 @@ func (s Setting) number(v string) (int64, error) {
 	return n, nil
 }
 
+// StreamARN is what a Keyspaces stream ARN names.
+type StreamARN struct {
+	Region, Account, Keyspace, Table, Label string
+}
+
+// ParseStreamARN reads a stream ARN (arn:aws:cassandra:<region>:<account>:/keyspace/<keyspace>/
+// table/<table>/stream/<label>); ok is false when arn is not one.
+func ParseStreamARN(arn string) (a StreamARN, ok bool) {
+	m := streamARN.FindStringSubmatch(arn)
+	if m == nil {
+		return StreamARN{}, false
+	}
+	return StreamARN{Region: m[1], Account: m[2], Keyspace: m[3], Table: m[4], Label: m[5]}, true
+}
+
+// fromStreamARN takes the keyspace, table and Keyspaces region that a given stream ARN names
+// when they are not given, and reports those given that contradict it (the stream would be
+// refused only after GetStream, or not be found in the wrong region).
+func (c *Config) fromStreamARN() []error {
+	a, ok := ParseStreamARN(c.StreamARN)
+	if !ok {
+		return nil // an empty ARN, or one validate reports
+	}
+	var errs []error
+	for _, f := range []struct {
+		env       string
+		value     *string
+		fromARN   string
+		describes string
+	}{
+		{"CDC_KEYSPACE", &c.Keyspace, a.Keyspace, "keyspace"},
+		{"CDC_TABLE", &c.Table, a.Table, "table"},
+		{"CDC_KEYSPACES_REGION", &c.KeyspacesRegion, a.Region, "region"},
+	} {
+		switch *f.value {
+		case "":
+			*f.value = f.fromARN
+		case f.fromARN:
+		default:
+			s, _ := Lookup(f.env)
+			errs = append(errs, s.errorf("%q contradicts CDC_STREAM_ARN, whose %s is %q (the stream of %s.%s in %s): leave %s unset or make them agree",
+				*f.value, f.describes, f.fromARN, a.Keyspace, a.Table, a.Region, f.env))
+		}
+	}
+	return errs
+}
+
 // derive fills the defaults that depend on other values: the regions (AWS_REGION, else
 // AWS_DEFAULT_REGION) and the format's compression; a given compression takes the spelling
 // of the format's list.
@@ -248,7 +296,7 @@ func (c *Config) validate() []error {
 			bad(s.Env, "required: "+s.Required)
 		case *p == "" && s.NonEmpty:
 			bad(s.Env, "must not be empty")
-		case *p == "" && s.DefaultNote == fromAWSRegion:
+		case *p == "" && s.Pattern == regionName:
 			bad(s.Env, "no region: set AWS_REGION or "+s.Env)
 		case *p != "" && s.Pattern != nil && !s.Pattern.MatchString(*p):
 			bad(s.Env, fmt.Sprintf("%q is not %s", *p, s.Shape))

@@ -134,8 +134,116 @@ func TestHelpListsEverySetting(t *testing.T) {
 
 func TestUnknownFlag(t *testing.T) {
 	_, err := Load([]string{"--bukket", "x"}, env(base()), nil)
-	if err == nil || !strings.Contains(err.Error(), "bukket") {
+	if err == nil || !strings.Contains(err.Error(), "bukket") || !strings.Contains(err.Error(), "did you mean --bucket?") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A mistyped variable would leave the default in force without a word: each is refused,
+// naming the setting it is closest to. The tests' own CDC_TEST_ variables and empty ones pass.
+func TestUnknownEnvironmentVariablesNameTheClosestSetting(t *testing.T) {
+	err := CheckEnviron([]string{"PATH=/bin", "CDC_FORMAT=json", "CDC_FORAMT=avro", "CDC_FLUSH_INTERVALL=5s",
+		"CDC_TEST_DYNALITE=/x/dynalite", "CDC_NOTHING=", "CDC_bucket=b", "XCDC_FOO=1"})
+	if err == nil {
+		t.Fatal("unknown variables accepted")
+	}
+	want := []string{
+		"CDC_FORAMT: not a setting of the consumer; did you mean CDC_FORMAT?",
+		"CDC_FLUSH_INTERVALL: not a setting of the consumer; did you mean CDC_FLUSH_INTERVAL?",
+		"CDC_bucket: not a setting of the consumer; did you mean CDC_BUCKET?",
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d errors, want %d:\n%v", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("error %q, want %q", lines[i], w)
+		}
+	}
+	if err := CheckEnviron([]string{"CDC_FORMAT=avro", "CDC_TEST_VERSITYGW=/x", "HOME=/root"}); err != nil {
+		t.Fatalf("known variables refused: %v", err)
+	}
+}
+
+func TestClosest(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		known []string
+		want  string
+	}{
+		{"tabel", []string{"keyspace", "table", "tableName"}, "table"},
+		{"FORAMT", []string{"FORMAT", "FLUSH_BYTES"}, "FORMAT"},
+		{"vpcid", []string{"vpcCidr", "vpcId"}, "vpcId"},
+		{"disableAlarm", []string{"dashboard", "disableAlarms", "alarmTopic"}, "disableAlarms"},
+	} {
+		if got := Closest(c.name, c.known); got[0] != c.want || len(got) != len(c.known) {
+			t.Errorf("Closest(%q) = %v, want %s first", c.name, got, c.want)
+		}
+	}
+}
+
+// A prefix S3 answers 400 to ("../x/"), or that readers resolve as a path, is refused at start.
+func TestPrefixes(t *testing.T) {
+	for prefix, ok := range map[string]bool{
+		"": true, "cdc/": true, "cdc": true, "raw/cdc/": true, "tenant=a/cdc-1/": true, "a.b/": true, ".hidden/": true,
+		"...x/": true, "v(1)/": true,
+		"../escape/": false, "a/../../b/": false, "/cdc/": false, "./cdc/": false, "a//b/": false, "a/./b/": false,
+		"..": false, "a/..": false, "with space/": false, "back\\slash/": false, "new\nline/": false, "caf\u00e9/": false,
+		"q?/": false, "h#/": false, "%2e%2e/": false,
+	} {
+		m := base()
+		m["CDC_PREFIX"] = prefix
+		_, err := Load(nil, env(m), nil)
+		if (err == nil) != ok {
+			t.Errorf("prefix %q: error %v, want accepted=%v", prefix, err, ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "CDC_PREFIX") {
+			t.Errorf("prefix %q: error %v does not name CDC_PREFIX", prefix, err)
+		}
+	}
+}
+
+// The stream ARN names the keyspace, the table and the region: they come from it when not
+// given, and given ones that contradict it are refused at start, naming both.
+func TestStreamARNNamesKeyspaceTableAndRegion(t *testing.T) {
+	const arn = "arn:aws:cassandra:eu-west-1:123456789012:/keyspace/shop/table/orders/stream/2026-01-01T00:00:00.000"
+	m := base()
+	delete(m, "CDC_KEYSPACE")
+	delete(m, "CDC_TABLE")
+	m["AWS_REGION"] = "us-east-1"
+	m["CDC_STREAM_ARN"] = arn
+	c, err := Load(nil, env(m), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Keyspace != "shop" || c.Table != "orders" || c.KeyspacesRegion != "eu-west-1" || c.S3Region != "us-east-1" {
+		t.Fatalf("keyspace %s table %s keyspaces region %s s3 region %s", c.Keyspace, c.Table, c.KeyspacesRegion, c.S3Region)
+	}
+	for _, tc := range []struct {
+		set  map[string]string
+		want []string
+	}{
+		{map[string]string{"CDC_KEYSPACE": "media"}, []string{"CDC_KEYSPACE", `"media"`, "CDC_STREAM_ARN", `"shop"`}},
+		{map[string]string{"CDC_TABLE": "media_content"}, []string{"CDC_TABLE", `"media_content"`, "CDC_STREAM_ARN", `"orders"`}},
+		{map[string]string{"CDC_KEYSPACES_REGION": "us-east-1"}, []string{"CDC_KEYSPACES_REGION", `"us-east-1"`, "CDC_STREAM_ARN", `"eu-west-1"`}},
+	} {
+		m := base()
+		m["CDC_STREAM_ARN"] = arn
+		delete(m, "CDC_KEYSPACE")
+		delete(m, "CDC_TABLE")
+		for k, v := range tc.set {
+			m[k] = v
+		}
+		_, err := Load(nil, env(m), nil)
+		for _, w := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %v lacks %s", tc.set, err, w)
+			}
+		}
+	}
+	if a, ok := ParseStreamARN(arn); !ok || a != (StreamARN{"eu-west-1", "123456789012", "shop", "orders", "2026-01-01T00:00:00.000"}) {
+		t.Errorf("ParseStreamARN = %+v, %v", a, ok)
 	}
 }
 

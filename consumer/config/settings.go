@@ -57,8 +57,12 @@ type Setting struct {
 // for patterns that embed it, such as availability zone names).
 const RegionPattern = `[a-z]{2}(-[a-z]+)+-\d{1,2}`
 
-// fromAWSRegion is the DefaultNote of the regions: the process's AWS_REGION.
-const fromAWSRegion = "$AWS_REGION"
+// The DefaultNotes of the regions: the process's AWS_REGION; for the table's, the region of
+// the stream ARN first.
+const (
+	fromAWSRegion      = "$AWS_REGION"
+	fromARNOrAWSRegion = "the stream ARN's, else $AWS_REGION"
+)
 
 var (
 	// CQLName matches a keyspace, table or column name of Amazon Keyspaces.
@@ -67,10 +71,18 @@ var (
 	regionName = regexp.MustCompile(`^` + RegionPattern + `$`)
 	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	tableName  = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
-	keyPrefix  = regexp.MustCompile(`^(?:[^/].*)?$`)
+	// keyPrefix matches a key prefix S3 and the readers of the files (Athena, Spark, DuckDB,
+	// Glue's partition projection) can all use: folders of S3's safe characters (letters,
+	// digits, ! - _ . * ' ( ), and = for Hive-style folders) each ending in '/', the last one
+	// may lack it; no leading '/', no empty, "." or ".." folder (S3 answers 400 to "../" keys,
+	// and readers resolve them as paths).
+	keyPrefix = regexp.MustCompile(`^(?:` + prefixFolder + `/)*(?:` + prefixFolder + `)?$`)
 	// streamARN captures the region, account, keyspace, table and label.
 	streamARN = regexp.MustCompile(`^arn:aws[a-z-]*:cassandra:([a-z0-9-]+):(\d{12}):/keyspace/([^/]+)/table/([^/]+)/stream/(.+)$`)
 )
+
+// prefixFolder is one folder of a key prefix: safe characters, not "." nor "..".
+const prefixFolder = `(?:[A-Za-z0-9!_*'()=-][A-Za-z0-9!_.*'()=-]*|\.[A-Za-z0-9!_*'()=-][A-Za-z0-9!_.*'()=-]*|\.\.[A-Za-z0-9!_.*'()=-]+)`
 
 // Formats lists the output formats, the default first.
 var Formats = []string{"json", "avro", "parquet"}
@@ -113,26 +125,26 @@ var table = []Setting{
 	{
 		Env: "CDC_STREAM_ARN", Flag: "stream-arn", Prop: "StreamArn", Context: "streamArn",
 		Pattern: streamARN, Shape: "a Keyspaces stream ARN (arn:aws:cassandra:<region>:<account>:/keyspace/<keyspace>/table/<table>/stream/<label>)",
-		Meaning: "stream to read; empty: the newest ENABLED stream of keyspace.table",
+		Meaning: "stream to read (it names the keyspace, table and region); empty: the newest ENABLED stream of keyspace.table",
 		field:   func(c *Config) any { return &c.StreamARN },
 	},
 	{
 		Env: "CDC_KEYSPACE", Flag: "keyspace", Prop: "Keyspace", Context: "keyspace",
-		Required: "the keyspace of the table to read",
+		Required: "the keyspace of the table to read (a stream ARN names it too)",
 		Pattern:  CQLName, Shape: "a keyspace name (a letter or digit, then letters, digits, _; at most 48)",
-		Meaning: "keyspace of the table (required)",
+		Meaning: "keyspace of the table (required unless the stream ARN names it)",
 		field:   func(c *Config) any { return &c.Keyspace },
 	},
 	{
 		Env: "CDC_TABLE", Flag: "table", Prop: "Table", Context: "table",
-		Required: "the table whose changes are read",
+		Required: "the table whose changes are read (a stream ARN names it too)",
 		Pattern:  CQLName, Shape: "a table name (a letter or digit, then letters, digits, _; at most 48)",
-		Meaning: "table whose changes are read (required)",
+		Meaning: "table whose changes are read (required unless the stream ARN names it)",
 		field:   func(c *Config) any { return &c.Table },
 	},
 	{
 		Env: "CDC_KEYSPACES_REGION", Flag: "keyspaces-region", Prop: "KeyspacesRegion", Context: "keyspacesRegion",
-		DefaultNote: fromAWSRegion, Pattern: regionName, Shape: "a region name (e.g. us-east-1)",
+		DefaultNote: fromARNOrAWSRegion, Pattern: regionName, Shape: "a region name (e.g. us-east-1)",
 		Meaning: "region of the table and its stream",
 		field:   func(c *Config) any { return &c.KeyspacesRegion },
 	},
@@ -151,7 +163,7 @@ var table = []Setting{
 	},
 	{
 		Env: "CDC_PREFIX", Flag: "prefix", Prop: "Prefix", Context: "prefix",
-		Pattern: keyPrefix, Shape: "a key prefix (it must not start with '/')",
+		Pattern: keyPrefix, Shape: "a key prefix S3 and readers can use: folders of letters, digits and ! - _ . * ' ( ) =, each ending in '/' (e.g. cdc/ or raw/cdc/); no leading '/', no empty, '.' or '..' folder",
 		Meaning: "key prefix of every object, e.g. cdc/",
 		field:   func(c *Config) any { return &c.Prefix },
 	},

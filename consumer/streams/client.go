@@ -50,7 +50,15 @@ type Config struct {
 	OnRetry func(op string, attempt int, err error)
 	// Getenv reads the endpoint override variables; nil means os.Getenv.
 	Getenv func(string) string
+	// AttemptTimeout bounds each attempt of a call, from sending the request to reading the
+	// whole answer; a timed-out attempt is retried as a dropped connection is. Zero:
+	// DefaultAttemptTimeout.
+	AttemptTimeout time.Duration
 }
+
+// DefaultAttemptTimeout bounds an attempt when Config.AttemptTimeout is zero: an endpoint
+// that accepts connections and never answers costs retries, not a hang.
+const DefaultAttemptTimeout = 30 * time.Second
 
 // Client calls the Keyspaces Streams API (AWS JSON 1.0 over HTTPS, SigV4).
 type Client struct {
@@ -61,6 +69,7 @@ type Client struct {
 	retryer  aws.RetryerV2
 	signer   *v4.Signer
 	onRetry  func(op string, attempt int, err error)
+	attempt  time.Duration
 }
 
 // New returns a Client. It fails when no region is configured or the endpoint is invalid.
@@ -83,6 +92,10 @@ func New(cfg Config) (*Client, error) {
 		http:     cfg.AWS.HTTPClient,
 		signer:   v4.NewSigner(),
 		onRetry:  cfg.OnRetry,
+		attempt:  cfg.AttemptTimeout,
+	}
+	if c.attempt <= 0 {
+		c.attempt = DefaultAttemptTimeout
 	}
 	if c.http == nil {
 		c.http = awshttp.NewBuildableClient()
@@ -361,8 +374,19 @@ func (e *sendError) Unwrap() error         { return e.err }
 func (e *sendError) ConnectionError() bool { return true }
 
 // send signs and sends one attempt (the body is re-signed every time) and returns the
-// body of a 2xx answer, else an *APIError or a *sendError.
+// body of a 2xx answer, else an *APIError or a *sendError. The attempt ends after the
+// client's attempt timeout, as a *sendError when ctx has not ended.
 func (c *Client) send(ctx context.Context, op string, body []byte) ([]byte, error) {
+	attempt, cancel := context.WithTimeout(ctx, c.attempt)
+	defer cancel()
+	data, err := c.sendAttempt(attempt, op, body)
+	if err != nil && ctx.Err() == nil && errors.Is(attempt.Err(), context.DeadlineExceeded) {
+		return nil, &sendError{fmt.Errorf("%s %s: no complete answer within %s", c.endpoint, op, c.attempt)}
+	}
+	return data, err
+}
+
+func (c *Client) sendAttempt(ctx context.Context, op string, body []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint+"/", bytes.NewReader(body))
 	if err != nil {
 		return nil, err

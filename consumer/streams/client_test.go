@@ -21,6 +21,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/devservers"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden request files")
@@ -309,6 +311,41 @@ func TestRetryWaitRespectsContext(t *testing.T) {
 	_, err = c.ListStreams(ctx, &ListStreamsInput{})
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrThrottling) {
 		t.Fatalf("error %v, want context.Canceled joined with the throttling error", err)
+	}
+}
+
+// An endpoint that accepts connections and never answers costs each attempt its timeout, then
+// the call fails naming it; the caller's context still ends a call at once.
+func TestAttemptTimeoutBoundsACallToASilentEndpoint(t *testing.T) {
+	endpoint := devservers.NewBlackHole(t).URL
+	c, err := New(Config{AWS: testAWS(3), Endpoint: endpoint, AttemptTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var retries atomic.Int32
+	c.onRetry = func(string, int, error) { retries.Add(1) }
+	start := time.Now()
+	_, err = c.GetStream(context.Background(), &GetStreamInput{StreamArn: "a"})
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "no complete answer within 100ms") || !strings.Contains(err.Error(), "after 3 attempts") {
+		t.Fatalf("error %v", err)
+	}
+	if retries.Load() != 2 || took > 2*time.Second {
+		t.Fatalf("%d retries in %s, want 2 retries of 100 ms attempts", retries.Load(), took)
+	}
+
+	c, err = New(Config{AWS: testAWS(3), Endpoint: endpoint, AttemptTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	if _, err := c.GetStream(ctx, &GetStreamInput{StreamArn: "a"}); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+		t.Fatalf("error %v after %s, want the caller's deadline at once", err, time.Since(start))
+	}
+	if d, _ := New(Config{AWS: testAWS(1), Endpoint: endpoint}); d.attempt != DefaultAttemptTimeout {
+		t.Fatalf("default attempt timeout %s", d.attempt)
 	}
 }
 

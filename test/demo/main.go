@@ -28,95 +28,147 @@ func main() {
 	records := flag.Int("records", 20000, "change records the emulator writes")
 	rate := flag.Int("rate", 1000, "records per second")
 	shards := flag.Int("shards", 4, "shards of the stream at start")
-	format := flag.String("format", "json", "json, avro or parquet")
+	format := flag.String("format", "json", "the workers' CDC_FORMAT: json, avro or parquet")
 	workers := flag.Int("workers", 2, "consumer workers")
 	dir := flag.String("dir", "demo-data", "folder for logs and the S3 server's data (kept afterwards)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *records, *rate, *shards, *workers, *format, *dir); err != nil {
+	if err := run(ctx, os.Stdout, options{*records, *rate, *shards, *workers, *format, *dir}); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, records, rate, shards, workers int, format, dir string) error {
-	abs, err := filepath.Abs(dir)
+type options struct {
+	records, rate, shards, workers int
+	format, dir                    string
+}
+
+// tick is how often the demo prints its progress; settle is how long it waits, once the
+// emulator has written everything, for the rest to land before it reports what is missing.
+const tick, settle = 2 * time.Second, 2 * time.Minute
+
+func run(ctx context.Context, out io.Writer, o options) error {
+	abs, err := filepath.Abs(o.dir)
 	if err != nil {
 		return err
 	}
 	_ = os.RemoveAll(abs)
-	fmt.Printf("building the consumer and the emulator...\n")
+	fmt.Fprintf(out, "building the consumer and the emulator...\n")
 	bin, err := harness.Build(ctx, filepath.Join(abs, "bin"))
 	if err != nil {
 		return err
 	}
-	fmt.Printf("starting dynalite, versitygw and the emulator (%d shards, %d records at %d/s, split after %d)...\n",
-		shards, records, rate, records/2)
+	fmt.Fprintf(out, "starting dynalite, versitygw and the emulator (%d shards, %d records at %d/s, split after %d)...\n",
+		o.shards, o.records, o.rate, o.records/2)
 	s, err := harness.StartStack(ctx, bin, harness.StackConfig{
 		Dir: abs, Prefix: "cdc/",
-		EmulatorArgs: []string{"-shards", strconv.Itoa(shards), "-records", strconv.Itoa(records),
-			"-rate", strconv.Itoa(rate), "-split-after", strconv.Itoa(records / 2)},
+		EmulatorArgs: []string{"-shards", strconv.Itoa(o.shards), "-records", strconv.Itoa(o.records),
+			"-rate", strconv.Itoa(o.rate), "-split-after", strconv.Itoa(o.records / 2)},
 	})
 	if err != nil {
 		return err
 	}
 	defer s.Stop()
-	ports := make([]int, 0, workers)
-	for i := 1; i <= workers; i++ {
-		_, port, err := s.StartWorker(fmt.Sprintf("worker-%d", i), "CDC_FORMAT="+format, "CDC_FLUSH_INTERVAL=2s",
-			"CDC_FLUSH_RECORDS=2000", "CDC_METRICS_INTERVAL=60s")
+	// The first worker to exit ends the demo with its error: a rejected setting must not leave
+	// the demo printing "landed 0" forever.
+	exited := make(chan *harness.Process, o.workers)
+	ports := make([]int, 0, o.workers)
+	for i := 1; i <= o.workers; i++ {
+		p, port, err := s.StartWorker(fmt.Sprintf("worker-%d", i), "CDC_FORMAT="+o.format, "CDC_FLUSH_INTERVAL=2s",
+			"CDC_FLUSH_RECORDS=2000", "CDC_METRICS_INTERVAL="+tick.String())
 		if err != nil {
 			return err
 		}
+		go func() { <-p.Done(); exited <- p }()
 		ports = append(ports, port)
-		fmt.Printf("worker-%d: http://127.0.0.1:%d/metrics  log: %s\n", i, port, filepath.Join(abs, "logs", fmt.Sprintf("worker-%d.log", i)))
+		fmt.Fprintf(out, "worker-%d: http://127.0.0.1:%d/metrics  log: %s\n", i, port, p.LogPath)
 	}
 
 	start := time.Now()
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	landedReader := &harness.LandedReader{Client: s.S3Client, Bucket: s.Bucket, Prefix: s.Prefix}
 	var last harness.Report
+	var finished time.Time // when the emulator had written everything
+	fmt.Fprintf(out, "every %s: records the emulator wrote, records landed in S3 (read back), objects, the workers' largest lag, shard splits\n", tick)
 	for {
 		select {
 		case <-ctx.Done():
-			fmt.Println("\ninterrupted: stopping everything")
+			fmt.Fprintln(out, "\ninterrupted: stopping everything")
 			return nil
-		case <-tick.C:
+		case p := <-exited:
+			return workerExited(p)
+		case <-t.C:
+		}
+		// What landed is read before what was written, so landed never runs ahead of written.
+		landed, objects, err := landedReader.Read(ctx)
+		if err != nil {
+			return err
 		}
 		gen, err := s.Generator(ctx)
 		if err != nil {
 			return err
 		}
+		fmt.Fprintf(out, "%5.0fs  written %6d  landed %6d  objects %4d  max lag %6.0f ms  splits %d\n",
+			time.Since(start).Seconds(), gen.Written, len(landed), len(objects), maxLag(ports), len(gen.Splits)/2) // two children per split
+		if gen.Running || gen.Written == 0 {
+			continue
+		}
+		if finished.IsZero() {
+			finished = time.Now()
+		}
+		if len(landed) < gen.Written && time.Since(finished) < settle {
+			continue
+		}
+		fmt.Fprintf(out, "%5.0fs  checking every landed record against what the emulator wrote...\n", time.Since(start).Seconds())
 		w, err := s.Written(ctx)
 		if err != nil {
 			return err
 		}
-		landed, _, err := harness.ReadLanded(ctx, s.S3Client, s.Bucket, s.Prefix)
-		if err != nil {
-			return err
-		}
-		last = harness.Compare(w, landed)
-		lag := maxLag(ports)
-		fmt.Printf("%5.0fs  written %6d  landed %6d  objects %4d  max lag %6.0f ms  shards %d\n",
-			time.Since(start).Seconds(), last.Written, last.Landed, last.Objects, lag, len(w.Order))
-		if !gen.Running && gen.Written > 0 && last.Landed >= last.Written && len(last.Missing) == 0 {
+		if last = harness.Compare(w, landed); len(last.Missing) == 0 || time.Since(finished) >= settle {
 			break
 		}
 	}
-	fmt.Printf("\nsummary after %s\n", time.Since(start).Round(time.Second))
-	fmt.Printf("  records written by the emulator: %d\n", last.Written)
-	fmt.Printf("  records landed in S3:            %d (missing %d, duplicated %d)\n", last.Landed, len(last.Missing), len(last.Duplicated))
-	fmt.Printf("  objects:                         %d\n", last.Objects)
-	fmt.Printf("\nwhere to look:\n")
-	fmt.Printf("  objects (the S3 server's files): %s\n", filepath.Join(abs, "s3", s.Bucket, "cdc", "media", "media_content"))
-	fmt.Printf("  logs:                            %s\n", filepath.Join(abs, "logs"))
-	fmt.Printf("  e.g. zcat %s/s3/%s/cdc/media/media_content/dt=*/hr=*/*.jsonl.gz | head -1\n", abs, s.Bucket)
+	fmt.Fprintf(out, "\nsummary after %s\n", time.Since(start).Round(time.Second))
+	fmt.Fprintf(out, "  records written by the emulator: %d\n", last.Written)
+	fmt.Fprintf(out, "  records landed in S3:            %d (missing %d, duplicated %d)\n", last.Landed, len(last.Missing), len(last.Duplicated))
+	fmt.Fprintf(out, "  objects:                         %d\n", last.Objects)
+	data := filepath.Join(abs, "s3", s.Bucket, "cdc", "media", "media_content")
+	fmt.Fprintf(out, "\nwhere to look:\n")
+	fmt.Fprintf(out, "  objects (the S3 server's files): %s\n", data)
+	fmt.Fprintf(out, "  logs:                            %s\n", filepath.Join(abs, "logs"))
+	fmt.Fprintf(out, "  e.g. %s\n", peekCommand(o.format, data))
 	if !last.OK() {
 		return fmt.Errorf("not every record landed exactly once: %s", last)
 	}
 	return nil
+}
+
+// peekCommand is a command that prints the first event of one of the files, for the format.
+func peekCommand(format, data string) string {
+	if format == "avro" {
+		// DuckDB reads Avro with its avro extension (INSTALL avro once); avro-tools tojson or
+		// Python's fastavro do as well.
+		return fmt.Sprintf(`duckdb -c "INSTALL avro; LOAD avro; SELECT * FROM read_avro('%s/dt=*/hr=*/*.avro') LIMIT 1"`, data)
+	}
+	return fmt.Sprintf("zcat %s/dt=*/hr=*/*.jsonl.gz | head -1", data)
+}
+
+// workerExited is the error of a worker that exited before the demo ended: its exit status
+// and the last lines of its log (without the metrics lines).
+func workerExited(p *harness.Process) error {
+	_, code := p.Exited()
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(p.Log()), "\n") {
+		if l != "" && !strings.Contains(l, `"_aws"`) {
+			lines = append(lines, "  "+l)
+		}
+	}
+	lines = lines[max(0, len(lines)-15):]
+	return fmt.Errorf("%s exited with status %d before the demo ended (log: %s):\n%s", p.Name, code, p.LogPath, strings.Join(lines, "\n"))
 }
 
 // maxLag reads MillisBehindLatest from each worker's /metrics and returns the largest.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/devservers"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/test/harness"
 )
 
@@ -404,8 +406,9 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 	}
 }
 
-// TestBadConfiguration: each bad value stops the binary with exit code 2 and a message
-// naming it.
+// TestBadConfiguration: each bad value (or unknown variable, contradiction, busy port) stops
+// the binary with exit code 2 and a message naming it. Cases of two settings are separated
+// by a space.
 func TestBadConfiguration(t *testing.T) {
 	good := []string{"AWS_REGION=us-east-1", "CDC_KEYSPACE=media", "CDC_TABLE=media_content",
 		"CDC_BUCKET=my-bucket", "CDC_LEASE_TABLE=leases"}
@@ -426,10 +429,20 @@ func TestBadConfiguration(t *testing.T) {
 		{"CDC_STREAM_ARN=not-an-arn", "CDC_STREAM_ARN"},
 		{"CDC_HTTP_PORT=99999", "CDC_HTTP_PORT"},
 		{"CDC_S3_REGION=moon-1", "CDC_S3_REGION"},
+		{"CDC_FORAMT=avro", "CDC_FORAMT: not a setting of the consumer; did you mean CDC_FORMAT?"},
+		{"CDC_FLUSH_INTERVALL=5s", "did you mean CDC_FLUSH_INTERVAL?"},
+		{"CDC_PREFIX=../escape/", "CDC_PREFIX"},
+		{"CDC_PREFIX=a/../../b/", "CDC_PREFIX"},
+		{"CDC_PREFIX=/cdc/", "CDC_PREFIX"},
+		{"CDC_STREAM_ARN=arn:aws:cassandra:us-east-1:123456789012:/keyspace/shop/table/orders/stream/x",
+			`CDC_KEYSPACE (--keyspace): "media" contradicts CDC_STREAM_ARN`},
+		{"CDC_STREAM_ARN=arn:aws:cassandra:eu-west-1:123456789012:/keyspace/media/table/media_content/stream/x CDC_KEYSPACES_REGION=us-east-1",
+			`CDC_KEYSPACES_REGION (--keyspaces-region): "us-east-1" contradicts CDC_STREAM_ARN, whose region is "eu-west-1"`},
+		{"CDC_HTTP_PORT=" + busyPort(t), "CDC_HTTP_PORT (--http-port): port"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.set, func(t *testing.T) {
-			env := append(append(unsetCDC(), good...), tc.set)
+			env := append(append(unsetCDC(), good...), strings.Fields(tc.set)...)
 			p, err := harness.Start("bad", t.TempDir(), bin.Consumer, env)
 			if err != nil {
 				t.Fatal(err)
@@ -441,6 +454,59 @@ func TestBadConfiguration(t *testing.T) {
 			_, code := p.Exited()
 			if code != 2 || !strings.Contains(p.Log(), tc.want) {
 				t.Fatalf("exit %d, output %q: want exit 2 naming %s", code, p.Log(), tc.want)
+			}
+		})
+	}
+}
+
+// busyPort listens on a free port until the test ends, and returns it.
+func busyPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// TestSIGTERMEndsAHungConsumerWithinItsBudget: whatever the worker is waiting for on an
+// endpoint that accepts TCP and never answers (the stream or the lease table at start-up, an
+// upload while running), SIGTERM ends the process within CDC_SHUTDOWN_TIMEOUT; start-up says
+// what it waits for.
+func TestSIGTERMEndsAHungConsumerWithinItsBudget(t *testing.T) {
+	s := startStack(t, "-shards", "2", "-records", "2000", "-rate", "500", "-seed", "5")
+	const budget = 5 * time.Second
+	for _, tc := range []struct {
+		name, endpoint, waitFor string
+	}{
+		{"start-up, Keyspaces Streams silent", "AWS_ENDPOINT_URL_KEYSPACESSTREAMS", `"start-up: waiting for Keyspaces Streams: the newest ENABLED stream of the table"`},
+		{"start-up, DynamoDB silent", "AWS_ENDPOINT_URL_DYNAMODB", `"start-up: waiting for DynamoDB: the lease table"`},
+		{"uploading, S3 silent", "AWS_ENDPOINT_URL_S3", `"shard started"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hole := devservers.NewBlackHole(t)
+			w, _ := startWorker(t, s, "hung-"+strings.Fields(tc.name)[0]+strconv.Itoa(int(time.Now().UnixNano()%1000)),
+				tc.endpoint+"="+hole.URL, "CDC_SHUTDOWN_TIMEOUT="+budget.String(), "CDC_FLUSH_INTERVAL=500ms")
+			ctx := context.Background()
+			if err := harness.Poll(ctx, 30*time.Second, 20*time.Millisecond, func() (bool, error) {
+				if done, code := w.Exited(); done {
+					return false, fmt.Errorf("exited %d: %s", code, w.Log())
+				}
+				// Hung: the log says what it waits for, and the silent endpoint holds a request.
+				return strings.Contains(w.Log(), tc.waitFor) && hole.Accepted.Load() > 0, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			w.Term()
+			if !w.Wait(budget + time.Second) {
+				t.Fatalf("still running %s after SIGTERM (budget %s):\n%s", time.Since(start), budget, w.Log())
+			}
+			took := time.Since(start)
+			_, code := w.Exited()
+			t.Logf("exited %d, %s after SIGTERM (budget %s)", code, took.Round(time.Millisecond), budget)
+			if took > budget+500*time.Millisecond {
+				t.Errorf("exited %s after SIGTERM: over its budget %s", took, budget)
 			}
 		})
 	}

@@ -88,6 +88,53 @@ func ReadLanded(ctx context.Context, c *s3.Client, bucket, prefix string) ([]Lan
 	return out, data, nil
 }
 
+// LandedReader reads what has landed under a prefix as it grows, reading each data object
+// once: the sink writes an object's key once with its final content (a replay rewrites it
+// identically), so only new keys need reading. `make demo` polls it every 2 s.
+type LandedReader struct {
+	Client         *s3.Client
+	Bucket, Prefix string
+	read           map[string][]Landed // by key
+	objects        []Object
+}
+
+// Read returns every event landed so far, and the data objects holding them.
+func (r *LandedReader) Read(ctx context.Context) ([]Landed, []Object, error) {
+	if r.read == nil {
+		r.read = map[string][]Landed{}
+	}
+	objs, err := ListObjects(ctx, r.Client, r.Bucket, r.Prefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, o := range objs {
+		if _, done := r.read[o.Key]; done || !IsDataKey(r.Prefix, o.Key) {
+			continue
+		}
+		body, err := GetObject(ctx, r.Client, r.Bucket, o.Key)
+		if err != nil {
+			return nil, nil, err
+		}
+		events, err := DecodeObject(o.Key, body)
+		if err != nil {
+			return nil, nil, fmt.Errorf("harness: decode %s: %w", o.Key, err)
+		}
+		ls := make([]Landed, 0, len(events))
+		for _, e := range events {
+			shard, _ := e["shard_id"].(string)
+			seq, _ := e["sequence_number"].(string)
+			ls = append(ls, Landed{Key: o.Key, Shard: shard, Seq: seq, Event: e})
+		}
+		r.read[o.Key] = ls
+		r.objects = append(r.objects, o)
+	}
+	var out []Landed
+	for _, o := range r.objects {
+		out = append(out, r.read[o.Key]...)
+	}
+	return out, r.objects, nil
+}
+
 // GetObject reads a whole object.
 func GetObject(ctx context.Context, c *s3.Client, bucket, key string) ([]byte, error) {
 	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dynamodbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/keyspaces"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -29,32 +31,33 @@ import (
 )
 
 // runConsumer wires the clients, the sink, the pipeline and the lease coordinator, serves
-// /healthz and /metrics, writes EMF metrics, and runs until ctx ends (then shuts down
-// gracefully within cfg.ShutdownTimeout) or a fatal error.
-func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) string, metricsOut io.Writer, logger *slog.Logger) error {
-	// The clients must outlive ctx: the graceful shutdown still flushes and checkpoints.
-	live := context.WithoutCancel(ctx)
-	base, err := awsconfig.LoadDefaultConfig(live)
+// /healthz and /metrics on ln, writes EMF metrics, and runs until ctx ends (then shuts down
+// gracefully within cfg.ShutdownTimeout) or a fatal error. Start-up says what it waits for
+// and ends at once with ctx (errStopped).
+func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) string, ln net.Listener, metricsOut io.Writer, logger *slog.Logger) error {
+	defer ln.Close() // until the HTTP server owns it
+	base, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
+	defaultTimeouts.apply(&base)
 	ksCfg, s3Cfg, ddbCfg := regionalConfigs(base, cfg)
 	workerID := cfg.WorkerID
 	if workerID == "" {
-		workerID = defaultWorkerID(live, getenv)
+		workerID = defaultWorkerID(ctx, getenv)
 	}
 	// The coordinator adds the "worker" attribute to its own lines; everything else gets it here.
 	coordLog, logger := logger, logger.With("worker", workerID)
 
-	streamsClient, err := streams.New(streams.Config{AWS: ksCfg, Getenv: getenv})
+	streamsClient, err := streams.New(streams.Config{AWS: ksCfg, Getenv: getenv, AttemptTimeout: defaultTimeouts.Attempt})
 	if err != nil {
 		return fmt.Errorf("keyspaces streams client: %w", err)
 	}
-	arn, desc, err := resolveStream(live, streamsClient, cfg)
+	arn, desc, err := resolveStream(ctx, streamsClient, cfg, logger)
 	if err != nil {
 		return err
 	}
-	table, err := openLeaseTable(live, ddbCfg, cfg)
+	table, err := openLeaseTable(ctx, ddbCfg, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -79,17 +82,14 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 	var running atomic.Bool
 	running.Store(true)
 	h := &health{table: table, running: &running, staleAfter: 2 * cfg.LeaseFailoverTime, started: time.Now()}
-	addr, stopHTTP, err := serveHTTP(cfg.HTTPPort, h, reg, logger)
-	if err != nil {
-		return err
-	}
+	stopHTTP := serveHTTP(ln, h, reg, logger)
 	defer stopHTTP()
 	pump := &statsPump{reg: reg, sink: snk, coord: coord, proc: proc, workerID: workerID}
 	stopMetrics := writeMetrics(cfg.MetricsInterval, pump, reg, metricsOut, logger)
 
 	logger.Info("consumer started", "stream", arn, "view_type", desc.StreamViewType, "bucket", cfg.Bucket,
 		"prefix", cfg.Prefix, "format", cfg.Format, "compression", cfg.Compression, "lease_table", cfg.LeaseTable,
-		"http", addr, "keyspaces_region", cfg.KeyspacesRegion, "s3_region", cfg.S3Region)
+		"http", ln.Addr().String(), "keyspaces_region", cfg.KeyspacesRegion, "s3_region", cfg.S3Region, "version", version)
 	runErr := runCoordinator(ctx, coord, cfg.ShutdownTimeout, logger)
 	running.Store(false)
 	stopMetrics()
@@ -105,33 +105,70 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 }
 
 // resolveStream returns the stream to read (CDC_STREAM_ARN, else the newest ENABLED stream of
-// the table) and its description, checking that it is the table's.
-func resolveStream(ctx context.Context, client *streams.Client, cfg *config.Config) (string, *streams.GetStreamOutput, error) {
+// the table) and its description, checking that it is the table's. A stream that does not
+// exist is a setting error.
+func resolveStream(ctx context.Context, client *streams.Client, cfg *config.Config, logger *slog.Logger) (string, *streams.GetStreamOutput, error) {
+	where := fmt.Sprintf("in region %s (endpoint %s)", cfg.KeyspacesRegion, client.Endpoint())
 	arn := cfg.StreamARN
 	if arn == "" {
-		var err error
-		if arn, err = client.FindStream(ctx, cfg.Keyspace, cfg.Table); err != nil {
-			return "", nil, fmt.Errorf("CDC_STREAM_ARN is empty and %w", err)
+		err := await(ctx, logger, "Keyspaces Streams: the newest ENABLED stream of the table",
+			[]any{"table", cfg.Keyspace + "." + cfg.Table, "region", cfg.KeyspacesRegion, "endpoint", client.Endpoint()},
+			func(ctx context.Context) error {
+				var err error
+				arn, err = client.FindStream(ctx, cfg.Keyspace, cfg.Table)
+				return err
+			})
+		switch {
+		case errors.Is(err, streams.ErrNotFound):
+			return "", nil, settingErrorf("CDC_KEYSPACE, CDC_TABLE: %s.%s has no ENABLED stream %s: enable CDC on the table, or check the names and the region: %w", cfg.Keyspace, cfg.Table, where, err)
+		case err != nil:
+			return "", nil, fmt.Errorf("CDC_STREAM_ARN is empty and %w (%s)", err, where)
 		}
 	}
-	desc, err := client.GetStream(ctx, &streams.GetStreamInput{StreamArn: arn, MaxResults: 1})
-	if err != nil {
-		return "", nil, fmt.Errorf("describe stream %s: %w", arn, err)
-	}
-	if desc.KeyspaceName != cfg.Keyspace || desc.TableName != cfg.Table {
-		return "", nil, fmt.Errorf("CDC_STREAM_ARN %s is the stream of %s.%s, not of CDC_KEYSPACE.CDC_TABLE %s.%s",
+	var desc *streams.GetStreamOutput
+	err := await(ctx, logger, "Keyspaces Streams: the stream", []any{"stream", arn, "region", cfg.KeyspacesRegion, "endpoint", client.Endpoint()},
+		func(ctx context.Context) error {
+			var err error
+			desc, err = client.GetStream(ctx, &streams.GetStreamInput{StreamArn: arn, MaxResults: 1})
+			return err
+		})
+	switch {
+	case errors.Is(err, streams.ErrNotFound):
+		return "", nil, settingErrorf("CDC_STREAM_ARN: no stream %s %s: %w", arn, where, err)
+	case err != nil:
+		return "", nil, fmt.Errorf("describe stream %s %s: %w", arn, where, err)
+	case desc.KeyspaceName != cfg.Keyspace || desc.TableName != cfg.Table:
+		return "", nil, settingErrorf("CDC_STREAM_ARN %s is the stream of %s.%s, not of CDC_KEYSPACE.CDC_TABLE %s.%s",
 			arn, desc.KeyspaceName, desc.TableName, cfg.Keyspace, cfg.Table)
 	}
 	return arn, desc, nil
 }
 
-// openLeaseTable returns the lease table, created first when CDC_CREATE_LEASE_TABLE asks.
-func openLeaseTable(ctx context.Context, ddbCfg aws.Config, cfg *config.Config) (*watchedTable, error) {
-	table := &watchedTable{Table: lease.NewTable(dynamodb.NewFromConfig(ddbCfg), cfg.LeaseTable)}
+// openLeaseTable returns the lease table, created first when CDC_CREATE_LEASE_TABLE asks, else
+// checked to exist (a missing one is a setting error).
+func openLeaseTable(ctx context.Context, ddbCfg aws.Config, cfg *config.Config, logger *slog.Logger) (*watchedTable, error) {
+	db := dynamodb.NewFromConfig(ddbCfg)
+	table := &watchedTable{Table: lease.NewTable(db, cfg.LeaseTable)}
+	attrs := []any{"lease_table", cfg.LeaseTable, "region", ddbCfg.Region}
 	if cfg.CreateLeaseTable {
-		if err := table.CreateIfMissing(ctx, 2*time.Minute); err != nil {
-			return nil, fmt.Errorf("create lease table %s: %w", cfg.LeaseTable, err)
+		// CreateIfMissing's errors name the table and the step.
+		if err := await(ctx, logger, "DynamoDB: the lease table, created if missing", attrs, func(ctx context.Context) error {
+			return table.CreateIfMissing(ctx, 2*time.Minute)
+		}); err != nil {
+			return nil, err
 		}
+		return table, nil
+	}
+	err := await(ctx, logger, "DynamoDB: the lease table", attrs, func(ctx context.Context) error {
+		_, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(cfg.LeaseTable)})
+		return err
+	})
+	var missing *dynamodbtypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &missing):
+		return nil, settingErrorf("CDC_LEASE_TABLE: no table %s in region %s: create it, or set CDC_CREATE_LEASE_TABLE=true (local runs): %w", cfg.LeaseTable, ddbCfg.Region, err)
+	case err != nil:
+		return nil, fmt.Errorf("describe lease table %s in region %s: %w", cfg.LeaseTable, ddbCfg.Region, err)
 	}
 	return table, nil
 }
@@ -162,20 +199,15 @@ func newPipeline(cfg *config.Config, workerID string, reader pipeline.StreamsRea
 	return proc, coord, nil
 }
 
-// serveHTTP serves /healthz and /metrics on port until stop is called; it returns the
-// address it listens on.
-func serveHTTP(port int, h *health, reg *metrics.Registry, logger *slog.Logger) (addr string, stop func(), err error) {
-	ln, err := listen(port)
-	if err != nil {
-		return "", nil, fmt.Errorf("CDC_HTTP_PORT %d: %w", port, err)
-	}
+// serveHTTP serves /healthz and /metrics on ln until stop is called.
+func serveHTTP(ln net.Listener, h *health, reg *metrics.Registry, logger *slog.Logger) (stop func()) {
 	srv := newHTTPServer(h.check, reg)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("http server stopped", "err", err)
 		}
 	}()
-	return ln.Addr().String(), func() { srv.Close() }, nil
+	return func() { srv.Close() }
 }
 
 // writeMetrics writes the EMF metrics every interval until stop is called; stop writes them a
@@ -209,16 +241,18 @@ func writeMetrics(interval time.Duration, pump *statsPump, reg *metrics.Registry
 }
 
 // runCoordinator runs the coordinator until ctx ends and it has shut down gracefully. A
-// graceful shutdown that overruns its budget becomes a hard stop: ECS kills the task at its
-// stop timeout anyway, and whatever was not checkpointed is re-read by the next owner.
+// graceful shutdown that overruns its budget, less a reserve to stop in, becomes a hard stop:
+// the process must exit within the budget (ECS kills the task at its stop timeout anyway),
+// and whatever was not checkpointed is re-read by the next owner.
 func runCoordinator(ctx context.Context, coord *worker.Coordinator, budget time.Duration, logger *slog.Logger) error {
 	stopHard := make(chan struct{})
+	drain := budget - stopReserve(budget)
 	go func() {
 		select {
 		case <-ctx.Done():
 			logger.Info("shutting down: draining shards", "timeout", budget.String())
 			select {
-			case <-time.After(budget):
+			case <-time.After(drain):
 				logger.Error("graceful shutdown timed out: stopping hard")
 				coord.Abort()
 			case <-stopHard:
@@ -229,6 +263,12 @@ func runCoordinator(ctx context.Context, coord *worker.Coordinator, budget time.
 	err := coord.Run(ctx)
 	close(stopHard)
 	return err
+}
+
+// stopReserve is the part of the shutdown budget kept to stop hard in, after the drain:
+// a tenth of it, at most 5 s.
+func stopReserve(budget time.Duration) time.Duration {
+	return min(budget/10, 5*time.Second)
 }
 
 // regionalConfigs gives each client its region: the table's stream and schema in

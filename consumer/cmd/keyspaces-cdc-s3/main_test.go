@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -47,19 +50,68 @@ func TestS3PathStyle(t *testing.T) {
 	}
 }
 
+// goodEnviron is a complete configuration; the AWS endpoints are unset.
+func goodEnviron(extra ...string) []string {
+	return append([]string{"AWS_REGION=us-east-1", "CDC_KEYSPACE=media", "CDC_TABLE=t",
+		"CDC_BUCKET=bucket-1", "CDC_LEASE_TABLE=leases", "CDC_HTTP_PORT=0"}, extra...)
+}
+
 func TestBadConfigurationExitsTwoNamingTheValue(t *testing.T) {
 	var out, errOut bytes.Buffer
-	env := map[string]string{"AWS_REGION": "us-east-1", "CDC_KEYSPACE": "media", "CDC_TABLE": "t",
-		"CDC_BUCKET": "bucket-1", "CDC_LEASE_TABLE": "leases", "CDC_FORMAT": "csv"}
-	code := run(nil, func(k string) string { return env[k] }, &out, &errOut)
+	code := run(nil, goodEnviron("CDC_FORMAT=csv"), &out, &errOut)
 	if code != exitBadConfig || !strings.Contains(errOut.String(), "CDC_FORMAT") {
 		t.Fatalf("exit %d, stderr %q", code, errOut.String())
 	}
 }
 
+// A mistyped variable is refused with the setting it is closest to, with the other errors.
+func TestUnknownVariableExitsTwoNamingTheClosest(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run(nil, goodEnviron("CDC_FORAMT=avro", "CDC_FLUSH_INTERVALL=5s", "CDC_TABLE="), &out, &errOut)
+	for _, w := range []string{"CDC_FORAMT: not a setting of the consumer; did you mean CDC_FORMAT?",
+		"CDC_FLUSH_INTERVALL: not a setting of the consumer; did you mean CDC_FLUSH_INTERVAL?", "CDC_TABLE (--table): required"} {
+		if !strings.Contains(errOut.String(), w) {
+			t.Errorf("stderr lacks %q:\n%s", w, errOut.String())
+		}
+	}
+	if code != exitBadConfig {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+// A busy port is found before any AWS call: the endpoints here would record one.
+func TestBusyPortExitsTwoBeforeAnyCall(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))
+	defer srv.Close()
+	busy, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+	var out, errOut bytes.Buffer
+	code := run(nil, goodEnviron("AWS_ENDPOINT_URL="+srv.URL, "CDC_CREATE_LEASE_TABLE=true", fmt.Sprintf("CDC_HTTP_PORT=%d", port)), &out, &errOut)
+	if code != exitBadConfig || !strings.Contains(errOut.String(), fmt.Sprintf("CDC_HTTP_PORT (--http-port): port %d", port)) {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+	if calls.Load() != 0 {
+		t.Fatalf("%d AWS calls before the port was found busy", calls.Load())
+	}
+}
+
 func TestHelpExitsZero(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := run([]string{"--help"}, func(string) string { return "" }, &out, &errOut); code != 0 || !strings.Contains(out.String(), "CDC_BUCKET") {
+	if code := run([]string{"--help"}, nil, &out, &errOut); code != 0 || !strings.Contains(out.String(), "CDC_BUCKET") {
+		t.Fatalf("exit %d, out %q", code, out.String())
+	}
+}
+
+func TestVersionSaysWhichBuildRuns(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"--version"}, nil, &out, &errOut); code != 0 ||
+		!strings.HasPrefix(out.String(), "keyspaces-cdc-s3 dev ") || !strings.Contains(out.String(), runtime.Version()) {
 		t.Fatalf("exit %d, out %q", code, out.String())
 	}
 }

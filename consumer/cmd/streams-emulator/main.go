@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,12 +26,20 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "streams-emulator:", err)
-		}
-		os.Exit(2)
+	os.Exit(exitCode(run(ctx, os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
+}
+
+// exitCode is 0 after -h (the help went to stdout), 2 after any other error (written to
+// stderr, a line each).
+func exitCode(err error, stderr io.Writer) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
 	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintln(stderr, "streams-emulator:", line)
+	}
+	return 2
 }
 
 type options struct {
@@ -40,10 +50,12 @@ type options struct {
 	seed                                                             uint64
 }
 
-func parseFlags(args []string, out io.Writer) (options, error) {
+// parseFlags reads the flags; -h writes the help to help and returns flag.ErrHelp. Every bad
+// value is reported at once.
+func parseFlags(args []string, help io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("streams-emulator", flag.ContinueOnError)
-	fs.SetOutput(out)
+	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8000", "listen address (:0 picks a free port; the bound address is logged)")
 	fs.StringVar(&o.region, "region", "us-east-1", "region in ARNs")
 	fs.StringVar(&o.account, "account", "111122223333", "account in ARNs")
@@ -70,27 +82,110 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the generator and of the fault dice")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug|info|warn|error")
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		if errors.Is(err, flag.ErrHelp) {
+			usage(fs, help)
+			return o, err
+		}
+		return o, fmt.Errorf("%w (-h lists the flags)", err)
 	}
 	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected arguments %v", fs.Args())
+		return o, fmt.Errorf("unexpected arguments %v (-h lists the flags)", fs.Args())
 	}
-	if (o.records > 0 || o.duration > 0 || o.load != "" || o.splitEvery > 0) && o.keyspace == "" {
-		return o, errors.New("-records, -duration, -load and -split-every need the stream of -keyspace/-table")
-	}
-	return o, nil
+	return o, o.check()
 }
 
-// run serves until ctx ends, then shuts down gracefully.
-func run(ctx context.Context, args []string, logOut io.Writer) error {
-	o, err := parseFlags(args, logOut)
+// usage is the emulator's help.
+func usage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprint(w, `streams-emulator: a local Amazon Keyspaces Streams service, for development and tests.
+
+It serves the Keyspaces Streams protocol (POST /, AWS JSON 1.0: ListStreams, GetStream,
+GetShardIterator, GetRecords) and the Keyspaces GetTable/GetType calls a consumer needs; a
+generator writes change records to the sample table media.media_content; an admin API under
+/_admin/ drives it and lists every record written. Logs are JSON on stderr; the first
+"listening" line gives the endpoint. SIGINT or SIGTERM stop it. More: docs/emulator.md.
+
+Usage: streams-emulator [flags]
+
+  streams-emulator -records 10000 -rate 200 -shards 2 -split-after 4000
+  AWS_ENDPOINT_URL_KEYSPACESSTREAMS=http://127.0.0.1:8000 keyspaces-cdc-s3 ...
+
+Flags:
+`)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// viewTypes are the view types a stream can have.
+var viewTypes = []string{"NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"}
+
+// check reports every flag whose value the emulator cannot use.
+func (o options) check() error {
+	var errs []error
+	bad := func(flag, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("-%s %s", flag, fmt.Sprintf(format, args...)))
+	}
+	fraction := func(flag string, v float64) {
+		if v < 0 || v > 1 {
+			bad(flag, "%v: want a fraction from 0 to 1", v)
+		}
+	}
+	atLeast := func(flag string, v, lo int) {
+		if v < lo {
+			bad(flag, "%d: want %d or more", v, lo)
+		}
+	}
+	notNegative := func(flag string, d time.Duration) {
+		if d < 0 {
+			bad(flag, "%s: want 0 or more", d)
+		}
+	}
+	positive := func(flag string, d time.Duration) {
+		if d <= 0 {
+			bad(flag, "%s: want more than 0", d)
+		}
+	}
+	if o.keyspace != "" {
+		atLeast("shards", o.shards, 1)
+		if !slices.Contains(viewTypes, o.viewType) {
+			bad("view-type", "%q: want one of %s", o.viewType, strings.Join(viewTypes, ", "))
+		}
+	}
+	if o.rate < 0 {
+		bad("rate", "%v: want 0 (as fast as possible) or more records per second", o.rate)
+	}
+	atLeast("records", o.records, 0)
+	atLeast("row-bytes", o.rowBytes, 0)
+	atLeast("large-bytes", o.largeBytes, 0)
+	atLeast("partitions", o.partitions, 1)
+	atLeast("split-after", o.splitAfter, 0)
+	fraction("large-rate", o.largeRate)
+	fraction("throttle-rate", o.throttleRate)
+	fraction("error-rate", o.errorRate)
+	fraction("drop-rate", o.dropRate)
+	notNegative("duration", o.duration)
+	notNegative("split-every", o.splitEvery)
+	notNegative("latency", o.latency)
+	positive("iterator-ttl", o.iteratorTTL)
+	positive("retention", o.retention)
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		bad("log-level", "%q: want debug, info, warn or error", o.logLevel)
+	}
+	if (o.records > 0 || o.duration > 0 || o.load != "" || o.splitEvery > 0) && o.keyspace == "" {
+		errs = append(errs, errors.New("-records, -duration, -load and -split-every need the stream of -keyspace/-table"))
+	}
+	return errors.Join(errs...)
+}
+
+// run serves until ctx ends, then shuts down gracefully. -h writes the help to stdout.
+func run(ctx context.Context, args []string, stdout, logOut io.Writer) error {
+	o, err := parseFlags(args, stdout)
 	if err != nil {
 		return err
 	}
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return fmt.Errorf("-log-level: %w", err)
-	}
+	_ = level.UnmarshalText([]byte(o.logLevel)) // checked by parseFlags
 	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
 	emu, err := emulator.New(emulator.Config{
 		Region: o.region, Account: o.account, IteratorTTL: o.iteratorTTL, Retention: o.retention,

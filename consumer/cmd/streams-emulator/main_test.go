@@ -33,7 +33,7 @@ func TestRunServesGeneratesAndShutsDown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-records", "40", "-rate", "0", "-split-after", "20",
-			"-shards", "2", "-load", "testdata/records.jsonl", "-throttle-rate", "0.1"}, logW)
+			"-shards", "2", "-load", "testdata/records.jsonl", "-throttle-rate", "0.1"}, io.Discard, logW)
 		_ = logW.Close() // a pipe's writer: Close never fails
 	}()
 	// The bound address arrives as a JSON log line.
@@ -101,17 +101,43 @@ func TestFlags(t *testing.T) {
 		{[]string{"-rate", "x"}, "invalid value"},
 		{[]string{"-keyspace", "", "-records", "5"}, "need the stream"},
 		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"-shards", "0"}, "-shards 0: want 1 or more"},
+		{[]string{"-rate", "-5"}, "-rate -5: want 0"},
+		{[]string{"-throttle-rate", "3"}, "-throttle-rate 3: want a fraction from 0 to 1"},
+		{[]string{"-partitions", "0"}, "-partitions 0"},
+		{[]string{"-iterator-ttl", "0s"}, "-iterator-ttl 0s: want more than 0"},
+		{[]string{"-view-type", "ALL"}, `-view-type "ALL"`},
+		{[]string{"-log-level", "loud"}, `-log-level "loud"`},
 	}
 	for _, tt := range tests {
 		if _, err := parseFlags(tt.args, io.Discard); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: error %v, want %q", tt.args, err, tt.want)
 		}
 	}
-	if _, err := parseFlags([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
-		t.Errorf("-h: %v", err)
+	// Every bad value at once.
+	_, err = parseFlags([]string{"-shards", "0", "-rate", "-5"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-shards") || !strings.Contains(err.Error(), "-rate") {
+		t.Errorf("two bad values: %v", err)
 	}
-	err = run(context.Background(), []string{"-addr", "127.0.0.1:0", "-throttle-rate", "3"}, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "within 0..1") {
-		t.Errorf("bad throttle rate: %v", err)
+	var stderr strings.Builder
+	if code := exitCode(err, &stderr); code != 2 || strings.Count(stderr.String(), "streams-emulator: -") != 2 {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// -h is a help: what the emulator is, how to run it, every flag; exit 0, on stdout.
+func TestHelp(t *testing.T) {
+	var stdout, logs strings.Builder
+	err := run(context.Background(), []string{"-h"}, &stdout, &logs)
+	if !errors.Is(err, flag.ErrHelp) || exitCode(err, io.Discard) != 0 {
+		t.Fatalf("-h: %v", err)
+	}
+	for _, w := range []string{"a local Amazon Keyspaces Streams service", "Usage: streams-emulator [flags]", "-split-after", "docs/emulator.md"} {
+		if !strings.Contains(stdout.String(), w) {
+			t.Errorf("help lacks %q:\n%s", w, stdout.String())
+		}
+	}
+	if logs.Len() != 0 {
+		t.Errorf("help wrote to the log: %q", logs.String())
 	}
 }
