@@ -74,63 +74,14 @@ func run(ctx context.Context, out io.Writer, o options) error {
 	defer s.Stop()
 	// The first worker to exit ends the demo with its error: a rejected setting must not leave
 	// the demo printing "landed 0" forever.
-	exited := make(chan *harness.Process, o.workers)
-	ports := make([]int, 0, o.workers)
-	for i := 1; i <= o.workers; i++ {
-		p, port, err := s.StartWorker(fmt.Sprintf("worker-%d", i), "CDC_FORMAT="+o.format, "CDC_FLUSH_INTERVAL=2s",
-			"CDC_FLUSH_RECORDS=2000", "CDC_METRICS_INTERVAL="+tick.String())
-		if err != nil {
-			return err
-		}
-		go func() { <-p.Done(); exited <- p }()
-		ports = append(ports, port)
-		fmt.Fprintf(out, "worker-%d: http://127.0.0.1:%d/metrics  log: %s\n", i, port, p.LogPath)
+	exited, ports, err := startWorkers(out, s, o)
+	if err != nil {
+		return err
 	}
-
 	start := time.Now()
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	landedReader := &harness.LandedReader{Client: s.S3Client, Bucket: s.Bucket, Prefix: s.Prefix}
-	var last harness.Report
-	var finished time.Time // when the emulator had written everything
-	fmt.Fprintf(out, "every %s: records the emulator wrote, records landed in S3 (read back), objects, the workers' largest lag, shard splits\n", tick)
-	for {
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(out, "\ninterrupted: stopping everything")
-			return nil
-		case p := <-exited:
-			return workerExited(p)
-		case <-t.C:
-		}
-		// What landed is read before what was written, so landed never runs ahead of written.
-		landed, objects, err := landedReader.Read(ctx)
-		if err != nil {
-			return err
-		}
-		gen, err := s.Generator(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "%5.0fs  written %6d  landed %6d  objects %4d  max lag %6.0f ms  splits %d\n",
-			time.Since(start).Seconds(), gen.Written, len(landed), len(objects), maxLag(ports), len(gen.Splits)/2) // two children per split
-		if gen.Running || gen.Written == 0 {
-			continue
-		}
-		if finished.IsZero() {
-			finished = time.Now()
-		}
-		if len(landed) < gen.Written && time.Since(finished) < settle {
-			continue
-		}
-		fmt.Fprintf(out, "%5.0fs  checking every landed record against what the emulator wrote...\n", time.Since(start).Seconds())
-		w, err := s.Written(ctx)
-		if err != nil {
-			return err
-		}
-		if last = harness.Compare(w, landed); len(last.Missing) == 0 || time.Since(finished) >= settle {
-			break
-		}
+	last, err := watch(ctx, out, s, exited, ports)
+	if err != nil || ctx.Err() != nil {
+		return err
 	}
 	fmt.Fprintf(out, "\nsummary after %s\n", time.Since(start).Round(time.Second))
 	fmt.Fprintf(out, "  records written by the emulator: %d\n", last.Written)
@@ -147,8 +98,78 @@ func run(ctx context.Context, out io.Writer, o options) error {
 	return nil
 }
 
+// startWorkers starts the demo's workers; exited receives each one that exits.
+func startWorkers(out io.Writer, s *harness.Stack, o options) (exited chan *harness.Process, ports []int, err error) {
+	exited = make(chan *harness.Process, o.workers)
+	for i := 1; i <= o.workers; i++ {
+		p, port, err := s.StartWorker(fmt.Sprintf("worker-%d", i), "CDC_FORMAT="+o.format, "CDC_FLUSH_INTERVAL=2s",
+			"CDC_FLUSH_RECORDS=2000", "CDC_METRICS_INTERVAL="+tick.String())
+		if err != nil {
+			return nil, nil, err
+		}
+		go func() { <-p.Done(); exited <- p }()
+		ports = append(ports, port)
+		fmt.Fprintf(out, "worker-%d: http://127.0.0.1:%d/metrics  log: %s\n", i, port, p.LogPath)
+	}
+	return exited, ports, nil
+}
+
+// watch prints the progress every tick until every record landed (or settle passed after the
+// emulator finished), and returns the comparison of what landed with what was written. It
+// returns an error when a worker exits, and nothing when ctx ends.
+func watch(ctx context.Context, out io.Writer, s *harness.Stack, exited <-chan *harness.Process, ports []int) (harness.Report, error) {
+	start := time.Now()
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	landedReader := &harness.LandedReader{Client: s.S3Client, Bucket: s.Bucket, Prefix: s.Prefix}
+	var finished time.Time // when the emulator had written everything
+	fmt.Fprintf(out, "every %s: records the emulator wrote, records landed in S3 (read back), objects, the workers' largest lag, shard splits\n", tick)
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(out, "\ninterrupted: stopping everything")
+			return harness.Report{}, nil
+		case p := <-exited:
+			return harness.Report{}, workerExited(p)
+		case <-t.C:
+		}
+		// What landed is read before what was written, so landed never runs ahead of written.
+		landed, objects, err := landedReader.Read(ctx)
+		if err != nil {
+			return harness.Report{}, err
+		}
+		gen, err := s.Generator(ctx)
+		if err != nil {
+			return harness.Report{}, err
+		}
+		fmt.Fprintf(out, "%5.0fs  written %6d  landed %6d  objects %4d  max lag %6.0f ms  splits %d\n",
+			time.Since(start).Seconds(), gen.Written, len(landed), len(objects), maxLag(ports), len(gen.Splits)/2) // two children per split
+		if gen.Running || gen.Written == 0 {
+			continue
+		}
+		if finished.IsZero() {
+			finished = time.Now()
+		}
+		if len(landed) < gen.Written && time.Since(finished) < settle {
+			continue
+		}
+		fmt.Fprintf(out, "%5.0fs  checking every landed record against what the emulator wrote...\n", time.Since(start).Seconds())
+		w, err := s.Written(ctx)
+		if err != nil {
+			return harness.Report{}, err
+		}
+		if last := harness.Compare(w, landed); len(last.Missing) == 0 || time.Since(finished) >= settle {
+			return last, nil
+		}
+	}
+}
+
 // peekCommand is a command that prints the first event of one of the files, for the format.
 func peekCommand(format, data string) string {
+	if format == "parquet" {
+		// DuckDB reads Parquet with no extension (npm @duckdb/node-api, or the duckdb CLI).
+		return fmt.Sprintf(`duckdb -c "SELECT * FROM read_parquet('%s/dt=*/hr=*/*.parquet', hive_partitioning = true, union_by_name = true) LIMIT 1"`, data)
+	}
 	if format == "avro" {
 		// DuckDB reads Avro with its avro extension (INSTALL avro once); avro-tools tojson or
 		// Python's fastavro do as well.

@@ -82,7 +82,7 @@ func TestUnknownVariableExitsTwoNamingTheClosest(t *testing.T) {
 // A busy port is found before any AWS call: the endpoints here would record one.
 func TestBusyPortExitsTwoBeforeAnyCall(t *testing.T) {
 	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) }))
 	defer srv.Close()
 	busy, err := net.Listen("tcp", ":0")
 	if err != nil {

@@ -67,12 +67,12 @@ func emulatorWith(t *testing.T, stream bool) string {
 func dynamoAnswering(t *testing.T, errType, message string) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		_, _ = io.Copy(io.Discard, r.Body) // a test server: the request only has to be read
 		body := `{"__type":"com.amazonaws.dynamodb.v20120810#` + errType + `","message":"` + message + `"}`
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 		w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(body))), 10))
 		w.WriteHeader(http.StatusBadRequest)
-		io.WriteString(w, body)
+		_, _ = io.WriteString(w, body) // the client under test reports what it got
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
@@ -80,7 +80,7 @@ func dynamoAnswering(t *testing.T, errType, message string) string {
 
 // startConsumer runs runConsumer against the given endpoints (the SDK reads them from the
 // process environment), logging into the returned buffer; done receives its error.
-func startConsumer(t *testing.T, ctx context.Context, streamsURL, dynamoURL string, extra map[string]string) (*syncBuffer, <-chan error) {
+func startConsumer(ctx context.Context, t *testing.T, streamsURL, dynamoURL string, extra map[string]string) (*syncBuffer, <-chan error) {
 	t.Helper()
 	for k, v := range map[string]string{
 		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret",
@@ -147,7 +147,7 @@ func TestStartUpWaitsVisiblyAndStopsAtOnce(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			logs, done := startConsumer(t, ctx, tc.streams(t), tc.dynamo(t), nil)
+			logs, done := startConsumer(ctx, t, tc.streams(t), tc.dynamo(t), nil)
 			waitLog(t, logs, done, tc.waiting)
 			waitLog(t, logs, done, "start-up: still waiting for")
 			if !strings.Contains(logs.String(), tc.lastArg) {
@@ -189,7 +189,7 @@ func TestStartUpErrors(t *testing.T) {
 			map[string]string{"CDC_CREATE_LEASE_TABLE": "true"}, false, "create lease table leases: operation error DynamoDB: CreateTable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, done := startConsumer(t, context.Background(), tc.streams(t), tc.dynamo(t), tc.extra)
+			_, done := startConsumer(context.Background(), t, tc.streams(t), tc.dynamo(t), tc.extra)
 			var err error
 			select {
 			case err = <-done:
@@ -221,29 +221,29 @@ func fastRetries(n int) func() aws.Retryer {
 // whole), a timed-out attempt is retried, and the caller's context ends a call at once.
 func TestEverySDKCallIsBounded(t *testing.T) {
 	endpoint := blackHole(t)
-	call := func(t timeouts, ctx context.Context) (error, time.Duration) {
+	call := func(ctx context.Context, t timeouts) (time.Duration, error) {
 		cfg := aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{}, Retryer: fastRetries(3)}
 		t.apply(&cfg)
 		db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) })
 		start := time.Now()
 		_, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("leases")})
-		return err, time.Since(start)
+		return time.Since(start), err
 	}
 	bounded := timeouts{Dial: time.Second, TLSHandshake: time.Second, ResponseHeader: time.Hour, Attempt: 100 * time.Millisecond, S3Attempt: time.Hour}
-	err, took := call(bounded, context.Background())
+	took, err := call(context.Background(), bounded)
 	if err == nil || !strings.Contains(err.Error(), "DynamoDB DescribeTable: no complete answer within 100ms") ||
 		!strings.Contains(err.Error(), "maximum number of attempts, 3") || took > 3*time.Second {
 		t.Fatalf("attempt timeout: %v after %s", err, took)
 	}
 	headers := timeouts{Dial: time.Second, TLSHandshake: time.Second, ResponseHeader: 100 * time.Millisecond, Attempt: time.Hour, S3Attempt: time.Hour}
-	err, took = call(headers, context.Background())
+	took, err = call(context.Background(), headers)
 	if err == nil || !strings.Contains(err.Error(), "timeout awaiting response headers") || !strings.Contains(err.Error(), "maximum number of attempts, 3") || took > 3*time.Second {
 		t.Fatalf("header timeout: %v after %s", err, took)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	unbounded := timeouts{Dial: time.Hour, TLSHandshake: time.Hour, ResponseHeader: time.Hour, Attempt: time.Hour, S3Attempt: time.Hour}
-	if err, took = call(unbounded, ctx); err == nil || took > 2*time.Second {
+	if took, err = call(ctx, unbounded); err == nil || took > 2*time.Second {
 		t.Fatalf("caller's deadline: %v after %s", err, took)
 	}
 }
