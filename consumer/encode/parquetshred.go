@@ -20,6 +20,8 @@ type pqEncoder struct {
 	ps     *ParquetSchema
 	leaves []pqLeaf
 	slots  []*record.Value // a row's values by schema column, reused
+	// distinct is dictionaryLeaves' scratch set.
+	distinct map[uint64]struct{}
 }
 
 // pqLeaf buffers one leaf column's slots until the next flush. Byte arrays are copied into
@@ -401,19 +403,6 @@ func (e *pqEncoder) flush(rg file.BufferedRowGroupWriter) error {
 		l.reset()
 	}
 	return nil
-}
-
-// longValueLeaves are the paths of the string and blob leaves whose buffered values
-// average more than limit bytes.
-func (e *pqEncoder) longValueLeaves(limit int) []string {
-	var out []string
-	for i := range e.leaves {
-		l := &e.leaves[i]
-		if n := len(l.ends); n > 0 && len(l.data)/n > limit {
-			out = append(out, e.ps.sch.Column(i).Path())
-		}
-	}
-	return out
 }
 
 // reset empties the leaf buffers, keeping their memory.
