@@ -128,13 +128,14 @@ func (f *parquetFile) Add(ctx context.Context, ev *record.Event) error {
 		return err
 	}
 	f.schema = enc.ps
+	size := ev.Size()
 	if f.keepEvents {
 		f.events = append(f.events, ev)
 	} else if f.err == nil {
-		f.write(ev)
+		f.write(ev, size)
 	}
 	f.n++
-	f.size += ev.Size()
+	f.size += size
 	return nil
 }
 
@@ -151,12 +152,11 @@ func (f *parquetFile) encoder(a *AvroSchema) (*pqEncoder, error) {
 	return f.enc, nil
 }
 
-// write shreds a checked event into the encoder's buffers, starting the file with the
-// first, and writes the buffers out when the batch is full. A writer failure is kept in
-// f.err for Finish.
-func (f *parquetFile) write(ev *record.Event) {
+// write shreds a checked event of estimated size bytes into the encoder's buffers, starting
+// the file with the first, and writes the buffers out when the batch is full. A writer
+// failure is kept in f.err for Finish.
+func (f *parquetFile) write(ev *record.Event, size int) {
 	f.enc.add(ev)
-	size := ev.Size()
 	f.batchRows++
 	f.batchBytes += size
 	f.rgBytes += size
@@ -235,7 +235,7 @@ func (f *parquetFile) Finish() (*File, error) {
 			if err := enc.check(ev); err != nil {
 				return nil, fmt.Errorf("encode event %s: %w", ev.SequenceNumber, err)
 			}
-			if f.write(ev); f.err != nil {
+			if f.write(ev, ev.Size()); f.err != nil {
 				break
 			}
 		}

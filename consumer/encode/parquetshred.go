@@ -25,23 +25,31 @@ type pqEncoder struct {
 }
 
 // pqLeaf buffers one leaf column's slots until the next flush. Byte arrays are copied into
-// data (ends[i] is where value i ends), so the events need not outlive add.
+// data (ends[i] is where value i ends), so the events need not outlive add. A leaf keeps
+// definition (repetition) levels only if its column has any (hasDef, hasRep): a required
+// column's are all 0 and the writer ignores them.
 type pqLeaf struct {
-	def, rep []int16
-	i32      []int32
-	i64      []int64
-	f32      []float32
-	f64      []float64
-	bools    []bool
-	data     []byte
-	ends     []int
-	ba       []parquet.ByteArray
+	hasDef, hasRep bool
+	def, rep       []int16
+	i32            []int32
+	i64            []int64
+	f32            []float32
+	f64            []float64
+	bools          []bool
+	data           []byte
+	ends           []int
+	ba             []parquet.ByteArray
 }
 
 func newPQEncoder(ps *ParquetSchema) *pqEncoder {
 	a := ps.Avro
-	return &pqEncoder{ps: ps, leaves: make([]pqLeaf, len(ps.leaves)),
+	e := &pqEncoder{ps: ps, leaves: make([]pqLeaf, len(ps.leaves)),
 		slots: make([]*record.Value, max(len(a.keys), len(a.columns)))}
+	for i := range e.leaves {
+		c := ps.sch.Column(i)
+		e.leaves[i].hasDef, e.leaves[i].hasRep = c.MaxDefinitionLevel() > 0, c.MaxRepetitionLevel() > 0
+	}
+	return e
 }
 
 // The leaves of the event columns, in schema order.
@@ -357,8 +365,12 @@ func (e *pqEncoder) metadata(n *pqNode, img *record.Image) {
 }
 
 func (l *pqLeaf) level(def, rep int16) {
-	l.def = append(l.def, def)
-	l.rep = append(l.rep, rep)
+	if l.hasDef {
+		l.def = append(l.def, def)
+	}
+	if l.hasRep {
+		l.rep = append(l.rep, rep)
+	}
 }
 
 func (l *pqLeaf) text(def, rep int16, s string) {
