@@ -33,6 +33,7 @@ const (
 	parquetBatchRows     = 1000
 	parquetBatchBytes    = 1 << 20
 	parquetRowGroupBytes = 16 << 20
+	parquetMaxStatsBytes = 64
 )
 
 // parquetCodecs are the compressions of format parquet.
@@ -91,6 +92,10 @@ func newParquetFile(schemas *Schemas, compression string, keepEvents bool) (*par
 		parquet.WithCompression(codec),
 		parquet.WithDictionaryDefault(false), // per column: parquetFile.start
 		parquet.WithStats(true),
+		// No min or max longer than this (arrow-go drops one, it does not truncate it): a
+		// long text's bounds prune nothing and cost their length twice per page and twice
+		// per column chunk. 64 bytes is what parquet-java truncates its column index to.
+		parquet.WithMaxStatsSize(parquetMaxStatsBytes),
 	}
 	if compression == CompressionZstd || compression == CompressionGzip {
 		// Level 1 (zstd's fastest, deflate's BestSpeed), as Avro's deflate: CPU is the
