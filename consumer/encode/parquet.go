@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -32,8 +33,7 @@ const (
 	parquetBatchRows     = 1000
 	parquetBatchBytes    = 1 << 20
 	parquetRowGroupBytes = 16 << 20
-	// parquetDictMaxMeanBytes: see parquetFile.start.
-	parquetDictMaxMeanBytes = 64
+	parquetMaxStatsBytes = 64
 )
 
 // parquetCodecs are the compressions of format parquet.
@@ -49,9 +49,12 @@ var parquetCodecs = map[string]compress.Compression{
 // events are kept and written at Finish with the newest schema.
 type parquetFile struct {
 	schemas    *Schemas
-	props      *parquet.WriterProperties
 	baseProps  []parquet.WriterProperty
 	keepEvents bool
+	// props are the writer properties of the last dictionary choice (dictKey), kept across
+	// files: the choice rarely changes from one file to the next.
+	props   *parquet.WriterProperties
+	dictKey string
 
 	// The encoder of the last schema used, kept across files.
 	enc *pqEncoder
@@ -87,8 +90,12 @@ func newParquetFile(schemas *Schemas, compression string, keepEvents bool) (*par
 		parquet.WithVersion(parquet.V2_6),
 		parquet.WithDataPageVersion(parquet.DataPageV1),
 		parquet.WithCompression(codec),
-		parquet.WithDictionaryDefault(true),
+		parquet.WithDictionaryDefault(false), // per column: parquetFile.start
 		parquet.WithStats(true),
+		// No min or max longer than this (arrow-go drops one, it does not truncate it): a
+		// long text's bounds prune nothing and cost their length twice per page and twice
+		// per column chunk. 64 bytes is what parquet-java truncates its column index to.
+		parquet.WithMaxStatsSize(parquetMaxStatsBytes),
 	}
 	if compression == CompressionZstd || compression == CompressionGzip {
 		// Level 1 (zstd's fastest, deflate's BestSpeed), as Avro's deflate: CPU is the
@@ -96,9 +103,7 @@ func newParquetFile(schemas *Schemas, compression string, keepEvents bool) (*par
 		// deflate's (BENCHMARKS.md).
 		base = append(base, parquet.WithCompressionLevel(1))
 	}
-	props := parquet.NewWriterProperties(base...)
-
-	return &parquetFile{schemas: schemas, props: props, baseProps: base, keepEvents: keepEvents}, nil
+	return &parquetFile{schemas: schemas, baseProps: base, keepEvents: keepEvents}, nil
 }
 
 func (f *parquetFile) Len() int  { return f.n }
@@ -128,13 +133,14 @@ func (f *parquetFile) Add(ctx context.Context, ev *record.Event) error {
 		return err
 	}
 	f.schema = enc.ps
+	size := ev.Size()
 	if f.keepEvents {
 		f.events = append(f.events, ev)
 	} else if f.err == nil {
-		f.write(ev)
+		f.write(ev, size)
 	}
 	f.n++
-	f.size += ev.Size()
+	f.size += size
 	return nil
 }
 
@@ -151,12 +157,11 @@ func (f *parquetFile) encoder(a *AvroSchema) (*pqEncoder, error) {
 	return f.enc, nil
 }
 
-// write shreds a checked event into the encoder's buffers, starting the file with the
-// first, and writes the buffers out when the batch is full. A writer failure is kept in
-// f.err for Finish.
-func (f *parquetFile) write(ev *record.Event) {
+// write shreds a checked event of estimated size bytes into the encoder's buffers, starting
+// the file with the first, and writes the buffers out when the batch is full. A writer
+// failure is kept in f.err for Finish.
+func (f *parquetFile) write(ev *record.Event, size int) {
 	f.enc.add(ev)
-	size := ev.Size()
 	f.batchRows++
 	f.batchBytes += size
 	f.rgBytes += size
@@ -165,20 +170,16 @@ func (f *parquetFile) write(ev *record.Event) {
 	}
 }
 
-// start creates the file's writer once its first batch is shredded. Dictionary encoding
-// pays off for repeated values (a status, a country, a short name) and costs a hash table
-// and a copy of every value for unique ones: it is turned off for each string or blob
-// column whose values in the first batch average more than parquetDictMaxMeanBytes, which
-// is what long unique text (notes, descriptions, JSON) looks like. The choice depends
-// only on the file's own first events, so a replay makes it again and writes the same bytes.
+// start creates the file's writer once its first batch is shredded, with a dictionary for
+// the columns whose values in that batch repeat (pqEncoder.dictionaryLeaves).
 func (f *parquetFile) start() error {
-	props := f.props
-	if off := f.enc.longValueLeaves(parquetDictMaxMeanBytes); len(off) > 0 {
+	dict := f.enc.dictionaryLeaves()
+	if key := strings.Join(dict, "\x00"); f.props == nil || key != f.dictKey {
 		opts := append([]parquet.WriterProperty(nil), f.baseProps...)
-		for _, path := range off {
-			opts = append(opts, parquet.WithDictionaryFor(path, false))
+		for _, path := range dict {
+			opts = append(opts, parquet.WithDictionaryFor(path, true))
 		}
-		props = parquet.NewWriterProperties(opts...)
+		f.props, f.dictKey = parquet.NewWriterProperties(opts...), key
 	}
 	// Sized like the last file, so that the buffer rarely grows (each growth copies it).
 	f.buf = bytes.NewBuffer(make([]byte, 0, f.lastBody+f.lastBody/8))
@@ -186,7 +187,7 @@ func (f *parquetFile) start() error {
 	if err := meta.Append("keyspaces_cdc_s3.schema_fingerprint", f.enc.ps.Fingerprint); err != nil {
 		return err
 	}
-	w, err := file.NewParquetWriterWithError(f.buf, f.enc.ps.root, file.WithWriterProps(props), file.WithWriteMetadata(meta))
+	w, err := file.NewParquetWriterWithError(f.buf, f.enc.ps.root, file.WithWriterProps(f.props), file.WithWriteMetadata(meta))
 	if err != nil {
 		return fmt.Errorf("create parquet writer: %w", err)
 	}
@@ -239,7 +240,7 @@ func (f *parquetFile) Finish() (*File, error) {
 			if err := enc.check(ev); err != nil {
 				return nil, fmt.Errorf("encode event %s: %w", ev.SequenceNumber, err)
 			}
-			if f.write(ev); f.err != nil {
+			if f.write(ev, ev.Size()); f.err != nil {
 				break
 			}
 		}

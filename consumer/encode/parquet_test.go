@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -406,32 +407,56 @@ func TestParquetRowGroups(t *testing.T) {
 	}
 }
 
-// TestParquetDictionaryChoice: a column of long unique text is written plain, short values
-// with a dictionary, by the file's first batch alone (so a replay chooses the same).
+// TestParquetDictionaryChoice: a column whose values repeat in the file's first batch is
+// written with a dictionary; unique values and long text are written plain. The choice
+// comes from the first batch alone (so a replay chooses the same).
 func TestParquetDictionaryChoice(t *testing.T) {
-	var evs []*record.Event
-	for i := 0; i < 50; i++ {
-		ev, err := record.FromStream(recordtest.Row(i, recordtest.Seq(i), created, 1024), record.Source{Keyspace: "ks", Table: "t", ShardID: "s"})
-		if err != nil {
-			t.Fatal(err)
+	dictionaries := func(n int, name func(i int) string) map[string]bool {
+		t.Helper()
+		var evs []*record.Event
+		for i := 0; i < n; i++ {
+			ev, err := record.FromStream(recordtest.Row(i, recordtest.Seq(i), created, 1024), record.Source{Keyspace: "ks", Table: "t", ShardID: "s"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name != nil {
+				if c := &ev.NewImage.Columns[0]; c.Name == "name" {
+					c.Value.Text = name(i)
+				} else {
+					t.Fatalf("first column %s, want name", c.Name)
+				}
+			}
+			evs = append(evs, ev)
 		}
-		evs = append(evs, ev)
-	}
-	f := encodeParquet(t, newTestParquet(t, NewSchemas(nil, false, nil), CompressionZstd, false), evs)
-	_, _, rdr := readParquet(t, f.Body)
-	rg := rdr.MetaData().RowGroup(0)
-	dict := map[string]bool{}
-	for c := 0; c < rg.NumColumns(); c++ {
-		cc, err := rg.ColumnChunk(c)
-		if err != nil {
-			t.Fatal(err)
+		f := encodeParquet(t, newTestParquet(t, NewSchemas(nil, false, nil), CompressionZstd, false), evs)
+		_, _, rdr := readParquet(t, f.Body)
+		rg := rdr.MetaData().RowGroup(0)
+		dict := map[string]bool{}
+		for c := 0; c < rg.NumColumns(); c++ {
+			cc, err := rg.ColumnChunk(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dict[cc.PathInSchema().String()] = cc.HasDictionaryPage()
 		}
-		dict[cc.PathInSchema().String()] = cc.HasDictionaryPage()
+		return dict
 	}
-	for col, want := range map[string]bool{"new_image.note": false, "new_image.name": true, "op": true,
-		"sequence_number": true, "new_image.tags.list.element": true, "new_image.n": true} {
+	dict := dictionaries(50, nil)
+	for col, want := range map[string]bool{"new_image.note": false, "new_image.name": false, "op": true,
+		"keyspace": true, "created_at": true, "new_image.at": true, "sequence_number": false,
+		"new_image.tags.list.element": false, "new_image.n": false, "new_image.score": false, "keys.id": false} {
 		if dict[col] != want {
 			t.Errorf("%s: dictionary %v, want %v", col, dict[col], want)
+		}
+	}
+	// The threshold: among the first 256 values, at most one in 4 distinct.
+	for _, tc := range []struct {
+		n, distinct int
+		want        bool
+	}{{1000, 64, true}, {1000, 65, false}, {3, 1, false}, {4, 1, true}, {8, 2, true}, {8, 3, false}} {
+		got := dictionaries(tc.n, func(i int) string { return fmt.Sprintf("status-%d", i%tc.distinct) })["new_image.name"]
+		if got != tc.want {
+			t.Errorf("%d values, %d distinct: dictionary %v, want %v", tc.n, tc.distinct, got, tc.want)
 		}
 	}
 }

@@ -20,26 +20,36 @@ type pqEncoder struct {
 	ps     *ParquetSchema
 	leaves []pqLeaf
 	slots  []*record.Value // a row's values by schema column, reused
+	// distinct is dictionaryLeaves' scratch set.
+	distinct map[uint64]struct{}
 }
 
 // pqLeaf buffers one leaf column's slots until the next flush. Byte arrays are copied into
-// data (ends[i] is where value i ends), so the events need not outlive add.
+// data (ends[i] is where value i ends), so the events need not outlive add. A leaf keeps
+// definition (repetition) levels only if its column has any (hasDef, hasRep): a required
+// column's are all 0 and the writer ignores them.
 type pqLeaf struct {
-	def, rep []int16
-	i32      []int32
-	i64      []int64
-	f32      []float32
-	f64      []float64
-	bools    []bool
-	data     []byte
-	ends     []int
-	ba       []parquet.ByteArray
+	hasDef, hasRep bool
+	def, rep       []int16
+	i32            []int32
+	i64            []int64
+	f32            []float32
+	f64            []float64
+	bools          []bool
+	data           []byte
+	ends           []int
+	ba             []parquet.ByteArray
 }
 
 func newPQEncoder(ps *ParquetSchema) *pqEncoder {
 	a := ps.Avro
-	return &pqEncoder{ps: ps, leaves: make([]pqLeaf, len(ps.leaves)),
+	e := &pqEncoder{ps: ps, leaves: make([]pqLeaf, len(ps.leaves)),
 		slots: make([]*record.Value, max(len(a.keys), len(a.columns)))}
+	for i := range e.leaves {
+		c := ps.sch.Column(i)
+		e.leaves[i].hasDef, e.leaves[i].hasRep = c.MaxDefinitionLevel() > 0, c.MaxRepetitionLevel() > 0
+	}
+	return e
 }
 
 // The leaves of the event columns, in schema order.
@@ -99,15 +109,17 @@ func (e *pqEncoder) checkRow(n *pqNode, idx map[string]int, fields []record.Fiel
 		if f.Value.IsNull() {
 			continue
 		}
-		if err := checkValue(n.children[j], f.Value); err != nil {
+		if err := checkValue(n.children[j], &f.Value); err != nil {
 			return fmt.Errorf("column %s: %w", f.Name, err)
 		}
 	}
 	return nil
 }
 
-// checkValue checks a non-null value against node n.
-func checkValue(n *pqNode, v record.Value) error {
+// checkValue checks a non-null value against node n. Values are passed by pointer, here
+// and in the shredder: a record.Value is about 200 bytes, and copying it per column and
+// element was a tenth of the shredding.
+func checkValue(n *pqNode, v *record.Value) error {
 	if n.kind == pqUnknown {
 		return fmt.Errorf("%s value in a column of unknown type", v.Type)
 	}
@@ -124,7 +136,8 @@ func checkValue(n *pqNode, v record.Value) error {
 			return fmt.Errorf("date %s out of the 32-bit day range", v.Time.Format("2006-01-02"))
 		}
 	case pqList:
-		for i, el := range v.Elems {
+		for i := range v.Elems {
+			el := &v.Elems[i]
 			if el.IsNull() {
 				return fmt.Errorf("element %d: null in a %s", i, n.typ)
 			}
@@ -133,14 +146,15 @@ func checkValue(n *pqNode, v record.Value) error {
 			}
 		}
 	case pqMap:
-		for i, en := range v.Entries {
+		for i := range v.Entries {
+			en := &v.Entries[i]
 			if en.Key.IsNull() || en.Value.IsNull() {
 				return fmt.Errorf("map entry %d: null in a %s", i, n.typ)
 			}
-			if err := checkValue(n.children[0], en.Key); err != nil {
+			if err := checkValue(n.children[0], &en.Key); err != nil {
 				return fmt.Errorf("map key %d: %w", i, err)
 			}
-			if err := checkValue(n.children[1], en.Value); err != nil {
+			if err := checkValue(n.children[1], &en.Value); err != nil {
 				return fmt.Errorf("map value %d: %w", i, err)
 			}
 		}
@@ -149,7 +163,8 @@ func checkValue(n *pqNode, v record.Value) error {
 			if len(v.Elems) != len(n.children) {
 				return fmt.Errorf("%w: tuple of %d components for %s", ErrTypeConflict, len(v.Elems), n.typ)
 			}
-			for i, c := range v.Elems {
+			for i := range v.Elems {
+				c := &v.Elems[i]
 				if c.IsNull() {
 					continue
 				}
@@ -159,7 +174,8 @@ func checkValue(n *pqNode, v record.Value) error {
 			}
 			return nil
 		}
-		for _, f := range v.Fields {
+		for k := range v.Fields {
+			f := &v.Fields[k]
 			j := indexOf(n.names, f.Name)
 			if j < 0 {
 				return fmt.Errorf("%w: udt field %s not in %s", ErrTypeConflict, f.Name, n.typ)
@@ -167,7 +183,7 @@ func checkValue(n *pqNode, v record.Value) error {
 			if f.Value.IsNull() {
 				continue
 			}
-			if err := checkValue(n.children[j], f.Value); err != nil {
+			if err := checkValue(n.children[j], &f.Value); err != nil {
 				return fmt.Errorf("udt field %s: %w", f.Name, err)
 			}
 		}
@@ -220,7 +236,7 @@ func (e *pqEncoder) row(n *pqNode, idx map[string]int, fields []record.Field) {
 		if vals[j] == nil || vals[j].IsNull() {
 			e.levels(c, n.def, 0)
 		} else {
-			e.value(c, *vals[j], 0)
+			e.value(c, vals[j], 0)
 		}
 	}
 }
@@ -235,30 +251,30 @@ func (e *pqEncoder) levels(n *pqNode, def, rep int16) {
 
 // value writes a checked non-null value of node n; rep is the repetition level of its
 // first slot.
-func (e *pqEncoder) value(n *pqNode, v record.Value, rep int16) {
+func (e *pqEncoder) value(n *pqNode, v *record.Value, rep int16) {
 	switch n.kind {
 	case pqList:
 		if len(v.Elems) == 0 {
 			e.levels(n, n.def, rep)
 			return
 		}
-		for i, el := range v.Elems {
+		for i := range v.Elems {
 			if i > 0 {
 				rep = n.elemRep
 			}
-			e.value(n.children[0], el, rep)
+			e.value(n.children[0], &v.Elems[i], rep)
 		}
 	case pqMap:
 		if len(v.Entries) == 0 {
 			e.levels(n, n.def, rep)
 			return
 		}
-		for i, en := range v.Entries {
+		for i := range v.Entries {
 			if i > 0 {
 				rep = n.elemRep
 			}
-			e.value(n.children[0], en.Key, rep)
-			e.value(n.children[1], en.Value, rep)
+			e.value(n.children[0], &v.Entries[i].Key, rep)
+			e.value(n.children[1], &v.Entries[i].Value, rep)
 		}
 	case pqStruct:
 		e.structValue(n, v, rep)
@@ -270,20 +286,20 @@ func (e *pqEncoder) value(n *pqNode, v record.Value, rep int16) {
 }
 
 // structValue writes a tuple's or a UDT's fields, each in its child node (null when absent).
-func (e *pqEncoder) structValue(n *pqNode, v record.Value, rep int16) {
+func (e *pqEncoder) structValue(n *pqNode, v *record.Value, rep int16) {
 	for i, c := range n.children {
-		var cv record.Value
+		var cv *record.Value
 		if n.names == nil {
-			cv = v.Elems[i]
+			cv = &v.Elems[i]
 		} else {
-			for _, f := range v.Fields {
-				if f.Name == n.names[i] {
-					cv = f.Value
+			for k := range v.Fields {
+				if v.Fields[k].Name == n.names[i] {
+					cv = &v.Fields[k].Value
 					break
 				}
 			}
 		}
-		if cv.IsNull() {
+		if cv == nil || cv.IsNull() {
 			e.levels(c, n.def, rep)
 		} else {
 			e.value(c, cv, rep)
@@ -292,7 +308,7 @@ func (e *pqEncoder) structValue(n *pqNode, v record.Value, rep int16) {
 }
 
 // primitive writes a checked non-null value of leaf node n.
-func (e *pqEncoder) primitive(n *pqNode, v record.Value, rep int16) {
+func (e *pqEncoder) primitive(n *pqNode, v *record.Value, rep int16) {
 	l := &e.leaves[n.leaf]
 	if n.kind == pqText {
 		l.text(n.def, rep, v.Text)
@@ -355,8 +371,12 @@ func (e *pqEncoder) metadata(n *pqNode, img *record.Image) {
 }
 
 func (l *pqLeaf) level(def, rep int16) {
-	l.def = append(l.def, def)
-	l.rep = append(l.rep, rep)
+	if l.hasDef {
+		l.def = append(l.def, def)
+	}
+	if l.hasRep {
+		l.rep = append(l.rep, rep)
+	}
 }
 
 func (l *pqLeaf) text(def, rep int16, s string) {
@@ -401,19 +421,6 @@ func (e *pqEncoder) flush(rg file.BufferedRowGroupWriter) error {
 		l.reset()
 	}
 	return nil
-}
-
-// longValueLeaves are the paths of the string and blob leaves whose buffered values
-// average more than limit bytes.
-func (e *pqEncoder) longValueLeaves(limit int) []string {
-	var out []string
-	for i := range e.leaves {
-		l := &e.leaves[i]
-		if n := len(l.ends); n > 0 && len(l.data)/n > limit {
-			out = append(out, e.ps.sch.Column(i).Path())
-		}
-	}
-	return out
 }
 
 // reset empties the leaf buffers, keeping their memory.
