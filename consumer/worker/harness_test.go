@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/devservers"
@@ -385,11 +386,17 @@ func loads(owners map[string]string) map[string]int {
 	return out
 }
 
-// countingDB counts the DynamoDB calls by operation.
+// countingDB counts the DynamoDB calls by operation, and the capacity units they consume as
+// dynalite computes them (DynamoDB's rules: reads in 4 KB units, halved when eventually
+// consistent, a Scan's items summed per page; writes in 1 KB units of the larger of the old
+// and new item). Every request asks for ReturnConsumedCapacity TOTAL; a write whose condition
+// fails consumes no capacity in dynalite but 1 write unit in DynamoDB, and is counted so.
 type countingDB struct {
 	lease.DynamoDB
 	mu   sync.Mutex
 	n    map[string]int64
+	rcu  float64
+	wcu  float64
 	on   atomic.Bool // count calls
 	down atomic.Bool // fail every call, as an unreachable DynamoDB would
 }
@@ -397,56 +404,116 @@ type countingDB struct {
 // errUnreachable is what every call answers while countingDB.down is set.
 var errUnreachable = errors.New("dial tcp: connection refused (injected)")
 
-func (d *countingDB) count(op string) error {
+func (d *countingDB) reachable() error {
 	if d.down.Load() {
 		return errUnreachable
 	}
+	return nil
+}
+
+// record counts one call of op that consumed units (reads or writes).
+func (d *countingDB) record(op string, read bool, units float64) {
 	if !d.on.Load() {
-		return nil
+		return
 	}
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.n == nil {
 		d.n = map[string]int64{}
 	}
 	d.n[op]++
-	d.mu.Unlock()
-	return nil
+	if read {
+		d.rcu += units
+	} else {
+		d.wcu += units
+	}
+}
+
+func units(c *types.ConsumedCapacity) float64 {
+	if c == nil || c.CapacityUnits == nil {
+		return 0
+	}
+	return *c.CapacityUnits
+}
+
+// writeUnits is what DynamoDB charges for a write: its consumed capacity, or 1 unit when its
+// condition failed (dynalite reports nothing then).
+func writeUnits(c *types.ConsumedCapacity, err error) float64 {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return 1
+	}
+	return units(c)
 }
 
 func (d *countingDB) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
-	if err := d.count("Scan"); err != nil {
+	if err := d.reachable(); err != nil {
 		return nil, err
 	}
-	return d.DynamoDB.Scan(ctx, in, o...)
-}
-
-func (d *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	if err := d.count("UpdateItem"); err != nil {
-		return nil, err
+	cp := *in
+	cp.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := d.DynamoDB.Scan(ctx, &cp, o...)
+	if err == nil {
+		d.record("Scan", true, units(out.ConsumedCapacity))
 	}
-	return d.DynamoDB.UpdateItem(ctx, in, o...)
+	return out, err
 }
 
 func (d *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	if err := d.count("GetItem"); err != nil {
+	if err := d.reachable(); err != nil {
 		return nil, err
 	}
-	return d.DynamoDB.GetItem(ctx, in, o...)
+	cp := *in
+	cp.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := d.DynamoDB.GetItem(ctx, &cp, o...)
+	if err == nil {
+		d.record("GetItem", true, units(out.ConsumedCapacity))
+	}
+	return out, err
+}
+
+func (d *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if err := d.reachable(); err != nil {
+		return nil, err
+	}
+	cp := *in
+	cp.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := d.DynamoDB.UpdateItem(ctx, &cp, o...)
+	var c *types.ConsumedCapacity
+	if err == nil {
+		c = out.ConsumedCapacity
+	}
+	d.record("UpdateItem", false, writeUnits(c, err))
+	return out, err
 }
 
 func (d *countingDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	if err := d.count("DeleteItem"); err != nil {
+	if err := d.reachable(); err != nil {
 		return nil, err
 	}
-	return d.DynamoDB.DeleteItem(ctx, in, o...)
+	cp := *in
+	cp.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := d.DynamoDB.DeleteItem(ctx, &cp, o...)
+	var c *types.ConsumedCapacity
+	if err == nil {
+		c = out.ConsumedCapacity
+	}
+	d.record("DeleteItem", false, writeUnits(c, err))
+	return out, err
 }
 
-func (d *countingDB) snapshot() map[string]int64 {
+// usage is what countingDB counted: calls by operation, read and write units.
+type usage struct {
+	calls    map[string]int64
+	rcu, wcu float64
+}
+
+func (d *countingDB) snapshot() usage {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := map[string]int64{}
+	out := usage{calls: map[string]int64{}, rcu: d.rcu, wcu: d.wcu}
 	for k, v := range d.n {
-		out[k] = v
+		out.calls[k] = v
 	}
 	return out
 }
