@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -454,7 +455,13 @@ func (d *countingDB) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func
 	cp.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
 	out, err := d.DynamoDB.Scan(ctx, &cp, o...)
 	if err == nil {
-		d.record("Scan", true, units(out.ConsumedCapacity))
+		u := units(out.ConsumedCapacity)
+		if aws.ToBool(in.ConsistentRead) {
+			// dynalite drops ConsistentRead from a Scan and prices every page as eventually
+			// consistent: DynamoDB charges twice that.
+			u *= 2
+		}
+		d.record("Scan", true, u)
 	}
 	return out, err
 }
