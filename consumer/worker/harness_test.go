@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -159,13 +160,17 @@ func newHarness(t testing.TB) *harness {
 	return h
 }
 
-// fastConfig: intervals short enough for the package's tests to finish in seconds.
+// fastConfig: intervals short enough for the package's tests to finish in seconds. The
+// periodic scan of the whole table is off (an hour): every test works through the reads that
+// events ask for (a worker gone or leaving, a notice, a lease created, lost or finished,
+// something under way), unless it sets a ScanInterval itself.
 func fastConfig(id string) Config {
 	return Config{
 		WorkerID:           id,
 		FailoverTime:       3 * time.Second,
 		RenewInterval:      300 * time.Millisecond,
 		TakeInterval:       400 * time.Millisecond,
+		ScanInterval:       time.Hour,
 		ShardSyncInterval:  500 * time.Millisecond,
 		ParentCleanupGrace: 300 * time.Millisecond,
 		HandoffTimeout:     5 * time.Second,
@@ -205,13 +210,74 @@ func (r *running) kill() error {
 
 func (h *harness) start(cfg Config) *running {
 	h.t.Helper()
+	return h.startOn(cfg, h.table)
+}
+
+// cutOff is a DynamoDB that fails every call while down is set: the lease table as one
+// worker alone would reach it with its network cut.
+type cutOff struct {
+	lease.DynamoDB
+	down atomic.Bool
+}
+
+func (d *cutOff) err() error {
+	if d.down.Load() {
+		return errUnreachable
+	}
+	return nil
+}
+
+func (d *cutOff) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return d.DynamoDB.Scan(ctx, in, o...)
+}
+
+func (d *cutOff) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return d.DynamoDB.BatchGetItem(ctx, in, o...)
+}
+
+func (d *cutOff) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return d.DynamoDB.GetItem(ctx, in, o...)
+}
+
+func (d *cutOff) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return d.DynamoDB.UpdateItem(ctx, in, o...)
+}
+
+func (d *cutOff) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return d.DynamoDB.DeleteItem(ctx, in, o...)
+}
+
+// startCutOff starts a worker whose own calls go through a cutOff (the others' do not).
+func (h *harness) startCutOff(cfg Config) (*running, *cutOff) {
+	h.t.Helper()
+	db := &cutOff{DynamoDB: h.calls}
+	return h.startOn(cfg, lease.NewTable(db, h.table.Name())), db
+}
+
+func (h *harness) startOn(cfg Config, table *lease.Table) *running {
+	h.t.Helper()
 	cfg.Logger = testLogger()
 	cfg.OnEvent = func(e Event) {
 		h.mu.Lock()
 		h.events = append(h.events, e)
 		h.mu.Unlock()
 	}
-	c, err := New(cfg, h.table, h.stream, &fakeProc{h: h, worker: cfg.WorkerID})
+	c, err := New(cfg, table, h.stream, &fakeProc{h: h, worker: cfg.WorkerID})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -466,6 +532,23 @@ func (d *countingDB) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func
 	return out, err
 }
 
+func (d *countingDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	if err := d.reachable(); err != nil {
+		return nil, err
+	}
+	cp := *in
+	cp.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := d.DynamoDB.BatchGetItem(ctx, &cp, o...)
+	if err == nil {
+		var u float64
+		for i := range out.ConsumedCapacity {
+			u += units(&out.ConsumedCapacity[i])
+		}
+		d.record("BatchGetItem", true, u)
+	}
+	return out, err
+}
+
 func (d *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
 	if err := d.reachable(); err != nil {
 		return nil, err
@@ -490,7 +573,11 @@ func (d *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInpu
 	if err == nil {
 		c = out.ConsumedCapacity
 	}
-	d.record("UpdateItem", false, writeUnits(c, err))
+	op := "UpdateItem"
+	if k, ok := in.Key[lease.AttrKey].(*types.AttributeValueMemberS); ok && strings.HasPrefix(k.Value, lease.WorkerKeyPrefix) {
+		op = "UpdateItem(presence)" // heartbeats and notices
+	}
+	d.record(op, false, writeUnits(c, err))
 	return out, err
 }
 

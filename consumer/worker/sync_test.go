@@ -43,9 +43,18 @@ func (m *memTable) RequestHandoff(context.Context, lease.Lease, string) error { 
 func (m *memTable) Evict(context.Context, lease.Lease) error                  { return errUnused }
 func (m *memTable) DeleteFinished(context.Context, string) error              { return errUnused }
 func (m *memTable) WithdrawHandoff(context.Context, string, string) error     { return errUnused }
-func (m *memTable) Scan(context.Context) (lease.Snapshot, error)              { return lease.Snapshot{}, errUnused }
-func (m *memTable) Heartbeat(context.Context, string) error                   { return errUnused }
-func (m *memTable) DeleteWorker(context.Context, string, int64) error         { return errUnused }
+func (m *memTable) ScanEventually(context.Context) (lease.Snapshot, error) {
+	return lease.Snapshot{}, errUnused
+}
+func (m *memTable) Workers(context.Context, []string) ([]lease.Lease, error) { return nil, errUnused }
+func (m *memTable) Get(context.Context, string) (lease.Lease, bool, error) {
+	return lease.Lease{}, false, errUnused
+}
+func (m *memTable) Heartbeat(context.Context, string) (lease.Lease, error) {
+	return lease.Lease{}, errUnused
+}
+func (m *memTable) Notify(context.Context, string) error              { return errUnused }
+func (m *memTable) DeleteWorker(context.Context, string, int64) error { return errUnused }
 
 type staticLister []Shard
 
