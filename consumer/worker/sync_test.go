@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"testing"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
@@ -15,9 +16,11 @@ import (
 type memTable struct {
 	leases  map[string]lease.Lease
 	created []string // in creation order
+	lists   int      // List calls
 }
 
 func (m *memTable) List(context.Context) ([]lease.Lease, error) {
+	m.lists++
 	var out []lease.Lease
 	for _, l := range m.leases {
 		out = append(out, l)
@@ -162,6 +165,54 @@ func TestShardSyncRules(t *testing.T) {
 				if l, ok := tbl.leases[s.ShardID]; ok && len(l.ParentShardIDs) != len(s.ParentShardIDs) && tc.existing[s.ShardID] == "" {
 					t.Fatalf("%s created with parents %v, want %v", s.ShardID, l.ParentShardIDs, s.ParentShardIDs)
 				}
+			}
+		})
+	}
+}
+
+// TestShardSyncReadsTheTableOnlyWhenALeaseLooksMissing: shard sync decides from the take
+// cycles' last scan; it reads the table (strongly consistent) only when that scan shows a
+// lease missing, and then creates from what it read, not from the scan.
+func TestShardSyncReadsTheTableOnlyWhenALeaseLooksMissing(t *testing.T) {
+	shards := []Shard{{ShardID: "p", Closed: true}, {ShardID: "c", ParentShardIDs: []string{"p"}}}
+	for _, tc := range []struct {
+		name      string
+		scanned   []string // leases in the last scan; nil: no scan yet
+		table     []string // leases in the table
+		lists     int
+		wantTable []string
+	}{
+		{"no scan yet: read the table", nil, []string{"p", "c"}, 1, []string{"c", "p"}},
+		{"the scan shows every lease: no read", []string{"p", "c"}, []string{"p", "c"}, 0, []string{"c", "p"}},
+		{"the scan shows the parent cleaned up: no read", []string{"c"}, []string{"c"}, 0, []string{"c"}},
+		// A scan that lags shows the child missing; the table has it and the parent is gone
+		// (cleaned up): nothing is created, in particular not the parent.
+		{"a stale scan: decided again from the table", []string{"p"}, []string{"c"}, 1, []string{"c"}},
+		{"a new shard: read, then create", []string{"p"}, []string{"p"}, 1, []string{"c", "p"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tbl := &memTable{leases: map[string]lease.Lease{}}
+			for _, k := range tc.table {
+				tbl.leases[k] = lease.Lease{Key: k, Checkpoint: "0001"}
+			}
+			c, err := New(Config{WorkerID: "w", Logger: testLogger()}, tbl, staticLister(shards), idleProc{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.scanned != nil {
+				c.leases = []lease.Lease{}
+				for _, k := range tc.scanned {
+					c.leases = append(c.leases, lease.Lease{Key: k, Checkpoint: "0001"})
+				}
+			}
+			if err := c.syncShards(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if tbl.lists != tc.lists {
+				t.Errorf("%d reads of the table, want %d", tbl.lists, tc.lists)
+			}
+			if got := slices.Sorted(maps.Keys(tbl.leases)); !slices.Equal(got, tc.wantTable) {
+				t.Errorf("leases %v, want %v", got, tc.wantTable)
 			}
 		})
 	}
