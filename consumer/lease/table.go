@@ -152,6 +152,9 @@ const WorkerKeyPrefix = "worker#"
 type Snapshot struct {
 	Leases  []Lease // the shard leases
 	Workers []Lease // the presence items: Owner is the worker, Counter its heartbeat count
+
+	Consistent bool    // read strongly consistent
+	ReadUnits  float64 // the read capacity units the scan consumed, as DynamoDB reported them
 }
 
 // List reads every shard lease (a paged, strongly consistent Scan).
@@ -174,17 +177,21 @@ func (t *Table) ScanEventually(ctx context.Context) (Snapshot, error) {
 }
 
 func (t *Table) scan(ctx context.Context, consistent bool) (Snapshot, error) {
-	var out Snapshot
+	out := Snapshot{Consistent: consistent}
 	var start map[string]types.AttributeValue
 	for {
 		page, err := t.db.Scan(ctx, &dynamodb.ScanInput{
-			TableName:         aws.String(t.name),
-			ConsistentRead:    aws.Bool(consistent),
-			ExclusiveStartKey: start,
-			Limit:             limit(t.scanLimit),
+			TableName:              aws.String(t.name),
+			ConsistentRead:         aws.Bool(consistent),
+			ExclusiveStartKey:      start,
+			Limit:                  limit(t.scanLimit),
+			ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
 		})
 		if err != nil {
 			return Snapshot{}, fmt.Errorf("list leases in %s: %w", t.name, err)
+		}
+		if c := page.ConsumedCapacity; c != nil && c.CapacityUnits != nil {
+			out.ReadUnits += *c.CapacityUnits
 		}
 		for _, item := range page.Items {
 			l, err := decode(item)

@@ -21,6 +21,7 @@ import (
 // LeaseTable is what the coordinator needs of the lease table (*lease.Table).
 type LeaseTable interface {
 	List(ctx context.Context) ([]lease.Lease, error)
+	Scan(ctx context.Context) (lease.Snapshot, error)
 	ScanEventually(ctx context.Context) (lease.Snapshot, error)
 	Workers(ctx context.Context, ids []string) ([]lease.Lease, error)
 	Get(ctx context.Context, key string) (lease.Lease, bool, error)
@@ -62,6 +63,7 @@ type Coordinator struct {
 	byKey        map[string]lease.Lease  // its leases by key
 	scannedAt    time.Time               // when it returned
 	peers        []lease.Lease           // the presence items of the other workers, as last read (strongly consistent)
+	peersReadAt  time.Time               // when that read started
 	goneOwners   map[string]bool         // owners judged gone at the last take cycle
 	vanished     bool                    // a presence item vanished since the last take cycle
 	finishedGone map[string]bool         // parents confirmed gone by a strongly consistent read

@@ -12,13 +12,16 @@ import (
 // cycles). The other workers judge every lease this worker owns by it. Its safety rule: this
 // worker stops every processor, by itself, before any other worker may judge it gone.
 //
-// Another worker judges it gone once it has seen the counter unchanged for FailoverTime on
-// its own clock, counting from a read that returned after the last heartbeat landed; a
-// heartbeat lands after it was sent. So, with lastSent the send time of the last heartbeat
-// this worker knows succeeded, nobody may take its leases before lastSent + FailoverTime:
-// the watchdog gives them all up at lastSent + FailoverTime - RenewInterval/2 (giveUpAfter),
-// the half interval covering a late timer and the other worker's read in flight. A heartbeat
-// whose answer was lost is not counted: if it landed, the others only wait longer.
+// Another worker X judges it gone when a strongly consistent read that started at t shows
+// the counter X first saw in a read that returned at a, with t - a >= FailoverTime (both on
+// X's clock). A heartbeat that read missed landed after t; one X saw landed before a, and
+// was sent before it landed. So if lastSent is the send time of the last heartbeat this
+// worker knows succeeded, and it landed by a, X acts at t >= lastSent + FailoverTime; and a
+// later heartbeat acknowledged to this worker before its own deadline would have landed
+// before t and been seen. The watchdog gives every lease up at lastSent + FailoverTime -
+// RenewInterval/2 (giveUpAfter): the half interval covers a late timer and clocks that do not
+// run at quite the same rate. A heartbeat whose answer was lost is not counted: if it landed,
+// the others only wait longer.
 
 // giveUpAfter is how long after sending its last successful heartbeat this worker gives its
 // leases up.

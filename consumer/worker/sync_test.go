@@ -46,6 +46,7 @@ func (m *memTable) RequestHandoff(context.Context, lease.Lease, string) error { 
 func (m *memTable) Evict(context.Context, lease.Lease) error                  { return errUnused }
 func (m *memTable) DeleteFinished(context.Context, string) error              { return errUnused }
 func (m *memTable) WithdrawHandoff(context.Context, string, string) error     { return errUnused }
+func (m *memTable) Scan(context.Context) (lease.Snapshot, error)              { return lease.Snapshot{}, errUnused }
 func (m *memTable) ScanEventually(context.Context) (lease.Snapshot, error) {
 	return lease.Snapshot{}, errUnused
 }

@@ -30,30 +30,43 @@ type observation struct {
 // cycle, or ScanInterval passed. With that read it reconciles the held leases, takes and
 // steals to reach the target (not in the first cycle: workers started together see one
 // another's presence first), and cleans up finished parents and workers gone for good.
+//
+// A small table costs less to scan, strongly consistent, than its presence items cost to read
+// one by one (a scan is priced by the 4 KB, a read by the item): then every cycle scans it
+// strongly consistent and reads the heartbeats in it.
 func (c *Coordinator) takeCycle(hard context.Context) {
 	if c.shuttingDown || hard.Err() != nil {
 		return
 	}
 	scan := c.wantScan.Swap(false) || c.scannedAt.IsZero() || c.busy || !c.balanced ||
 		time.Since(c.scannedAt) >= c.cfg.ScanInterval
-	if scan && !c.scan(hard) {
-		return
+	if c.scanIsCheaper() {
+		if !c.scanStrong(hard) {
+			return
+		}
+		scan = true
+	} else {
+		if scan && !c.scan(hard) {
+			return
+		}
+		if !c.readPeers(hard) {
+			return
+		}
 	}
-	if !c.readPeers(hard) {
-		return
-	}
-	now := time.Now()
-	if c.ownersGoneSince(now) && !scan {
+	// The others are judged as of the start of the read that last saw their heartbeats: a
+	// heartbeat that read missed landed after it started (see heartbeat.go).
+	judged := c.peersReadAt
+	if c.ownersGoneSince(judged) && !scan {
 		// A worker gone (its leases are to take) or leaving (it released them): read the
 		// table now rather than at the next periodic scan.
 		scan = true
 		if !c.scan(hard) {
 			return
 		}
-		now = time.Now()
 	}
 	if scan {
 		c.busy = false
+		now := time.Now()
 		if c.lookUntil.IsZero() {
 			// Half a take interval: the next regular cycle balances, a poke before it does not.
 			c.lookUntil = now.Add(c.cfg.TakeInterval / 2)
@@ -61,21 +74,51 @@ func (c *Coordinator) takeCycle(hard context.Context) {
 		c.reconcile(hard, c.byKey)
 		if !now.Before(c.lookUntil) {
 			if c.alive() {
-				c.balance(hard, c.balanceInputAt(now))
+				c.balance(hard, c.balanceInputAt(judged))
 			}
 			c.balanced = true
 		}
 		c.cleanParents(hard, c.snap.Leases, c.byKey, now)
-		c.cleanWorkers(hard, now)
+		c.cleanWorkers(hard, judged)
 	}
-	c.startReady(hard, c.byKey, now)
-	c.scheduleExpiry(now)
+	c.startReady(hard, c.byKey, time.Now())
+	c.scheduleExpiry(time.Now())
 }
 
 // scan reads the whole table, eventually consistent, and records what it saw. On failure it
 // asks for a scan at the next cycle and reports false.
 func (c *Coordinator) scan(hard context.Context) bool {
-	snap, err := c.table.ScanEventually(hard)
+	return c.record(hard, c.table.ScanEventually)
+}
+
+// scanStrong reads the whole table strongly consistent and records what it saw, the other
+// workers' heartbeats included (see readPeers).
+func (c *Coordinator) scanStrong(hard context.Context) bool {
+	start := time.Now()
+	if !c.record(hard, c.table.Scan) {
+		return false
+	}
+	c.observePeers(c.peerIDs(), c.snap.Workers, start, c.scannedAt)
+	return true
+}
+
+// scanIsCheaper reports whether the last scan, made strongly consistent, costs no more read
+// units than the strongly consistent read of the presence items the next cycle needs (one
+// unit each: they are far below 4 KB).
+func (c *Coordinator) scanIsCheaper() bool {
+	if c.scannedAt.IsZero() {
+		return false
+	}
+	units := c.snap.ReadUnits
+	if !c.snap.Consistent {
+		units *= 2
+	}
+	peers := len(c.peerIDs())
+	return peers > 0 && max(units, 1) <= float64(peers)
+}
+
+func (c *Coordinator) record(hard context.Context, read func(context.Context) (lease.Snapshot, error)) bool {
+	snap, err := read(hard)
 	if err != nil {
 		if hard.Err() == nil {
 			c.log.Warn("reading the lease table failed", "err", err)
@@ -157,9 +200,10 @@ func (c *Coordinator) peerIDs() []string {
 // marked gone, its last change kept. It reports false when the read failed: nobody is then
 // judged on this cycle.
 func (c *Coordinator) readPeers(hard context.Context) bool {
+	start := time.Now()
 	ids := c.peerIDs()
 	if len(ids) == 0 {
-		c.peers = nil
+		c.peers, c.peersReadAt = nil, start
 		return true
 	}
 	items, err := c.table.Workers(hard, ids)
@@ -169,7 +213,16 @@ func (c *Coordinator) readPeers(hard context.Context) bool {
 		}
 		return false
 	}
-	now := time.Now()
+	c.observePeers(ids, items, start, time.Now())
+	return true
+}
+
+// observePeers records the presence items of the workers ids as a strongly consistent read
+// that started at start returned them at now (see readPeers). A change is timed at now (the
+// heartbeat landed before the read returned), and the workers are judged at start (one that
+// landed after it started is not in it).
+func (c *Coordinator) observePeers(ids []string, items []lease.Lease, start, now time.Time) {
+	c.peersReadAt = start
 	present := map[string]bool{}
 	for _, w := range items {
 		present[w.Key] = true
@@ -194,8 +247,12 @@ func (c *Coordinator) readPeers(hard context.Context) bool {
 			delete(c.seen, key)
 		}
 	}
-	c.peers = items
-	return true
+	c.peers = nil
+	for _, w := range items {
+		if w.Owner != c.cfg.WorkerID {
+			c.peers = append(c.peers, w)
+		}
+	}
 }
 
 // lastSigns returns, for every owner of a lease in the last scan and every other worker with a

@@ -888,43 +888,54 @@ func (d *slowWrites) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInpu
 }
 
 // TestSteadyStateWritesOnlyHeartbeats: once the leases are spread and the processors idle,
-// the only writes are the workers' heartbeats, and the only reads their strongly consistent
-// reads of one another's heartbeat (the periodic scan is off in fastConfig).
+// the only writes are the workers' heartbeats, and the only reads those of one another's
+// heartbeat (the periodic scan is off in fastConfig): a strongly consistent read of the presence
+// items for a large table, a strongly consistent scan for a small one, whichever costs less.
 func TestSteadyStateWritesOnlyHeartbeats(t *testing.T) {
-	h := newHarness(t)
-	const n = 20
-	openShards(h, n, 0)
-	w1, w2 := h.start(fastConfig("w1")), h.start(fastConfig("w2"))
-	waitFor(t, 30*time.Second, "balanced", func() bool { return balanced(h, n, "w1", "w2") })
-	waitFor(t, 10*time.Second, "every processor started", func() bool {
-		return w1.c.Stats().LeasesHeld+w2.c.Stats().LeasesHeld == n
-	})
-	// The window starts a few take cycles after the last take (a take makes the next cycle read
-	// the table).
-	settle := time.Now()
-	waitFor(t, 5*time.Second, "settled", func() bool { return time.Since(settle) > 3*fastConfig("").TakeInterval })
-	h.calls.on.Store(true)
-	start := time.Now()
-	const window = 3 * time.Second
-	waitFor(t, 2*window, "measurement window", func() bool { return time.Since(start) >= window })
-	h.calls.on.Store(false)
-	got := h.calls.snapshot()
-	beats := float64(window) / float64(fastConfig("").RenewInterval) * 2
-	t.Logf("calls in %s: %v (about %.0f heartbeats expected)", window, got.calls, beats)
-	for op, k := range got.calls {
-		switch op {
-		case "UpdateItem(presence)":
-			if float64(k) < beats/2 || float64(k) > beats*1.5 {
-				t.Errorf("%d heartbeats in %s, want about %.0f", k, window, beats)
+	for _, tc := range []struct {
+		shards int
+		read   string // the read of each take cycle
+	}{{20, "Scan"}, {400, "BatchGetItem"}} {
+		t.Run(fmt.Sprintf("%d shards", tc.shards), func(t *testing.T) {
+			h := newHarness(t)
+			openShards(h, tc.shards, 0)
+			w1, w2 := h.start(fastConfig("w1")), h.start(fastConfig("w2"))
+			waitFor(t, 30*time.Second, "balanced", func() bool { return balanced(h, tc.shards, "w1", "w2") })
+			waitFor(t, 10*time.Second, "every processor started", func() bool {
+				return w1.c.Stats().LeasesHeld+w2.c.Stats().LeasesHeld == tc.shards
+			})
+			// The window starts a few take cycles after the last take (a take makes the next
+			// cycle read the table).
+			settle := time.Now()
+			waitFor(t, 5*time.Second, "settled", func() bool { return time.Since(settle) > 3*fastConfig("").TakeInterval })
+			h.calls.on.Store(true)
+			start := time.Now()
+			const window = 3 * time.Second
+			waitFor(t, 2*window, "measurement window", func() bool { return time.Since(start) >= window })
+			h.calls.on.Store(false)
+			got := h.calls.snapshot()
+			beats := float64(window) / float64(fastConfig("").RenewInterval) * 2
+			t.Logf("calls in %s: %v, %.1f read units (about %.0f heartbeats expected)", window, got.calls, got.rcu, beats)
+			for op, k := range got.calls {
+				switch op {
+				case "UpdateItem(presence)":
+					if float64(k) < beats/2 || float64(k) > beats*1.5 {
+						t.Errorf("%d heartbeats in %s, want about %.0f", k, window, beats)
+					}
+				case tc.read:
+				default:
+					t.Errorf("%d calls of %s in steady state, want none", k, op)
+				}
 			}
-		case "BatchGetItem":
-		default:
-			t.Errorf("%d calls of %s in steady state, want none", k, op)
-		}
-	}
-	for _, w := range []*running{w1, w2} {
-		if err := w.stop(); err != nil {
-			t.Fatal(err)
-		}
+			// Each cycle reads one presence item (one unit), or a scan that costs no more.
+			if cycles := got.calls[tc.read]; cycles == 0 || got.rcu > float64(cycles) {
+				t.Errorf("%.1f read units in %d reads, want at most one each", got.rcu, cycles)
+			}
+			for _, w := range []*running{w1, w2} {
+				if err := w.stop(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
 	}
 }
