@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -134,20 +135,28 @@ func stealFrom(in balanceInput, load map[string]int, asked map[string]bool, targ
 	return victim, candidates
 }
 
+// takeRounds bounds the rounds of takes of one balancing: workers that start together race
+// for the same free leases, and one that lost many races reads the table again at once
+// instead of a take interval later.
+const takeRounds = 3
+
 // balance takes free and expired leases up to this worker's target, several at a time, then,
 // if still below it, asks the most loaded workers to hand over up to MaxStealsPerCycle leases
 // (see steal). While it has something to do it marks the coordinator busy, so that the next
-// take cycle reads the table again.
-func (c *Coordinator) balance(hard context.Context, in balanceInput) {
+// take cycle reads the table again. Others are judged gone as of judged.
+func (c *Coordinator) balance(hard context.Context, judged time.Time) {
+	in := c.balanceInputAt(judged)
 	p := planBalance(in)
 	mine := p.mine
-	// Random order, so that workers starting together do not all race for the same lease.
-	rand.Shuffle(len(p.free), func(i, j int) { p.free[i], p.free[j] = p.free[j], p.free[i] })
-	rand.Shuffle(len(p.stale), func(i, j int) { p.stale[i], p.stale[j] = p.stale[j], p.stale[i] })
-	candidates := append(p.free, p.stale...)
-	if mine < p.target && len(candidates) > 0 {
+	for round := 1; ; round++ {
+		candidates := append(takeOrder(p.free, p.live, in.me), takeOrder(p.stale, p.live, in.me)...)
+		if mine >= p.target || len(candidates) == 0 {
+			break
+		}
 		c.busy = true
-		mine += c.takeAll(hard, candidates, p.target-mine, func(l lease.Lease, err error) {
+		// Past WriteConcurrency conflicts, others are taking the same leases: the free ones
+		// left are found faster in a fresh read than by trying every candidate.
+		got, conflicts := c.takeAll(hard, candidates, p.target-mine, c.cfg.WriteConcurrency, func(l lease.Lease, err error) {
 			if !errors.Is(err, lease.ErrConflict) {
 				c.log.Warn("take failed", "shard", l.Key, "err", err)
 			}
@@ -157,6 +166,15 @@ func (c *Coordinator) balance(hard context.Context, in balanceInput) {
 				c.log.Info("took an expired lease", "shard", l.Key, "from", l.Owner)
 			}
 		})
+		mine += got
+		// Others took some of the same leases meanwhile: go on from a fresh read, strongly
+		// consistent so that it shows this worker's own takes.
+		if mine >= p.target || conflicts == 0 || round == takeRounds || c.stopping() || !c.record(hard, c.table.Scan) {
+			break
+		}
+		in = c.balanceInputAt(judged)
+		p = planBalance(in)
+		mine = p.mine
 	}
 	c.takeOverdueHandoffs(hard, in.leases)
 
@@ -170,17 +188,66 @@ func (c *Coordinator) balance(hard context.Context, in balanceInput) {
 	}
 }
 
+// takeOrder orders leases to take so that workers taking at the same time (started together,
+// or the survivors of a worker gone) mostly take different ones instead of racing for the same
+// (a lost race is a wasted conditional write and a lease less): first the leases this worker
+// ranks highest among the live workers by rendezvous hashing (hash of worker and lease key),
+// then the others, each group in random order. Workers that count the same live workers
+// agree on who ranks highest, so their first choices do not overlap.
+func takeOrder(leases []lease.Lease, live []string, me string) []lease.Lease {
+	var first, rest []lease.Lease
+	for _, l := range leases {
+		if preferred(l.Key, live) == me {
+			first = append(first, l)
+		} else {
+			rest = append(rest, l)
+		}
+	}
+	rand.Shuffle(len(first), func(i, j int) { first[i], first[j] = first[j], first[i] })
+	rand.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+	return append(first, rest...)
+}
+
+// preferred is the live worker that ranks highest for the lease key (rendezvous hashing).
+func preferred(key string, live []string) string {
+	var best string
+	var top uint64
+	for _, w := range live {
+		h := fnv.New64a()
+		h.Write([]byte(w))
+		h.Write([]byte{0})
+		h.Write([]byte(key))
+		if v := mix(h.Sum64()); best == "" || v > top {
+			best, top = w, v
+		}
+	}
+	return best
+}
+
+// mix spreads FNV's bits (the finalizer of MurmurHash3): keys that differ only in their last
+// characters, as shard ids do, otherwise rank the same workers first.
+func mix(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
 // takeAll takes up to need of the candidates, in order, WriteConcurrency conditional writes at
 // a time (a worker starting on 1,000 free leases does not take them one round trip after the
-// other); a candidate that fails is skipped for the next. It adopts each lease taken, calls
-// taken for it and failed for each failure, and returns how many it took. A shutdown stops it.
-func (c *Coordinator) takeAll(hard context.Context, candidates []lease.Lease, need int, failed func(lease.Lease, error), taken func(lease.Lease)) int {
+// other); a candidate that fails is skipped for the next. It stops early after maxConflicts
+// candidates were found taken by others (0: never): its view of the table is then too old to
+// go on from. It adopts each lease taken, calls taken for it and failed for each failure, and
+// returns how many it took and how many conflicts it met. A shutdown stops it.
+func (c *Coordinator) takeAll(hard context.Context, candidates []lease.Lease, need, maxConflicts int, failed func(lease.Lease, error), taken func(lease.Lease)) (got, conflicts int) {
 	var mu sync.Mutex
-	next, inFlight, got := 0, 0, 0
+	next, inFlight := 0, 0
 	claim := func() (lease.Lease, bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		if got+inFlight >= need || next >= len(candidates) || c.stopping() {
+		if got+inFlight >= need || next >= len(candidates) || c.stopping() || (maxConflicts > 0 && conflicts >= maxConflicts) {
 			return lease.Lease{}, false
 		}
 		l := candidates[next]
@@ -203,6 +270,8 @@ func (c *Coordinator) takeAll(hard context.Context, candidates []lease.Lease, ne
 				inFlight--
 				if err == nil {
 					got++
+				} else if errors.Is(err, lease.ErrConflict) {
+					conflicts++
 				}
 				mu.Unlock()
 				if err != nil {
@@ -216,7 +285,7 @@ func (c *Coordinator) takeAll(hard context.Context, candidates []lease.Lease, ne
 		}()
 	}
 	wg.Wait()
-	return got
+	return got, conflicts
 }
 
 // takeOverdueHandoffs takes the leases this worker asked for long ago and was not given (the

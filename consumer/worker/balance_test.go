@@ -221,3 +221,37 @@ func TestStealFrom(t *testing.T) {
 		})
 	}
 }
+
+// TestTakeOrder: workers that count the same live workers put different leases first, each
+// about its share, and every lease is still a candidate.
+func TestTakeOrder(t *testing.T) {
+	live := []string{"w1", "w2", "w3"}
+	leases := shardLeases("s", "", 3000)
+	firsts := map[string]string{} // lease -> the worker that put it first
+	for _, me := range live {
+		order := takeOrder(slices.Clone(leases), live, me)
+		if len(order) != len(leases) {
+			t.Fatalf("%s: %d candidates, want %d", me, len(order), len(leases))
+		}
+		n := 0
+		for _, l := range order {
+			if preferred(l.Key, live) != me {
+				break
+			}
+			if other, ok := firsts[l.Key]; ok {
+				t.Fatalf("%s first for %s and for %s", l.Key, other, me)
+			}
+			firsts[l.Key] = me
+			n++
+		}
+		if n < 900 || n > 1100 {
+			t.Errorf("%s puts %d of 3,000 leases first, want about 1,000", me, n)
+		}
+		if got := slices.Sorted(slices.Values(keysOf(order))); !slices.Equal(got, slices.Sorted(slices.Values(keysOf(leases)))) {
+			t.Fatalf("%s: candidates are not the leases", me)
+		}
+	}
+	if len(firsts) != len(leases) {
+		t.Fatalf("%d leases ranked first by someone, want all %d", len(firsts), len(leases))
+	}
+}

@@ -74,7 +74,7 @@ func (c *Coordinator) takeCycle(hard context.Context) {
 		c.reconcile(hard, c.byKey)
 		if !now.Before(c.lookUntil) {
 			if c.alive() {
-				c.balance(hard, c.balanceInputAt(judged))
+				c.balance(hard, judged)
 			}
 			c.balanced = true
 		}
@@ -375,7 +375,7 @@ func (c *Coordinator) reconcile(hard context.Context, byKey map[string]lease.Lea
 		return
 	}
 	c.busy = true // look again at the next cycle: a lease still held by a stopping processor
-	c.takeAll(hard, mine, len(mine), func(l lease.Lease, err error) {
+	c.takeAll(hard, mine, len(mine), 0, func(l lease.Lease, err error) {
 		if !errors.Is(err, lease.ErrConflict) {
 			c.log.Warn("taking back a lease named this worker's failed", "shard", l.Key, "err", err)
 		}
