@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"sort"
+	"sync"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/lease"
@@ -44,14 +45,11 @@ func (c *Coordinator) syncShards(ctx context.Context) error {
 		return err
 	}
 	created := 0
-	for _, m := range missingLeases(shards, leases, c.cfg.InitialPosition) {
-		ok, err := c.table.CreateLease(ctx, m.shard.ShardID, m.shard.ParentShardIDs, m.position)
+	for _, generation := range generations(missingLeases(shards, leases, c.cfg.InitialPosition)) {
+		n, err := c.createAll(ctx, generation)
+		created += n
 		if err != nil {
 			return err
-		}
-		if ok {
-			created++
-			c.emit(EventCreated, m.shard.ShardID, "", nil)
 		}
 	}
 	if created > 0 {
@@ -59,6 +57,69 @@ func (c *Coordinator) syncShards(ctx context.Context) error {
 		c.poke()
 	}
 	return nil
+}
+
+// createAll creates the leases of one generation, WriteConcurrency at a time (a new stream of
+// 1,000 shards does not wait for 1,000 round trips), and returns how many it created (the
+// others existed); it stops at the first error.
+func (c *Coordinator) createAll(ctx context.Context, ms []missingLease) (int, error) {
+	var mu sync.Mutex
+	var firstErr error
+	created, next := 0, 0
+	var wg sync.WaitGroup
+	for range min(c.cfg.WriteConcurrency, len(ms)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if firstErr != nil || next >= len(ms) {
+					mu.Unlock()
+					return
+				}
+				m := ms[next]
+				next++
+				mu.Unlock()
+				ok, err := c.table.CreateLease(ctx, m.shard.ShardID, m.shard.ParentShardIDs, m.position)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if ok {
+					created++
+				}
+				mu.Unlock()
+				if ok {
+					c.emit(EventCreated, m.shard.ShardID, "", nil)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return created, firstErr
+}
+
+// generations splits the leases to create (parents before children, as missingLeases lists
+// them) into groups that may be created at the same time: a lease comes in the group after
+// every parent of it that is created in this sync, so no worker ever sees a child's lease
+// without its parent's.
+func generations(ms []missingLease) [][]missingLease {
+	depth := map[string]int{}
+	var out [][]missingLease
+	for _, m := range ms {
+		d := 0
+		for _, p := range m.shard.ParentShardIDs {
+			if pd, ok := depth[p]; ok {
+				d = max(d, pd+1)
+			}
+		}
+		depth[m.shard.ShardID] = d
+		for len(out) <= d {
+			out = append(out, nil)
+		}
+		out[d] = append(out[d], m)
+	}
+	return out
 }
 
 // missingLease is a lease shard sync creates: the shard, and where it starts.

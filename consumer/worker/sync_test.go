@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
@@ -12,8 +13,9 @@ import (
 )
 
 // memTable is an in-memory lease table for the shard sync rules; only List and CreateLease
-// are used by syncShards.
+// are used by syncShards (CreateLease concurrently).
 type memTable struct {
+	mu      sync.Mutex
 	leases  map[string]lease.Lease
 	created []string // in creation order
 	lists   int      // List calls
@@ -29,6 +31,8 @@ func (m *memTable) List(context.Context) ([]lease.Lease, error) {
 }
 
 func (m *memTable) CreateLease(_ context.Context, key string, parents []string, position string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if _, ok := m.leases[key]; ok {
 		return false, nil
 	}
@@ -216,5 +220,27 @@ func TestShardSyncReadsTheTableOnlyWhenALeaseLooksMissing(t *testing.T) {
 				t.Errorf("leases %v, want %v", got, tc.wantTable)
 			}
 		})
+	}
+}
+
+// TestGenerations: the leases of one sync are created generation by generation, each after
+// every parent created in the same sync; leases whose parents exist already come first.
+func TestGenerations(t *testing.T) {
+	m := func(id string, parents ...string) missingLease {
+		return missingLease{shard: Shard{ShardID: id, ParentShardIDs: parents}}
+	}
+	// a and b are new; c's parent a is new, d's parent x exists; e merges c and b.
+	got := generations([]missingLease{m("a"), m("b"), m("c", "a"), m("d", "x"), m("e", "c", "b")})
+	var ids [][]string
+	for _, g := range got {
+		var row []string
+		for _, l := range g {
+			row = append(row, l.shard.ShardID)
+		}
+		ids = append(ids, row)
+	}
+	want := [][]string{{"a", "b", "d"}, {"c"}, {"e"}}
+	if !slices.EqualFunc(ids, want, slices.Equal) {
+		t.Fatalf("generations %v, want %v", ids, want)
 	}
 }
