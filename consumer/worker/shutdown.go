@@ -18,9 +18,9 @@ func (c *Coordinator) Abort() { c.abortOnce.Do(func() { close(c.abort) }) }
 // ErrAborted is returned by Run after Abort.
 var ErrAborted = errors.New("worker aborted")
 
-// shutdown drains every processor, releases the leases still held, then stops the heartbeat
-// and deletes this worker's presence item. The heartbeat goes on until the leases are
-// released, so they stay this worker's (and nobody else's) until then.
+// shutdown drains every processor, releases the leases still held, then stops the heartbeat,
+// deletes this worker's presence item and notifies the others. The heartbeat goes on until
+// the leases are released, so they stay this worker's (and nobody else's) until then.
 func (c *Coordinator) shutdown(hard context.Context, stopSyncing, stopBeating func()) error {
 	c.shuttingDown = true
 	c.mu.Lock()
@@ -65,6 +65,13 @@ func (c *Coordinator) shutdown(hard context.Context, stopSyncing, stopBeating fu
 	c.stopWatchdog()
 	if err := c.table.DeleteWorker(hard, c.cfg.WorkerID, -1); err != nil {
 		c.log.Warn("deleting this worker's presence failed; the others stop counting it after the failover time", "err", err)
+	}
+	// Tell the others: they read the table at their next heartbeat and take the leases
+	// released, rather than when their next take cycle sees this worker's presence gone.
+	if released.Load() > 0 {
+		for _, w := range c.peers {
+			c.notify(hard, w.Owner)
+		}
 	}
 	// Withdraw this worker's pending steals, so that no lease is handed to it from now on
 	// (the owner releases it instead); then a lease handed to it before that, after its last
