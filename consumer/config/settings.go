@@ -237,13 +237,13 @@ var table = []Setting{
 	{
 		Env: "CDC_LEASE_FAILOVER_TIME", Flag: "lease-failover-time",
 		Kind: Duration, Default: "10s", Min: int64(500 * time.Millisecond), Max: int64(10 * time.Minute),
-		Meaning: "a lease not renewed for this long may be taken by another worker",
+		Meaning: "a worker whose heartbeat has not moved for this long is gone: its leases may be taken",
 		field:   func(c *Config) any { return &c.LeaseFailoverTime },
 	},
 	{
 		Env: "CDC_LEASE_RENEW_INTERVAL", Flag: "lease-renew-interval",
 		Kind: Duration, Default: "3s", Min: int64(50 * time.Millisecond), Max: int64(5 * time.Minute),
-		Meaning: "renew held leases this often (less than the failover time)",
+		Meaning: "write this worker's heartbeat this often (less than the failover time)",
 		field:   func(c *Config) any { return &c.LeaseRenewInterval },
 	},
 	{

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -16,21 +15,26 @@ import (
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
 )
 
-// Held is a lease this worker owns. Its writes (renewals, checkpoints, release) are fenced on
-// leaseOwner = me AND leaseCounter = the counter this worker last wrote, and each bumps the
-// counter. They are serialised by a mutex so that a renewal never makes a concurrent
-// checkpoint of the same worker fail: whichever runs second uses the counter the first wrote.
+// Held is a lease this worker owns. Its writes (intents, checkpoints, release, handoff) are
+// fenced on leaseOwner = me AND leaseCounter = the counter this worker last wrote, and each
+// bumps the counter. They are serialised by a mutex so that two writers of one worker (the
+// processor's checkpoint, the coordinator's release) never make each other fail: whichever
+// runs second uses the counter the first wrote. Nothing renews a held lease: it stays alive
+// while its owner's heartbeat moves (see docs/leases.md).
 type Held struct {
 	table *Table
 	owner string
 
-	mu        sync.Mutex
-	lease     Lease       // the item as this worker last wrote it
-	renewedAt time.Time   // monotonic time of the last successful write
-	lost      atomic.Bool // someone else owns it, or it was released: no more writes (set under mu)
-	released  atomic.Bool // this worker released it or handed it over
-	uncertain bool        // the last write's outcome is unknown: re-read before the next
-	onLost    func()
+	mu        sync.Mutex // serialises the writes
+	lease     Lease      // the item as this worker last wrote it
+	uncertain bool       // the last write's outcome is unknown: re-read before the next
+
+	counter  atomic.Int64 // lease.Counter, readable while a write is in flight
+	lost     atomic.Bool  // someone else owns it, or it was given up or released: no more writes
+	released atomic.Bool  // this worker released it or handed it over
+
+	cbMu   sync.Mutex // guards onLost, apart from mu so that GiveUp never waits for a write
+	onLost func()
 }
 
 var _ checkpoint.Checkpointer = (*Held)(nil)
@@ -54,12 +58,9 @@ func (h *Held) Lease() Lease {
 	return l
 }
 
-// RenewedAt is when (this process's monotonic clock) the last write succeeded.
-func (h *Held) RenewedAt() time.Time {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.renewedAt
-}
+// Counter is the leaseCounter this worker last wrote (or read back after an uncertain write).
+// It does not wait for a write in flight.
+func (h *Held) Counter() int64 { return h.counter.Load() }
 
 // Lost reports whether the lease is no longer this worker's (taken, released or given up).
 func (h *Held) Lost() bool { return h.lost.Load() }
@@ -70,36 +71,32 @@ func (h *Held) Released() bool { return h.released.Load() }
 // OnLost sets a function called once, from the writer's goroutine, when a write finds the
 // lease owned by someone else (or GiveUp is called).
 func (h *Held) OnLost(f func()) {
-	h.mu.Lock()
+	h.cbMu.Lock()
 	h.onLost = f
-	h.mu.Unlock()
+	h.cbMu.Unlock()
 }
 
-// GiveUp marks the lease lost without writing (it could not be renewed within the failover
-// time, so another worker may own it by now). Later writes fail with ErrLeaseLost.
+// GiveUp marks the lease lost without writing: its owner's heartbeat could not be written
+// for nearly the failover time, so another worker may own it soon, or a read of the table
+// showed it owned by another worker. Later writes fail with ErrLeaseLost. It does not wait
+// for a write in flight (that write stays fenced).
 func (h *Held) GiveUp() {
-	h.mu.Lock()
-	f := h.markLost()
-	h.mu.Unlock()
-	if f != nil {
+	if f := h.markLost(); f != nil {
 		f()
 	}
 }
 
-// markLost must be called with mu held; it returns the OnLost function to call after unlock.
+// markLost marks the lease lost and returns the OnLost function to call (nil if it was lost
+// already); the caller calls it without holding mu.
 func (h *Held) markLost() func() {
-	if h.lost.Load() {
+	if !h.lost.CompareAndSwap(false, true) {
 		return nil
 	}
-	h.lost.Store(true)
+	h.cbMu.Lock()
 	f := h.onLost
 	h.onLost = nil
+	h.cbMu.Unlock()
 	return f
-}
-
-// Renew bumps the counter, telling the other workers this one is alive.
-func (h *Held) Renew(ctx context.Context) error {
-	return h.write(ctx, "renew", update{})
 }
 
 // SaveIntent stores the intent of a flush; the checkpoint does not move.
@@ -289,18 +286,20 @@ func (h *Held) fencedUpdateLocked(u update) *dynamodb.UpdateItemInput {
 	}
 }
 
-// appliedLocked records a successful write of u in the local copy: the counter it wrote, the
-// change, the time; after a final write the lease is no longer this worker's.
+// appliedLocked records a successful write of u in the local copy: the counter it wrote and
+// the change; after a final write the lease is no longer this worker's.
 func (h *Held) appliedLocked(u update) {
 	h.lease.Counter++
+	h.counter.Store(h.lease.Counter)
 	if u.apply != nil {
 		u.apply(&h.lease)
 	}
-	h.renewedAt = time.Now()
 	if u.final {
 		h.released.Store(true)
 		h.lost.Store(true)
+		h.cbMu.Lock()
 		h.onLost = nil
+		h.cbMu.Unlock()
 	}
 }
 
@@ -315,6 +314,7 @@ func (h *Held) resyncLocked(ctx context.Context) error {
 		return &ConflictError{Op: "resync", Key: h.lease.Key, Held: true}
 	}
 	h.lease = l
+	h.counter.Store(l.Counter)
 	h.uncertain = false
 	return nil
 }

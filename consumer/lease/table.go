@@ -4,8 +4,9 @@
 //
 // Every state change is a conditional UpdateItem (or a conditional DeleteItem): a write that
 // finds the item changed by someone else fails with a *ConflictError instead of overwriting it.
-// A lease this worker holds is a *Held: it renews itself and implements checkpoint.Checkpointer,
-// every write fenced on leaseOwner = me AND leaseCounter = the value this worker last wrote.
+// A lease this worker holds is a *Held: it implements checkpoint.Checkpointer, every write
+// fenced on leaseOwner = me AND leaseCounter = the value this worker last wrote. Nothing renews
+// a held lease: it is alive while its owner's presence item (its heartbeat) moves.
 package lease
 
 import (
@@ -37,11 +38,13 @@ const (
 	AttrHandoffTo      = "handoffTo"
 	AttrCreatedAt      = "createdAt"
 	AttrHeartbeatAt    = "heartbeatAt" // of a worker's presence item, for people reading the table
+	AttrNotices        = "notices"     // of a worker's presence item: bumped by others (see Notify)
 )
 
 // DynamoDB is the part of *dynamodb.Client the lease table uses.
 type DynamoDB interface {
 	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
@@ -49,17 +52,22 @@ type DynamoDB interface {
 	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 }
 
-// Lease is one lease item as read from the table.
+// Lease is one lease item as read from the table (or a worker's presence item: see
+// WorkerKeyPrefix).
 type Lease struct {
 	Key                          string // the shard id
 	Owner                        string // empty when the lease is free
-	Counter                      int64  // bumped by every take, renewal and checkpoint
+	Counter                      int64  // bumped by every take, checkpoint, release and handoff
 	Checkpoint                   string // a sequence number, or TRIM_HORIZON, LATEST, SHARD_END
 	ParentShardIDs               []string
 	OwnerSwitchesSinceCheckpoint int64
 	Pending                      *checkpoint.Intent // the intent of an unfinished flush, or nil
 	CheckpointedAt               string
 	HandoffTo                    string // a worker that asked the owner to hand the lease over
+
+	// Of a presence item only.
+	HeartbeatAt string // the worker's wall clock at its last heartbeat: for people, and to tell a recreated item from an unchanged one
+	Notices     int64  // bumped by Notify
 }
 
 // Finished reports whether the shard was read to its end.
@@ -144,6 +152,9 @@ const WorkerKeyPrefix = "worker#"
 type Snapshot struct {
 	Leases  []Lease // the shard leases
 	Workers []Lease // the presence items: Owner is the worker, Counter its heartbeat count
+
+	Consistent bool    // read strongly consistent
+	ReadUnits  float64 // the read capacity units the scan consumed, as DynamoDB reported them
 }
 
 // List reads every shard lease (a paged, strongly consistent Scan).
@@ -152,19 +163,35 @@ func (t *Table) List(ctx context.Context) ([]Lease, error) {
 	return s.Leases, err
 }
 
-// Scan reads every item: the shard leases and the workers' presence items.
+// Scan reads every item, strongly consistent: the shard leases and the workers' presence items.
 func (t *Table) Scan(ctx context.Context) (Snapshot, error) {
-	var out Snapshot
+	return t.scan(ctx, true)
+}
+
+// ScanEventually reads every item like Scan, eventually consistent: for half the read units,
+// it may miss the writes of about the last second (DynamoDB: "usually within one second"),
+// item by item. Use it where such a view does no harm: every decision taken from it is
+// either checked again by a conditional write or can wait for the next read.
+func (t *Table) ScanEventually(ctx context.Context) (Snapshot, error) {
+	return t.scan(ctx, false)
+}
+
+func (t *Table) scan(ctx context.Context, consistent bool) (Snapshot, error) {
+	out := Snapshot{Consistent: consistent}
 	var start map[string]types.AttributeValue
 	for {
 		page, err := t.db.Scan(ctx, &dynamodb.ScanInput{
-			TableName:         aws.String(t.name),
-			ConsistentRead:    aws.Bool(true),
-			ExclusiveStartKey: start,
-			Limit:             limit(t.scanLimit),
+			TableName:              aws.String(t.name),
+			ConsistentRead:         aws.Bool(consistent),
+			ExclusiveStartKey:      start,
+			Limit:                  limit(t.scanLimit),
+			ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
 		})
 		if err != nil {
 			return Snapshot{}, fmt.Errorf("list leases in %s: %w", t.name, err)
+		}
+		if c := page.ConsumedCapacity; c != nil && c.CapacityUnits != nil {
+			out.ReadUnits += *c.CapacityUnits
 		}
 		for _, item := range page.Items {
 			l, err := decode(item)
@@ -268,7 +295,9 @@ func (t *Table) Take(ctx context.Context, l Lease, owner string) (*Held, error) 
 	if err != nil {
 		return nil, fmt.Errorf("take lease %s: %w", l.Key, err)
 	}
-	return &Held{table: t, owner: owner, lease: now, renewedAt: time.Now()}, nil
+	h := &Held{table: t, owner: owner, lease: now}
+	h.counter.Store(now.Counter)
+	return h, nil
 }
 
 // RequestHandoff asks the lease's current owner to hand it to `to` once it has flushed and
@@ -352,19 +381,86 @@ func (t *Table) DeleteFinished(ctx context.Context, key string) error {
 	return nil
 }
 
-// Heartbeat creates or bumps the presence item of worker (see WorkerKeyPrefix).
-func (t *Table) Heartbeat(ctx context.Context, worker string) error {
-	_, err := t.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+// Heartbeat creates or bumps the presence item of worker (see WorkerKeyPrefix) and returns it
+// as written (its Notices tell the worker whether others asked it to look at the table).
+func (t *Table) Heartbeat(ctx context.Context, worker string) (Lease, error) {
+	out, err := t.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(t.name),
 		Key:                       keyOf(WorkerKeyPrefix + worker),
 		UpdateExpression:          aws.String("SET #own = :w, #at = :now ADD #ctr :one"),
 		ExpressionAttributeNames:  map[string]string{"#own": AttrOwner, "#ctr": AttrCounter, "#at": AttrHeartbeatAt},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":w": str(worker), ":now": str(t.stamp()), ":one": num(1)},
+		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if err != nil {
-		return fmt.Errorf("heartbeat of worker %s: %w", worker, err)
+		return Lease{}, fmt.Errorf("heartbeat of worker %s: %w", worker, err)
+	}
+	item, err := decode(out.Attributes)
+	if err != nil {
+		return Lease{}, fmt.Errorf("heartbeat of worker %s: %w", worker, err)
+	}
+	return item, nil
+}
+
+// Notify bumps the Notices of a worker's presence item, if the item exists: a worker that
+// asked another for one of its leases, or took one from it, tells it so to look at the table
+// now rather than at its next periodic read. It is a hint, not part of fencing: a lost notice
+// only delays the other worker until it reads the table anyway.
+func (t *Table) Notify(ctx context.Context, worker string) error {
+	_, err := t.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(t.name),
+		Key:                       keyOf(WorkerKeyPrefix + worker),
+		UpdateExpression:          aws.String("ADD #n :one"),
+		ConditionExpression:       aws.String("attribute_exists(#key)"),
+		ExpressionAttributeNames:  map[string]string{"#key": AttrKey, "#n": AttrNotices},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1)},
+	})
+	if isConditionFailed(err) {
+		return nil // gone: nobody to tell
+	}
+	if err != nil {
+		return fmt.Errorf("notify worker %s: %w", worker, err)
 	}
 	return nil
+}
+
+// Workers reads the presence items of the given workers, strongly consistent, in batches of
+// 100 keys (BatchGetItem): one read unit per item, whatever the size of the table. A worker
+// without a presence item is left out of the result.
+func (t *Table) Workers(ctx context.Context, ids []string) ([]Lease, error) {
+	var out []Lease
+	for len(ids) > 0 {
+		n := min(len(ids), 100)
+		keys := make([]map[string]types.AttributeValue, 0, n)
+		for _, id := range ids[:n] {
+			keys = append(keys, keyOf(WorkerKeyPrefix+id))
+		}
+		ids = ids[n:]
+		pending := map[string]types.KeysAndAttributes{t.name: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+		for try := 0; len(pending) > 0; try++ {
+			if try > 0 {
+				// Unprocessed keys (throttling): back off a little, as the SDK's retries would.
+				select {
+				case <-ctx.Done():
+					return nil, fmt.Errorf("read workers in %s: %w", t.name, ctx.Err())
+				case <-time.After(min(time.Duration(try)*50*time.Millisecond, time.Second)):
+				}
+			}
+			res, err := t.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
+			if err != nil {
+				return nil, fmt.Errorf("read workers in %s: %w", t.name, err)
+			}
+			for _, item := range res.Responses[t.name] {
+				w, err := decode(item)
+				if err != nil {
+					return nil, fmt.Errorf("read workers in %s: %w", t.name, err)
+				}
+				out = append(out, w)
+			}
+			pending = res.UnprocessedKeys
+		}
+	}
+	return out, nil
 }
 
 // DeleteWorker deletes the presence item of a worker: on condition that its counter is still
@@ -437,6 +533,8 @@ func decode(item map[string]types.AttributeValue) (Lease, error) {
 	l.OwnerSwitchesSinceCheckpoint = getN(AttrOwnerSwitches)
 	l.CheckpointedAt = getS(AttrCheckpointedAt)
 	l.HandoffTo = getS(AttrHandoffTo)
+	l.HeartbeatAt = getS(AttrHeartbeatAt)
+	l.Notices = getN(AttrNotices)
 	switch v := item[AttrParents].(type) {
 	case *types.AttributeValueMemberSS:
 		l.ParentShardIDs = v.Value

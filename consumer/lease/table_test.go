@@ -56,11 +56,11 @@ func TestLease(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 2 {
-			if err := tbl.Heartbeat(ctx, "w1"); err != nil {
+			if _, err := tbl.Heartbeat(ctx, "w1"); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := tbl.Heartbeat(ctx, "w2"); err != nil {
+		if _, err := tbl.Heartbeat(ctx, "w2"); err != nil {
 			t.Fatal(err)
 		}
 		snap, err := tbl.Scan(ctx)
@@ -95,6 +95,103 @@ func TestLease(t *testing.T) {
 		}
 	})
 
+	t.Run("heartbeat, notices and the strongly consistent read of presence items", func(t *testing.T) {
+		tbl, _ := newTable(t, srv)
+		me, err := tbl.Heartbeat(ctx, "w1")
+		if err != nil || me.Key != WorkerKeyPrefix+"w1" || me.Owner != "w1" || me.Counter != 1 || me.Notices != 0 || me.HeartbeatAt == "" {
+			t.Fatalf("first heartbeat: %+v, %v", me, err)
+		}
+		for range 2 {
+			if err := tbl.Notify(ctx, "w1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A worker without a presence item is not created by a notice.
+		if err := tbl.Notify(ctx, "nobody"); err != nil {
+			t.Fatalf("notify a worker without presence: %v", err)
+		}
+		me, err = tbl.Heartbeat(ctx, "w1")
+		if err != nil || me.Counter != 2 || me.Notices != 2 {
+			t.Fatalf("heartbeat after two notices: %+v, %v", me, err)
+		}
+		// 150 workers asked for, in two batches; only those present come back.
+		var ids []string
+		for i := range 150 {
+			id := fmt.Sprintf("p%03d", i)
+			ids = append(ids, id)
+			if i%2 == 0 {
+				if _, err := tbl.Heartbeat(ctx, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		ws, err := tbl.Workers(ctx, append(ids, "w1", "nobody"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		for _, w := range ws {
+			got[w.Owner] = w.Counter
+		}
+		if len(got) != 76 || got["w1"] != 2 || got["p000"] != 1 || got["p148"] != 1 {
+			t.Fatalf("read %d presence items: %v", len(got), got)
+		}
+		if _, ok := got["p001"]; ok {
+			t.Fatal("a worker without presence item was read")
+		}
+		if ws, err := tbl.Workers(ctx, nil); err != nil || len(ws) != 0 {
+			t.Fatalf("no workers asked: %v, %v", ws, err)
+		}
+		// The eventually consistent scan reads the same items (dynalite is one node).
+		strong, err := tbl.Scan(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventual, err := tbl.ScanEventually(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(eventual.Workers) != len(strong.Workers) || len(eventual.Workers) != 76 || len(eventual.Leases) != 0 {
+			t.Fatalf("eventual scan: %d workers, %d leases; strong: %d workers", len(eventual.Workers), len(eventual.Leases), len(strong.Workers))
+		}
+	})
+
+	t.Run("giving a lease up does not wait for a write in flight", func(t *testing.T) {
+		tbl, db := newTable(t, srv)
+		slow := &slowDB{DynamoDB: db, release: make(chan struct{}), entered: make(chan struct{}, 1)}
+		tbl.db = slow
+		if _, err := tbl.CreateLease(ctx, "s", nil, checkpoint.TrimHorizon); err != nil {
+			t.Fatal(err)
+		}
+		h, err := tbl.Take(ctx, mustGet(t, tbl, "s"), "w")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lost atomic.Int32
+		h.OnLost(func() { lost.Add(1) })
+		slow.hold.Store(true)
+		done := make(chan error, 1)
+		go func() { done <- h.Checkpoint(ctx, "3") }()
+		<-slow.entered // the checkpoint holds the lease's write lock, waiting for DynamoDB
+		gaveUp := make(chan struct{})
+		go func() { h.GiveUp(); close(gaveUp) }()
+		select {
+		case <-gaveUp:
+		case <-time.After(5 * time.Second):
+			t.Fatal("GiveUp waited for the write in flight")
+		}
+		if !h.Lost() || lost.Load() != 1 || h.Counter() != 1 {
+			t.Fatalf("after GiveUp: lost %v, OnLost calls %d, counter %d", h.Lost(), lost.Load(), h.Counter())
+		}
+		close(slow.release)
+		if err := <-done; err != nil {
+			t.Fatalf("the write in flight: %v (it was fenced and sent before the lease was given up)", err)
+		}
+		if err := h.Checkpoint(ctx, "4"); !errors.Is(err, checkpoint.ErrLeaseLost) {
+			t.Fatalf("write after GiveUp: %v", err)
+		}
+	})
+
 	t.Run("create lease only if absent", func(t *testing.T) {
 		tbl, _ := newTable(t, srv)
 		for i, want := range []bool{true, false} {
@@ -109,7 +206,7 @@ func TestLease(t *testing.T) {
 		}
 	})
 
-	t.Run("take renew checkpoint release", func(t *testing.T) {
+	t.Run("take checkpoint release", func(t *testing.T) {
 		tbl, _ := newTable(t, srv)
 		if _, err := tbl.CreateLease(ctx, "s", nil, checkpoint.Latest); err != nil {
 			t.Fatal(err)
@@ -123,15 +220,12 @@ func TestLease(t *testing.T) {
 		if _, err := tbl.Take(ctx, l, "w2"); !errors.Is(err, ErrConflict) || errors.Is(err, checkpoint.ErrLeaseLost) {
 			t.Fatalf("stale take: %v, want ErrConflict only", err)
 		}
-		if err := h.Renew(ctx); err != nil {
-			t.Fatal(err)
-		}
 		in := checkpoint.Intent{Key: "a/b.json.gz", FirstSeq: "10", LastSeq: "19", Records: 10}
 		if err := h.SaveIntent(ctx, in); err != nil {
 			t.Fatal(err)
 		}
 		got := mustGet(t, tbl, "s")
-		if got.Pending == nil || *got.Pending != in || got.Checkpoint != checkpoint.Latest || got.Owner != "w1" || got.Counter != 3 || got.OwnerSwitchesSinceCheckpoint != 1 {
+		if got.Pending == nil || *got.Pending != in || got.Checkpoint != checkpoint.Latest || got.Owner != "w1" || got.Counter != 2 || got.OwnerSwitchesSinceCheckpoint != 1 || h.Counter() != 2 {
 			t.Fatalf("after intent: %+v", got)
 		}
 		if err := h.Checkpoint(ctx, "19"); err != nil {
@@ -151,11 +245,11 @@ func TestLease(t *testing.T) {
 			t.Fatal(err)
 		}
 		got = mustGet(t, tbl, "s")
-		if got.Owner != "" || !got.Finished() || got.Counter != 6 {
+		if got.Owner != "" || !got.Finished() || got.Counter != 5 || h.Counter() != 5 {
 			t.Fatalf("after release: %+v", got)
 		}
-		if err := h.Renew(ctx); !errors.Is(err, checkpoint.ErrLeaseLost) {
-			t.Fatalf("renew after release: %v", err)
+		if err := h.Checkpoint(ctx, "20"); !errors.Is(err, checkpoint.ErrLeaseLost) {
+			t.Fatalf("checkpoint after release: %v", err)
 		}
 	})
 
@@ -184,7 +278,6 @@ func TestLease(t *testing.T) {
 			func() error { return zombie.Checkpoint(ctx, "9") },
 			func() error { return zombie.SaveIntent(ctx, checkpoint.Intent{Key: "k"}) },
 			func() error { return zombie.ShardEnd(ctx) },
-			func() error { return zombie.Renew(ctx) },
 			func() error { return zombie.Release(ctx) },
 		} {
 			if err := op(); !errors.Is(err, checkpoint.ErrLeaseLost) || !errors.Is(err, ErrConflict) {
@@ -200,7 +293,7 @@ func TestLease(t *testing.T) {
 		}
 	})
 
-	t.Run("renewals never fail a concurrent checkpoint", func(t *testing.T) {
+	t.Run("concurrent writes of one held lease never fail one another", func(t *testing.T) {
 		tbl, _ := newTable(t, srv)
 		if _, err := tbl.CreateLease(ctx, "s", nil, checkpoint.TrimHorizon); err != nil {
 			t.Fatal(err)
@@ -217,7 +310,7 @@ func TestLease(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := 0; i < n; i++ {
-					errs <- h.Renew(ctx)
+					errs <- h.SaveIntent(ctx, checkpoint.Intent{Key: "other", FirstSeq: "1", LastSeq: "1", Records: 1})
 				}
 			}()
 		}
@@ -337,7 +430,7 @@ func TestLease(t *testing.T) {
 			t.Fatalf("delete of an unfinished lease: %v", err)
 		}
 		stale := mustGet(t, tbl, "s")
-		if err := h.Renew(ctx); err != nil {
+		if err := h.Checkpoint(ctx, "1"); err != nil {
 			t.Fatal(err)
 		}
 		if err := tbl.Evict(ctx, stale); !errors.Is(err, ErrConflict) {
@@ -377,10 +470,11 @@ func TestLease(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The renewal reaches the table but its answer is lost: the local counter is stale.
+		// The intent reaches the table but its answer is lost: the local counter is stale.
+		in := checkpoint.Intent{Key: "k", FirstSeq: "1", LastSeq: "4", Records: 4}
 		flaky.loseNext.Store(true)
-		if err := h.Renew(ctx); err == nil || errors.Is(err, checkpoint.ErrLeaseLost) {
-			t.Fatalf("renew with a lost answer: %v, want a plain error", err)
+		if err := h.SaveIntent(ctx, in); err == nil || errors.Is(err, checkpoint.ErrLeaseLost) {
+			t.Fatalf("intent with a lost answer: %v, want a plain error", err)
 		}
 		if err := h.Checkpoint(ctx, "4"); err != nil {
 			t.Fatalf("checkpoint after the lost answer: %v", err)
@@ -390,8 +484,8 @@ func TestLease(t *testing.T) {
 		}
 		// Meanwhile taken by another worker: the re-read finds it and reports the loss.
 		flaky.loseNext.Store(true)
-		if err := h.Renew(ctx); err == nil {
-			t.Fatal("renew with a lost answer succeeded")
+		if err := h.SaveIntent(ctx, in); err == nil {
+			t.Fatal("intent with a lost answer succeeded")
 		}
 		if _, err := tbl.Take(ctx, mustGet(t, tbl, "s"), "other"); err != nil {
 			t.Fatal(err)
@@ -448,4 +542,20 @@ func (d *lostAnswerDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemIn
 		return nil, errors.New("connection reset (answer lost)")
 	}
 	return out, err
+}
+
+// slowDB holds an UpdateItem, once hold is set, until release is closed.
+type slowDB struct {
+	DynamoDB
+	hold    atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (d *slowDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if d.hold.CompareAndSwap(true, false) {
+		d.entered <- struct{}{}
+		<-d.release
+	}
+	return d.DynamoDB.UpdateItem(ctx, in, o...)
 }

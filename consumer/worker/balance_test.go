@@ -86,17 +86,22 @@ func TestPlanBalance(t *testing.T) {
 		live: []string{"w1", "w2"}, load: map[string]int{}, open: 4, target: 2,
 		free: []string{"s0", "s1", "s2", "s3"}, stale: []string{},
 	}, {
-		name: "a worker that owns leases is judged by them: expired leases, fresh presence",
+		name: "a gone worker (presence and leases expired) does not count; its leases are stale",
 		in: balanceInput{me: "w1", leases: shardLeases("d", "dead", 2), workers: presence("dead"),
-			expired: keySet("d0", "d1")},
+			expired: keySet("d0", "d1", lease.WorkerKeyPrefix+"dead")},
 		live: []string{"w1"}, load: map[string]int{}, open: 2, target: 2,
 		free: []string{}, stale: []string{"d0", "d1"},
 	}, {
-		name: "a worker that owns leases is judged by them: fresh leases, expired presence",
-		in: balanceInput{me: "w1", leases: shardLeases("s", "w2", 2), workers: presence("w2"),
-			expired: keySet(lease.WorkerKeyPrefix + "w2")},
+		name: "a worker whose heartbeat moves counts with its leases, however old their counters",
+		in:   balanceInput{me: "w1", leases: shardLeases("s", "w2", 2), workers: presence("w2")},
 		live: []string{"w1", "w2"}, load: map[string]int{"w2": 2}, open: 2, target: 1,
 		free: []string{}, stale: []string{},
+	}, {
+		name: "an owner without presence item is judged by its leases",
+		in: balanceInput{me: "w1", leases: append(shardLeases("a", "old", 2), shardLeases("b", "left", 2)...),
+			expired: keySet("b0", "b1")},
+		live: []string{"old", "w1"}, load: map[string]int{"old": 2}, open: 4, target: 2,
+		free: []string{}, stale: []string{"b0", "b1"},
 	}, {
 		name: "finished leases are neither counted nor taken",
 		in: balanceInput{me: "w1", leases: []lease.Lease{
@@ -214,5 +219,39 @@ func TestStealFrom(t *testing.T) {
 				t.Errorf("candidates %v, want %v", got, tc.candidates)
 			}
 		})
+	}
+}
+
+// TestTakeOrder: workers that count the same live workers put different leases first, each
+// about its share, and every lease is still a candidate.
+func TestTakeOrder(t *testing.T) {
+	live := []string{"w1", "w2", "w3"}
+	leases := shardLeases("s", "", 3000)
+	firsts := map[string]string{} // lease -> the worker that put it first
+	for _, me := range live {
+		order := takeOrder(slices.Clone(leases), live, me)
+		if len(order) != len(leases) {
+			t.Fatalf("%s: %d candidates, want %d", me, len(order), len(leases))
+		}
+		n := 0
+		for _, l := range order {
+			if preferred(l.Key, live) != me {
+				break
+			}
+			if other, ok := firsts[l.Key]; ok {
+				t.Fatalf("%s first for %s and for %s", l.Key, other, me)
+			}
+			firsts[l.Key] = me
+			n++
+		}
+		if n < 900 || n > 1100 {
+			t.Errorf("%s puts %d of 3,000 leases first, want about 1,000", me, n)
+		}
+		if got := slices.Sorted(slices.Values(keysOf(order))); !slices.Equal(got, slices.Sorted(slices.Values(keysOf(leases)))) {
+			t.Fatalf("%s: candidates are not the leases", me)
+		}
+	}
+	if len(firsts) != len(leases) {
+		t.Fatalf("%d leases ranked first by someone, want all %d", len(firsts), len(leases))
 	}
 }

@@ -2,7 +2,8 @@ package worker
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,12 +18,14 @@ import (
 // defaultConfig is the Config a deployment gets, with a test logger.
 func defaultConfig(id string) Config { return Config{WorkerID: id} }
 
-// BenchmarkLeaseCalls counts the DynamoDB calls a worker makes in steady state (every lease
-// held, processors idle at the tip so they write no checkpoints) over a window of default
-// intervals, and reports them per minute.
+// BenchmarkLeaseCalls counts what a fleet costs DynamoDB in steady state (every lease held,
+// processors idle at the tip so they write no checkpoints) over a window of default intervals:
+// write units and read units per minute for the whole fleet, as dynalite computes them with
+// DynamoDB's rules, and the calls by operation. Reported metrics: WCU/min, RCU/min (fleet)
+// and calls/min (fleet).
 func BenchmarkLeaseCalls(b *testing.B) {
-	const window = 30 * time.Second
-	for _, tc := range []struct{ shards, workers int }{{10, 1}, {1000, 1}} {
+	const window = time.Minute
+	for _, tc := range []struct{ shards, workers int }{{10, 1}, {10, 4}, {1000, 1}, {1000, 4}} {
 		b.Run(fmt.Sprintf("shards=%d/workers=%d", tc.shards, tc.workers), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				h := newHarness(b)
@@ -34,7 +37,7 @@ func BenchmarkLeaseCalls(b *testing.B) {
 					names = append(names, id)
 					ws = append(ws, h.start(defaultConfig(id)))
 				}
-				waitFor(b, 5*time.Minute, "every lease held and balanced", func() bool { return balanced(h, tc.shards, names...) })
+				waitFor(b, 10*time.Minute, "every lease held and balanced", func() bool { return balanced(h, tc.shards, names...) })
 				waitFor(b, time.Minute, "every processor started", func() bool {
 					held := 0
 					for _, w := range ws {
@@ -49,23 +52,19 @@ func BenchmarkLeaseCalls(b *testing.B) {
 				h.calls.on.Store(false)
 				elapsed := time.Since(start)
 				got := h.calls.snapshot()
+				perMin := func(v float64) float64 { return v * float64(time.Minute) / float64(elapsed) }
 				var total int64
 				var parts []string
-				ops := make([]string, 0, len(got))
-				for op := range got {
-					ops = append(ops, op)
+				for _, op := range slices.Sorted(maps.Keys(got.calls)) {
+					total += got.calls[op]
+					parts = append(parts, fmt.Sprintf("%s %.0f", op, perMin(float64(got.calls[op]))))
 				}
-				sort.Strings(ops)
-				for _, op := range ops {
-					total += got[op]
-					perMin := float64(got[op]) * float64(time.Minute) / float64(elapsed) / float64(tc.workers)
-					parts = append(parts, fmt.Sprintf("%s %.0f/min", op, perMin))
-					b.ReportMetric(perMin, op+"/min/worker")
-				}
-				perMin := float64(total) * float64(time.Minute) / float64(elapsed) / float64(tc.workers)
-				b.ReportMetric(perMin, "calls/min/worker")
-				b.Logf("%d shards, %d worker(s), %s window: %.0f DynamoDB calls per minute per worker (%s)",
-					tc.shards, tc.workers, elapsed.Round(time.Millisecond), perMin, strings.Join(parts, ", "))
+				b.ReportMetric(perMin(got.wcu), "WCU/min")
+				b.ReportMetric(perMin(got.rcu), "RCU/min")
+				b.ReportMetric(perMin(float64(total)), "calls/min")
+				b.Logf("%d shards, %d worker(s), %s window, whole fleet per minute: %.0f write units, %.1f read units, %.0f calls (%s)",
+					tc.shards, tc.workers, elapsed.Round(time.Millisecond), perMin(got.wcu), perMin(got.rcu),
+					perMin(float64(total)), strings.Join(parts, ", "))
 				for _, w := range ws {
 					if st := w.c.Stats(); st.RenewFailures != 0 || st.LeasesLost != 0 {
 						b.Fatalf("%s lost leases while measured: %+v", w.id, st)

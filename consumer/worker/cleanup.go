@@ -11,9 +11,9 @@ import (
 
 // cleanWorkers deletes the presence items of workers whose heartbeat has not moved for three
 // failover times (crashed tasks; every ECS task has a new id), on condition that it still
-// has not.
-func (c *Coordinator) cleanWorkers(hard context.Context, workers []lease.Lease, now time.Time) {
-	for _, w := range workers {
+// has not (the counter this worker read, strongly consistent).
+func (c *Coordinator) cleanWorkers(hard context.Context, now time.Time) {
+	for _, w := range c.peers {
 		if w.Owner == c.cfg.WorkerID || now.Sub(c.seen[w.Key].changedAt) < 3*c.cfg.FailoverTime {
 			continue
 		}

@@ -15,16 +15,27 @@ type Config struct {
 	// WorkerID names this worker in the lease table (leaseOwner). Required, and unique among
 	// the running workers: a worker adopts the leases that name it as their owner.
 	WorkerID string
-	// FailoverTime: a lease whose leaseCounter has not moved for this long, as seen on this
-	// worker's own monotonic clock, is expired and may be taken. Default:
-	// CDC_LEASE_FAILOVER_TIME's.
+	// FailoverTime: a worker whose heartbeat (the leaseCounter of its presence item) has not
+	// moved for this long, as seen on this worker's own monotonic clock, is gone: its leases
+	// are expired and may be taken. A worker that cannot write its heartbeat gives its leases
+	// up before that. Default: CDC_LEASE_FAILOVER_TIME's.
 	FailoverTime time.Duration
-	// RenewInterval: held leases are renewed this often; less than FailoverTime. Default:
+	// RenewInterval: this worker writes its heartbeat this often (the setting kept its name
+	// from the per-lease renewals the heartbeat replaced); less than FailoverTime. Default:
 	// CDC_LEASE_RENEW_INTERVAL's.
 	RenewInterval time.Duration
-	// TakeInterval: the lease table is scanned this often to take free and expired leases,
-	// start children whose parents ended, balance and clean up. Default FailoverTime/2.
+	// TakeInterval: the other workers' heartbeats are read this often (a strongly consistent
+	// read of their presence items) to find the ones gone; running processors restart after
+	// a failure at this pace. Default FailoverTime/2.
 	TakeInterval time.Duration
+	// ScanInterval: the whole lease table is read at least this often (eventually consistent)
+	// to take free and expired leases, balance, notice lost leases and handoff requests, start
+	// children whose parents ended and clean up. It is read at once, besides, when something
+	// asks for it: a worker gone, a notice from another worker, a lease created, lost or
+	// finished, a heartbeat back after a failure; and at every take cycle while this worker has
+	// something under way (taking, stealing, waiting for a handoff or for parents). Default
+	// 3 × FailoverTime.
+	ScanInterval time.Duration
 	// ShardSyncInterval: the stream's shards are listed and missing leases created this
 	// often. Default: CDC_SHARD_SYNC_INTERVAL's.
 	ShardSyncInterval time.Duration
@@ -45,8 +56,10 @@ type Config struct {
 	// HandoffTimeout: a worker that asked for a lease (a steal) takes it without the owner's
 	// handoff once this long has passed since it saw its request. Default 30s.
 	HandoffTimeout time.Duration
-	// RenewConcurrency bounds the renewals in flight at once. Default 16.
-	RenewConcurrency int
+	// WriteConcurrency bounds the conditional writes in flight at once when many leases change
+	// hands together: takes (a worker starting on 1,000 free leases), re-adoptions, releases at
+	// shutdown. Default 16.
+	WriteConcurrency int
 	// Logger receives the coordinator's logs. Default slog.Default().
 	Logger *slog.Logger
 	// OnEvent, when set, is called for every lease and processor event (tests record the
@@ -61,7 +74,7 @@ type Config struct {
 const (
 	DefaultParentCleanupGrace = time.Minute
 	DefaultHandoffTimeout     = 30 * time.Second
-	DefaultRenewConcurrency   = 16
+	DefaultWriteConcurrency   = 16
 )
 
 // withDefaults fills the zero values and validates the result, naming every bad field.
@@ -75,6 +88,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.TakeInterval == 0 {
 		c.TakeInterval = c.FailoverTime / 2
+	}
+	if c.ScanInterval == 0 {
+		c.ScanInterval = 3 * c.FailoverTime
 	}
 	if c.ShardSyncInterval == 0 {
 		c.ShardSyncInterval = defaults.ShardSyncInterval
@@ -91,8 +107,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxStealsPerCycle == 0 {
 		c.MaxStealsPerCycle = defaults.MaxStealsPerCycle
 	}
-	if c.RenewConcurrency == 0 {
-		c.RenewConcurrency = DefaultRenewConcurrency
+	if c.WriteConcurrency == 0 {
+		c.WriteConcurrency = DefaultWriteConcurrency
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -105,7 +121,7 @@ func (c Config) withDefaults() (Config, error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"FailoverTime", c.FailoverTime}, {"RenewInterval", c.RenewInterval}, {"TakeInterval", c.TakeInterval},
+	}{{"FailoverTime", c.FailoverTime}, {"RenewInterval", c.RenewInterval}, {"TakeInterval", c.TakeInterval}, {"ScanInterval", c.ScanInterval},
 		{"ShardSyncInterval", c.ShardSyncInterval}, {"ParentCleanupGrace", c.ParentCleanupGrace}, {"HandoffTimeout", c.HandoffTimeout}} {
 		if d.v < 0 {
 			bad("%s %s is negative", d.name, d.v)
@@ -120,8 +136,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxStealsPerCycle < 0 {
 		bad("MaxStealsPerCycle %d is negative", c.MaxStealsPerCycle)
 	}
-	if c.RenewConcurrency < 0 {
-		bad("RenewConcurrency %d is negative", c.RenewConcurrency)
+	if c.WriteConcurrency < 0 {
+		bad("WriteConcurrency %d is negative", c.WriteConcurrency)
 	}
 	if c.InitialPosition != checkpoint.TrimHorizon && c.InitialPosition != checkpoint.Latest {
 		bad("InitialPosition %q is not %s or %s", c.InitialPosition, checkpoint.TrimHorizon, checkpoint.Latest)

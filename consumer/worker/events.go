@@ -15,7 +15,7 @@ const (
 	EventFinished         EventType = "finished"          // the shard ended (SHARD_END written)
 	EventHandedOver       EventType = "handed-over"       // given to Peer after a drain
 	EventReleased         EventType = "released"          // owner cleared
-	EventLost             EventType = "lost"              // another worker owns it now, or it could not be renewed
+	EventLost             EventType = "lost"              // another worker owns it now, or it was given up (no heartbeat)
 	EventParentDeleted    EventType = "parent-deleted"    // a finished parent's lease was cleaned up
 )
 
@@ -34,7 +34,7 @@ type Stats struct {
 	LeasesHeld     int
 	Takes          int64 // leases taken: free, expired, adopted after a handoff
 	Steals         int64 // handoffs this worker asked for
-	RenewFailures  int64 // renewals that failed (lost or errored)
+	RenewFailures  int64 // heartbeats that failed (the name is kept from the per-lease renewals they replaced)
 	LeasesLost     int64
 	ShardsFinished int64
 }

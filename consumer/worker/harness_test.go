@@ -8,12 +8,15 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/devservers"
@@ -157,13 +160,17 @@ func newHarness(t testing.TB) *harness {
 	return h
 }
 
-// fastConfig: intervals short enough for the package's tests to finish in seconds.
+// fastConfig: intervals short enough for the package's tests to finish in seconds. The
+// periodic scan of the whole table is off (an hour): every test works through the reads that
+// events ask for (a worker gone or leaving, a notice, a lease created, lost or finished,
+// something under way), unless it sets a ScanInterval itself.
 func fastConfig(id string) Config {
 	return Config{
 		WorkerID:           id,
 		FailoverTime:       3 * time.Second,
 		RenewInterval:      300 * time.Millisecond,
 		TakeInterval:       400 * time.Millisecond,
+		ScanInterval:       time.Hour,
 		ShardSyncInterval:  500 * time.Millisecond,
 		ParentCleanupGrace: 300 * time.Millisecond,
 		HandoffTimeout:     5 * time.Second,
@@ -203,13 +210,74 @@ func (r *running) kill() error {
 
 func (h *harness) start(cfg Config) *running {
 	h.t.Helper()
+	return h.startOn(cfg, h.table)
+}
+
+// cutOff is a DynamoDB that fails every call while down is set: the lease table as one
+// worker alone would reach it with its network cut.
+type cutOff struct {
+	lease.DynamoDB
+	down atomic.Bool
+}
+
+func (d *cutOff) err() error {
+	if d.down.Load() {
+		return errUnreachable
+	}
+	return nil
+}
+
+func (d *cutOff) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return d.DynamoDB.Scan(ctx, in, o...)
+}
+
+func (d *cutOff) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return d.DynamoDB.BatchGetItem(ctx, in, o...)
+}
+
+func (d *cutOff) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return d.DynamoDB.GetItem(ctx, in, o...)
+}
+
+func (d *cutOff) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return d.DynamoDB.UpdateItem(ctx, in, o...)
+}
+
+func (d *cutOff) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return d.DynamoDB.DeleteItem(ctx, in, o...)
+}
+
+// startCutOff starts a worker whose own calls go through a cutOff (the others' do not).
+func (h *harness) startCutOff(cfg Config) (*running, *cutOff) {
+	h.t.Helper()
+	db := &cutOff{DynamoDB: h.calls}
+	return h.startOn(cfg, lease.NewTable(db, h.table.Name())), db
+}
+
+func (h *harness) startOn(cfg Config, table *lease.Table) *running {
+	h.t.Helper()
 	cfg.Logger = testLogger()
 	cfg.OnEvent = func(e Event) {
 		h.mu.Lock()
 		h.events = append(h.events, e)
 		h.mu.Unlock()
 	}
-	c, err := New(cfg, h.table, h.stream, &fakeProc{h: h, worker: cfg.WorkerID})
+	c, err := New(cfg, table, h.stream, &fakeProc{h: h, worker: cfg.WorkerID})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -385,11 +453,17 @@ func loads(owners map[string]string) map[string]int {
 	return out
 }
 
-// countingDB counts the DynamoDB calls by operation.
+// countingDB counts the DynamoDB calls by operation, and the capacity units they consume as
+// dynalite computes them (DynamoDB's rules: reads in 4 KB units, halved when eventually
+// consistent, a Scan's items summed per page; writes in 1 KB units of the larger of the old
+// and new item). Every request asks for ReturnConsumedCapacity TOTAL; a write whose condition
+// fails consumes no capacity in dynalite but 1 write unit in DynamoDB, and is counted so.
 type countingDB struct {
 	lease.DynamoDB
 	mu   sync.Mutex
 	n    map[string]int64
+	rcu  float64
+	wcu  float64
 	on   atomic.Bool // count calls
 	down atomic.Bool // fail every call, as an unreachable DynamoDB would
 }
@@ -397,56 +471,143 @@ type countingDB struct {
 // errUnreachable is what every call answers while countingDB.down is set.
 var errUnreachable = errors.New("dial tcp: connection refused (injected)")
 
-func (d *countingDB) count(op string) error {
+func (d *countingDB) reachable() error {
 	if d.down.Load() {
 		return errUnreachable
 	}
+	return nil
+}
+
+// record counts one call of op that consumed units (reads or writes).
+func (d *countingDB) record(op string, read bool, units float64) {
 	if !d.on.Load() {
-		return nil
+		return
 	}
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.n == nil {
 		d.n = map[string]int64{}
 	}
 	d.n[op]++
-	d.mu.Unlock()
-	return nil
+	if read {
+		d.rcu += units
+	} else {
+		d.wcu += units
+	}
+}
+
+func units(c *types.ConsumedCapacity) float64 {
+	if c == nil || c.CapacityUnits == nil {
+		return 0
+	}
+	return *c.CapacityUnits
+}
+
+// writeUnits is what DynamoDB charges for a write: its consumed capacity, or 1 unit when its
+// condition failed (dynalite reports nothing then).
+func writeUnits(c *types.ConsumedCapacity, err error) float64 {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return 1
+	}
+	return units(c)
 }
 
 func (d *countingDB) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
-	if err := d.count("Scan"); err != nil {
+	if err := d.reachable(); err != nil {
 		return nil, err
 	}
-	return d.DynamoDB.Scan(ctx, in, o...)
+	cp := *in
+	cp.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := d.DynamoDB.Scan(ctx, &cp, o...)
+	if err == nil {
+		u := units(out.ConsumedCapacity)
+		if aws.ToBool(in.ConsistentRead) {
+			// dynalite drops ConsistentRead from a Scan and prices every page as eventually
+			// consistent: DynamoDB charges twice that.
+			u *= 2
+		}
+		d.record("Scan", true, u)
+	}
+	return out, err
 }
 
-func (d *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	if err := d.count("UpdateItem"); err != nil {
+func (d *countingDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	if err := d.reachable(); err != nil {
 		return nil, err
 	}
-	return d.DynamoDB.UpdateItem(ctx, in, o...)
+	cp := *in
+	cp.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := d.DynamoDB.BatchGetItem(ctx, &cp, o...)
+	if err == nil {
+		var u float64
+		for i := range out.ConsumedCapacity {
+			u += units(&out.ConsumedCapacity[i])
+		}
+		d.record("BatchGetItem", true, u)
+	}
+	return out, err
 }
 
 func (d *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	if err := d.count("GetItem"); err != nil {
+	if err := d.reachable(); err != nil {
 		return nil, err
 	}
-	return d.DynamoDB.GetItem(ctx, in, o...)
+	cp := *in
+	cp.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := d.DynamoDB.GetItem(ctx, &cp, o...)
+	if err == nil {
+		d.record("GetItem", true, units(out.ConsumedCapacity))
+	}
+	return out, err
+}
+
+func (d *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if err := d.reachable(); err != nil {
+		return nil, err
+	}
+	cp := *in
+	cp.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := d.DynamoDB.UpdateItem(ctx, &cp, o...)
+	var c *types.ConsumedCapacity
+	if err == nil {
+		c = out.ConsumedCapacity
+	}
+	op := "UpdateItem"
+	if k, ok := in.Key[lease.AttrKey].(*types.AttributeValueMemberS); ok && strings.HasPrefix(k.Value, lease.WorkerKeyPrefix) {
+		op = "UpdateItem(presence)" // heartbeats and notices
+	}
+	d.record(op, false, writeUnits(c, err))
+	return out, err
 }
 
 func (d *countingDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	if err := d.count("DeleteItem"); err != nil {
+	if err := d.reachable(); err != nil {
 		return nil, err
 	}
-	return d.DynamoDB.DeleteItem(ctx, in, o...)
+	cp := *in
+	cp.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := d.DynamoDB.DeleteItem(ctx, &cp, o...)
+	var c *types.ConsumedCapacity
+	if err == nil {
+		c = out.ConsumedCapacity
+	}
+	d.record("DeleteItem", false, writeUnits(c, err))
+	return out, err
 }
 
-func (d *countingDB) snapshot() map[string]int64 {
+// usage is what countingDB counted: calls by operation, read and write units.
+type usage struct {
+	calls    map[string]int64
+	rcu, wcu float64
+}
+
+func (d *countingDB) snapshot() usage {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := map[string]int64{}
+	out := usage{calls: map[string]int64{}, rcu: d.rcu, wcu: d.wcu}
 	for k, v := range d.n {
-		out[k] = v
+		out.calls[k] = v
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package worker
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
@@ -55,7 +57,8 @@ func (sh *ownedShard) closeDrain() {
 	}
 }
 
-// adopt records a lease this worker just took and wires its loss to its processor.
+// adopt records a lease this worker just took and wires its loss to its processor. A lease
+// taken while the watchdog gave the others up (the take raced with it) is given up at once.
 func (c *Coordinator) adopt(hard context.Context, h *lease.Held) {
 	l := h.Lease()
 	ctx, cancel := context.WithCancel(hard)
@@ -69,7 +72,12 @@ func (c *Coordinator) adopt(hard context.Context, h *lease.Held) {
 	})
 	c.mu.Lock()
 	c.owned[key] = sh
+	alive := c.aliveLocked()
 	c.mu.Unlock()
+	if !alive {
+		c.log.Warn("lease taken while the heartbeat is failing: giving it up", "shard", key)
+		h.GiveUp()
+	}
 }
 
 // start launches the processor of a held lease.
@@ -116,7 +124,10 @@ func (c *Coordinator) onExit(hard context.Context, e exit) {
 			c.log.Warn("release of a finished lease failed", "shard", e.key, "err", err)
 		}
 		forget()
-		c.poke() // its children may start now
+		c.poke() // its children may start now, here
+		for _, owner := range c.childOwners(e.key) {
+			c.notify(hard, owner) // or there
+		}
 	case sh.held.Lost():
 		forget()
 	case sh.handoffTo != "" && sh.drained:
@@ -147,27 +158,72 @@ func (c *Coordinator) handOver(hard context.Context, sh *ownedShard) {
 	c.emit(EventHandedOver, sh.held.Key(), sh.handoffTo, nil)
 }
 
-// startReady starts the processors of held leases whose parents all ended. A parent whose
-// lease is gone was finished and cleaned up.
-func (c *Coordinator) startReady(byKey map[string]lease.Lease, now time.Time) {
+// childOwners lists the other workers that own a child of the shard, in the last scan and
+// shard listing: they are told when it ends.
+func (c *Coordinator) childOwners(parent string) []string {
+	kids := map[string]bool{}
 	c.mu.Lock()
-	var ready []*ownedShard
+	for _, s := range c.shards {
+		if slices.Contains(s.ParentShardIDs, parent) {
+			kids[s.ShardID] = true
+		}
+	}
+	leases := c.leases
+	c.mu.Unlock()
+	owners := map[string]bool{}
+	for _, l := range leases {
+		if (kids[l.Key] || slices.Contains(l.ParentShardIDs, parent)) && l.Owner != "" && l.Owner != c.cfg.WorkerID {
+			owners[l.Owner] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(owners))
+}
+
+// startReady starts the processors of held leases whose parents all ended, as the last scan
+// shows them (SHARD_END stays once written, so a scan that lags only delays a start). A parent
+// whose lease is gone was finished and cleaned up; since an eventually consistent scan may
+// also miss a lease written a moment ago, a missing parent is confirmed by a strongly
+// consistent read, once.
+func (c *Coordinator) startReady(hard context.Context, byKey map[string]lease.Lease, now time.Time) {
+	c.mu.Lock()
+	var candidates []*ownedShard
 	for _, sh := range c.owned {
 		if sh.running || sh.drained || sh.held.Lost() || now.Before(sh.retryAt) {
 			continue
 		}
-		ok := true
-		for _, p := range sh.parents {
-			if pl, exists := byKey[p]; exists && !pl.Finished() {
-				ok = false
-			}
-		}
-		if ok {
-			ready = append(ready, sh)
-		}
+		candidates = append(candidates, sh)
 	}
 	c.mu.Unlock()
-	for _, sh := range ready {
-		c.start(sh)
+	for _, sh := range candidates {
+		if c.parentsEnded(hard, sh.parents, byKey) {
+			c.start(sh)
+		}
 	}
+}
+
+func (c *Coordinator) parentsEnded(hard context.Context, parents []string, byKey map[string]lease.Lease) bool {
+	for _, p := range parents {
+		if pl, listed := byKey[p]; listed {
+			if !pl.Finished() {
+				return false
+			}
+			continue
+		}
+		if c.finishedGone[p] {
+			continue
+		}
+		pl, exists, err := c.table.Get(hard, p)
+		switch {
+		case err != nil:
+			if hard.Err() == nil {
+				c.log.Warn("reading a parent lease failed", "shard", p, "err", err)
+			}
+			return false
+		case exists && !pl.Finished():
+			return false
+		case !exists:
+			c.finishedGone[p] = true
+		}
+	}
+	return true
 }

@@ -9,16 +9,19 @@ import (
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/lease"
 )
 
-// Abort stops the worker at once, as a crash would: processors' contexts end, renewals stop,
-// nothing more is written and no lease is released (others take them after the failover
-// time). Run returns. Use it when a graceful shutdown overran its deadline.
+// Abort stops the worker at once, as a crash would: processors' contexts end, the heartbeat
+// stops, nothing more is written and no lease is released (others take them once the
+// heartbeat has not moved for the failover time). Run returns. Use it when a graceful
+// shutdown overran its deadline.
 func (c *Coordinator) Abort() { c.abortOnce.Do(func() { close(c.abort) }) }
 
 // ErrAborted is returned by Run after Abort.
 var ErrAborted = errors.New("worker aborted")
 
-// shutdown drains every processor, stops renewing, releases the leases still held.
-func (c *Coordinator) shutdown(hard context.Context, bgStop context.CancelFunc, bg *sync.WaitGroup) error {
+// shutdown drains every processor, releases the leases still held, then stops the heartbeat,
+// deletes this worker's presence item and notifies the others. The heartbeat goes on until
+// the leases are released, so they stay this worker's (and nobody else's) until then.
+func (c *Coordinator) shutdown(hard context.Context, stopSyncing, stopBeating func()) error {
 	c.shuttingDown = true
 	c.mu.Lock()
 	n := len(c.owned)
@@ -30,8 +33,7 @@ func (c *Coordinator) shutdown(hard context.Context, bgStop context.CancelFunc, 
 	if !c.waitProcessors(func(e exit) { c.onExit(hard, e) }) {
 		return ErrAborted
 	}
-	bgStop()
-	bg.Wait()
+	stopSyncing()
 	c.mu.Lock()
 	var keep []*ownedShard
 	for key, sh := range c.owned {
@@ -40,7 +42,7 @@ func (c *Coordinator) shutdown(hard context.Context, bgStop context.CancelFunc, 
 	}
 	c.mu.Unlock()
 	var released atomic.Int64
-	sem := make(chan struct{}, c.cfg.RenewConcurrency)
+	sem := make(chan struct{}, c.cfg.WriteConcurrency)
 	var wg sync.WaitGroup
 	for _, sh := range keep {
 		if sh.held.Lost() {
@@ -59,8 +61,17 @@ func (c *Coordinator) shutdown(hard context.Context, bgStop context.CancelFunc, 
 		}()
 	}
 	wg.Wait()
+	stopBeating()
+	c.stopWatchdog()
 	if err := c.table.DeleteWorker(hard, c.cfg.WorkerID, -1); err != nil {
 		c.log.Warn("deleting this worker's presence failed; the others stop counting it after the failover time", "err", err)
+	}
+	// Tell the others: they read the table at their next heartbeat and take the leases
+	// released, rather than when their next take cycle sees this worker's presence gone.
+	if released.Load() > 0 {
+		for _, w := range c.peers {
+			c.notify(hard, w.Owner)
+		}
 	}
 	// Withdraw this worker's pending steals, so that no lease is handed to it from now on
 	// (the owner releases it instead); then a lease handed to it before that, after its last

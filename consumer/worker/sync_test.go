@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
@@ -11,13 +13,16 @@ import (
 )
 
 // memTable is an in-memory lease table for the shard sync rules; only List and CreateLease
-// are used by syncShards.
+// are used by syncShards (CreateLease concurrently).
 type memTable struct {
+	mu      sync.Mutex
 	leases  map[string]lease.Lease
 	created []string // in creation order
+	lists   int      // List calls
 }
 
 func (m *memTable) List(context.Context) ([]lease.Lease, error) {
+	m.lists++
 	var out []lease.Lease
 	for _, l := range m.leases {
 		out = append(out, l)
@@ -26,6 +31,8 @@ func (m *memTable) List(context.Context) ([]lease.Lease, error) {
 }
 
 func (m *memTable) CreateLease(_ context.Context, key string, parents []string, position string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if _, ok := m.leases[key]; ok {
 		return false, nil
 	}
@@ -44,8 +51,18 @@ func (m *memTable) Evict(context.Context, lease.Lease) error                  { 
 func (m *memTable) DeleteFinished(context.Context, string) error              { return errUnused }
 func (m *memTable) WithdrawHandoff(context.Context, string, string) error     { return errUnused }
 func (m *memTable) Scan(context.Context) (lease.Snapshot, error)              { return lease.Snapshot{}, errUnused }
-func (m *memTable) Heartbeat(context.Context, string) error                   { return errUnused }
-func (m *memTable) DeleteWorker(context.Context, string, int64) error         { return errUnused }
+func (m *memTable) ScanEventually(context.Context) (lease.Snapshot, error) {
+	return lease.Snapshot{}, errUnused
+}
+func (m *memTable) Workers(context.Context, []string) ([]lease.Lease, error) { return nil, errUnused }
+func (m *memTable) Get(context.Context, string) (lease.Lease, bool, error) {
+	return lease.Lease{}, false, errUnused
+}
+func (m *memTable) Heartbeat(context.Context, string) (lease.Lease, error) {
+	return lease.Lease{}, errUnused
+}
+func (m *memTable) Notify(context.Context, string) error              { return errUnused }
+func (m *memTable) DeleteWorker(context.Context, string, int64) error { return errUnused }
 
 type staticLister []Shard
 
@@ -155,5 +172,75 @@ func TestShardSyncRules(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestShardSyncReadsTheTableOnlyWhenALeaseLooksMissing: shard sync decides from the take
+// cycles' last scan; it reads the table (strongly consistent) only when that scan shows a
+// lease missing, and then creates from what it read, not from the scan.
+func TestShardSyncReadsTheTableOnlyWhenALeaseLooksMissing(t *testing.T) {
+	shards := []Shard{{ShardID: "p", Closed: true}, {ShardID: "c", ParentShardIDs: []string{"p"}}}
+	for _, tc := range []struct {
+		name      string
+		scanned   []string // leases in the last scan; nil: no scan yet
+		table     []string // leases in the table
+		lists     int
+		wantTable []string
+	}{
+		{"no scan yet: read the table", nil, []string{"p", "c"}, 1, []string{"c", "p"}},
+		{"the scan shows every lease: no read", []string{"p", "c"}, []string{"p", "c"}, 0, []string{"c", "p"}},
+		{"the scan shows the parent cleaned up: no read", []string{"c"}, []string{"c"}, 0, []string{"c"}},
+		// A scan that lags shows the child missing; the table has it and the parent is gone
+		// (cleaned up): nothing is created, in particular not the parent.
+		{"a stale scan: decided again from the table", []string{"p"}, []string{"c"}, 1, []string{"c"}},
+		{"a new shard: read, then create", []string{"p"}, []string{"p"}, 1, []string{"c", "p"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tbl := &memTable{leases: map[string]lease.Lease{}}
+			for _, k := range tc.table {
+				tbl.leases[k] = lease.Lease{Key: k, Checkpoint: "0001"}
+			}
+			c, err := New(Config{WorkerID: "w", Logger: testLogger()}, tbl, staticLister(shards), idleProc{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.scanned != nil {
+				c.leases = []lease.Lease{}
+				for _, k := range tc.scanned {
+					c.leases = append(c.leases, lease.Lease{Key: k, Checkpoint: "0001"})
+				}
+			}
+			if err := c.syncShards(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if tbl.lists != tc.lists {
+				t.Errorf("%d reads of the table, want %d", tbl.lists, tc.lists)
+			}
+			if got := slices.Sorted(maps.Keys(tbl.leases)); !slices.Equal(got, tc.wantTable) {
+				t.Errorf("leases %v, want %v", got, tc.wantTable)
+			}
+		})
+	}
+}
+
+// TestGenerations: the leases of one sync are created generation by generation, each after
+// every parent created in the same sync; leases whose parents exist already come first.
+func TestGenerations(t *testing.T) {
+	m := func(id string, parents ...string) missingLease {
+		return missingLease{shard: Shard{ShardID: id, ParentShardIDs: parents}}
+	}
+	// a and b are new; c's parent a is new, d's parent x exists; e merges c and b.
+	got := generations([]missingLease{m("a"), m("b"), m("c", "a"), m("d", "x"), m("e", "c", "b")})
+	var ids [][]string
+	for _, g := range got {
+		var row []string
+		for _, l := range g {
+			row = append(row, l.shard.ShardID)
+		}
+		ids = append(ids, row)
+	}
+	want := [][]string{{"a", "b", "d"}, {"c"}, {"e"}}
+	if !slices.EqualFunc(ids, want, slices.Equal) {
+		t.Fatalf("generations %v, want %v", ids, want)
 	}
 }

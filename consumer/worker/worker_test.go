@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/lease"
@@ -20,7 +22,7 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.FailoverTime != 10*time.Second || c.RenewInterval != 3*time.Second || c.TakeInterval != 5*time.Second ||
-		c.ShardSyncInterval != time.Minute || c.InitialPosition != checkpoint.TrimHorizon || c.ParentCleanupGrace != time.Minute ||
+		c.ScanInterval != 30*time.Second || c.WriteConcurrency != 16 || c.ShardSyncInterval != time.Minute || c.InitialPosition != checkpoint.TrimHorizon || c.ParentCleanupGrace != time.Minute ||
 		c.HandoffTimeout != 30*time.Second || c.MaxLeasesPerWorker != 0 || c.MaxStealsPerCycle != 1 || c.Logger == nil {
 		t.Fatalf("defaults: %+v", c)
 	}
@@ -167,16 +169,15 @@ func TestWorkersStartedTogetherShareWithoutSteals(t *testing.T) {
 	h.noViolations()
 }
 
-// TestDeadOwnerIsJudgedByItsLeases: a worker that died leaves leases and a presence item; its
-// heartbeat (once per take cycle) may be newer than its last renewal. Once its leases have
-// expired it no longer counts, whatever its presence item says, so the survivor's target
-// covers all of them at once.
-func TestDeadOwnerIsJudgedByItsLeases(t *testing.T) {
+// TestLeasesLiveByTheirOwnersHeartbeat: nothing renews a lease; a peer's leases are alive
+// while its heartbeat moves, however long their own counters stay still, and expired once its
+// heartbeat has not moved for the failover time: then all of them are taken at once.
+func TestLeasesLiveByTheirOwnersHeartbeat(t *testing.T) {
 	h := newHarness(t)
-	holdLeases(t, h, map[string]int{"dead": 2})
+	holdLeases(t, h, map[string]int{"peer": 2})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel() // ends the processors of the leases taken
-	if err := h.table.Heartbeat(ctx, "dead"); err != nil {
+	if _, err := h.table.Heartbeat(ctx, "peer"); err != nil {
 		t.Fatal(err)
 	}
 	cfg := fastConfig("w1")
@@ -185,18 +186,29 @@ func TestDeadOwnerIsJudgedByItsLeases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer c.stopWatchdog()
 	c.soft = ctx
-	c.takeCycle(ctx) // looks: sees the leases and the presence item
-	// The leases' counters last moved a failover time ago; the presence item's just now.
-	for key, o := range c.seen {
-		if !strings.HasPrefix(key, lease.WorkerKeyPrefix) {
-			o.changedAt = o.changedAt.Add(-cfg.FailoverTime)
-		}
+	c.beat(ctx)
+	c.takeCycle(ctx) // looks: sees the leases and the peer's heartbeat
+	// Everything w1 saw last changed a failover time ago...
+	for _, o := range c.seen {
+		o.changedAt = o.changedAt.Add(-2 * cfg.FailoverTime)
+	}
+	// ...but the peer's heartbeat moves: its leases are alive.
+	if _, err := h.table.Heartbeat(ctx, "peer"); err != nil {
+		t.Fatal(err)
 	}
 	c.lookUntil = time.Now()
+	c.wantScan.Store(true)
+	c.takeCycle(ctx)
+	if l := loads(h.owners()); l["peer"] != 2 {
+		t.Fatalf("loads %v: the peer's leases were taken while its heartbeat moves", l)
+	}
+	// No heartbeat for the failover time: both leases are expired, and taken in one cycle.
+	c.seen[lease.WorkerKeyPrefix+"peer"].changedAt = time.Now().Add(-cfg.FailoverTime)
 	c.takeCycle(ctx)
 	if l := loads(h.owners()); l["w1"] != 2 {
-		t.Fatalf("loads %v: w1 should hold both expired leases of the dead worker", l)
+		t.Fatalf("loads %v: w1 should hold both expired leases of the gone peer", l)
 	}
 }
 
@@ -206,11 +218,12 @@ func TestGoneWorkersPresenceIsDeleted(t *testing.T) {
 	h := newHarness(t)
 	openShards(h, 2, 1)
 	ctx := context.Background()
-	if err := h.table.Heartbeat(ctx, "ghost"); err != nil {
+	if _, err := h.table.Heartbeat(ctx, "ghost"); err != nil {
 		t.Fatal(err)
 	}
 	cfg := fastConfig("w1")
 	cfg.FailoverTime, cfg.RenewInterval, cfg.TakeInterval = 500*time.Millisecond, 100*time.Millisecond, 200*time.Millisecond
+	cfg.ScanInterval = cfg.FailoverTime // the cleanup runs with the periodic scans
 	w1 := h.start(cfg)
 	var workers []string
 	took := waitFor(t, 20*time.Second, "only w1 present", func() bool {
@@ -410,8 +423,13 @@ func TestSplitChildrenWaitForParents(t *testing.T) {
 	}
 	h.stream.close("child-1")
 	h.stream.close("child-2")
-	w1 := h.start(fastConfig("w1"))
-	w2 := h.start(fastConfig("w2"))
+	// The cleanup of finished parents runs with the periodic scans.
+	cfg := fastConfig("")
+	cfg.ScanInterval = time.Second
+	c1, c2 := cfg, cfg
+	c1.WorkerID, c2.WorkerID = "w1", "w2"
+	w1 := h.start(c1)
+	w2 := h.start(c2)
 	waitFor(t, 20*time.Second, "all shards finished", func() bool {
 		return w1.c.Stats().ShardsFinished+w2.c.Stats().ShardsFinished == 3
 	})
@@ -467,7 +485,7 @@ func TestZombieCannotCheckpoint(t *testing.T) {
 	h := newHarness(t)
 	openShards(h, 1, 5)
 	cfg := fastConfig("w1")
-	cfg.FailoverTime = 5 * time.Second // the intruder below does not renew: keep w1 from retaking it
+	cfg.ScanInterval = time.Second // nobody tells w1: it learns from its next read of the table
 	w1 := h.start(cfg)
 	waitFor(t, 10*time.Second, "w1 checkpointed", func() bool {
 		h.mu.Lock()
@@ -492,12 +510,12 @@ func TestZombieCannotCheckpoint(t *testing.T) {
 			}
 			break
 		}
-		// w1 renewed in between: read again.
+		// w1 wrote in between: read again.
 		if l, _, err = h.table.Get(ctx, "shard-00"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 2*time.Second, "w1 noticed the loss and stopped its processor", func() bool {
+	waitFor(t, cfg.ScanInterval+2*cfg.TakeInterval+time.Second, "w1 noticed the loss and stopped its processor", func() bool {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		return w1.c.Stats().LeasesLost == 1 && h.active["shard-00"] == ""
@@ -615,6 +633,8 @@ func joinCycle(t *testing.T, h *harness, maxSteals int) map[string]int {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer c.stopWatchdog()
+	c.beat(ctx)
 	c.soft, c.lookUntil = ctx, time.Now() // it has looked already
 	c.takeCycle(ctx)
 	leases, err := h.table.List(ctx)
@@ -751,4 +771,178 @@ func TestUnreachableTableStopsProcessingBeforeFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.noViolations()
+}
+
+// TestWorkerCutOffFromTheTable: DynamoDB becomes unreachable from w1 only. w1 cannot write
+// its heartbeat, so it stops every processor by itself before w2 may judge it gone; w2 then
+// takes all its leases at once and reads what arrived meanwhile. Never do two processors run
+// one shard, and every record is delivered once. When w1 is back, its leases are gone; it
+// gets its share again by steals.
+func TestWorkerCutOffFromTheTable(t *testing.T) {
+	h := newHarness(t)
+	const n = 6
+	ids := openShards(h, n, 5)
+	cfg := fastConfig("")
+	c1, c2 := cfg, cfg
+	c1.WorkerID, c2.WorkerID = "w1", "w2"
+	w1, cut := h.startCutOff(c1)
+	w2 := h.start(c2)
+	waitFor(t, 30*time.Second, "balanced", func() bool { return balanced(h, n, "w1", "w2") })
+	waitFor(t, 10*time.Second, "every record checkpointed", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, id := range ids {
+			if h.checkpoints[id] != fmt.Sprintf("%08d", 5) {
+				return false
+			}
+		}
+		return true
+	})
+	cutAt := time.Now()
+	cut.down.Store(true)
+	for _, id := range ids {
+		for j := 6; j <= 10; j++ {
+			h.stream.add(id, "k", j)
+		}
+	}
+	took := waitFor(t, cfg.FailoverTime+2*cfg.TakeInterval+2*time.Second, "w2 holds every lease", func() bool {
+		return loads(h.owners())["w2"] == n
+	})
+	if took < cfg.FailoverTime-cfg.RenewInterval {
+		t.Fatalf("w2 took w1's leases %s after the cut: before w1's last heartbeat could be %s old", took, cfg.FailoverTime)
+	}
+	waitFor(t, 10*time.Second, "every record delivered", func() bool {
+		for _, id := range ids {
+			if len(h.seqs(id)) < 10 {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("w2 held all %d leases %s after w1 was cut off (failover %s)", n, time.Since(cutAt).Round(time.Millisecond), cfg.FailoverTime)
+	for _, id := range ids {
+		if got := h.seqs(id); len(got) != 10 || got[9] != fmt.Sprintf("%08d", 10) {
+			t.Fatalf("%s: delivered %v, want 1..10 once each", id, got)
+		}
+	}
+	if st := w1.c.Stats(); st.LeasesLost == 0 || st.RenewFailures == 0 {
+		t.Fatalf("w1: %+v", st)
+	}
+	cut.down.Store(false)
+	waitFor(t, 30*time.Second, "balanced again with w1 back", func() bool { return balanced(h, n, "w1", "w2") })
+	for _, w := range []*running{w1, w2} {
+		if err := w.stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.noViolations()
+}
+
+// TestManyLeasesTakenConcurrently: a worker starting on many free leases takes them several
+// at a time (WriteConcurrency), not one round trip after the other.
+func TestManyLeasesTakenConcurrently(t *testing.T) {
+	h := newHarness(t)
+	const n = 120
+	for _, id := range openShards(h, n, 0) {
+		if _, err := h.table.CreateLease(context.Background(), id, nil, checkpoint.TrimHorizon); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slow := &slowWrites{DynamoDB: h.calls, delay: 20 * time.Millisecond}
+	cfg := fastConfig("w1")
+	cfg.WriteConcurrency = 8
+	w := h.startOn(cfg, lease.NewTable(slow, h.table.Name()))
+	waitFor(t, 30*time.Second, "every lease taken", func() bool { return w.c.Stats().LeasesHeld == n })
+	h.mu.Lock()
+	var first, last time.Time
+	for _, e := range h.events {
+		if e.Type == EventTaken {
+			if first.IsZero() {
+				first = e.Time
+			}
+			last = e.Time
+		}
+	}
+	h.mu.Unlock()
+	t.Logf("%d leases taken in %s, at most %d writes in flight (20 ms each; one after the other: %s)",
+		n, last.Sub(first).Round(time.Millisecond), slow.max.Load(), n*slow.delay)
+	if m := slow.max.Load(); m < 2 || m > int64(cfg.WriteConcurrency)+1 { // +1: the heartbeat
+		t.Fatalf("at most %d writes in flight, want 2..%d", m, cfg.WriteConcurrency+1)
+	}
+	if err := w.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// slowWrites delays every UpdateItem and records how many were in flight at most.
+type slowWrites struct {
+	lease.DynamoDB
+	delay         time.Duration
+	inFlight, max atomic.Int64
+}
+
+func (d *slowWrites) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	n := d.inFlight.Add(1)
+	defer d.inFlight.Add(-1)
+	for {
+		m := d.max.Load()
+		if n <= m || d.max.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(d.delay)
+	return d.DynamoDB.UpdateItem(ctx, in, o...)
+}
+
+// TestSteadyStateWritesOnlyHeartbeats: once the leases are spread and the processors idle,
+// the only writes are the workers' heartbeats, and the only reads those of one another's
+// heartbeat (the periodic scan is off in fastConfig): a strongly consistent read of the presence
+// items for a large table, a strongly consistent scan for a small one, whichever costs less.
+func TestSteadyStateWritesOnlyHeartbeats(t *testing.T) {
+	for _, tc := range []struct {
+		shards int
+		read   string // the read of each take cycle
+	}{{20, "Scan"}, {400, "BatchGetItem"}} {
+		t.Run(fmt.Sprintf("%d shards", tc.shards), func(t *testing.T) {
+			h := newHarness(t)
+			openShards(h, tc.shards, 0)
+			w1, w2 := h.start(fastConfig("w1")), h.start(fastConfig("w2"))
+			waitFor(t, 30*time.Second, "balanced", func() bool { return balanced(h, tc.shards, "w1", "w2") })
+			waitFor(t, 10*time.Second, "every processor started", func() bool {
+				return w1.c.Stats().LeasesHeld+w2.c.Stats().LeasesHeld == tc.shards
+			})
+			// The window starts a few take cycles after the last take (a take makes the next
+			// cycle read the table).
+			settle := time.Now()
+			waitFor(t, 5*time.Second, "settled", func() bool { return time.Since(settle) > 3*fastConfig("").TakeInterval })
+			h.calls.on.Store(true)
+			start := time.Now()
+			const window = 3 * time.Second
+			waitFor(t, 2*window, "measurement window", func() bool { return time.Since(start) >= window })
+			h.calls.on.Store(false)
+			got := h.calls.snapshot()
+			beats := float64(window) / float64(fastConfig("").RenewInterval) * 2
+			t.Logf("calls in %s: %v, %.1f read units (about %.0f heartbeats expected)", window, got.calls, got.rcu, beats)
+			for op, k := range got.calls {
+				switch op {
+				case "UpdateItem(presence)":
+					if float64(k) < beats/2 || float64(k) > beats*1.5 {
+						t.Errorf("%d heartbeats in %s, want about %.0f", k, window, beats)
+					}
+				case tc.read:
+				default:
+					t.Errorf("%d calls of %s in steady state, want none", k, op)
+				}
+			}
+			// Each cycle reads one presence item (one unit), or a scan that costs no more.
+			if cycles := got.calls[tc.read]; cycles == 0 || got.rcu > float64(cycles) {
+				t.Errorf("%.1f read units in %d reads, want at most one each", got.rcu, cycles)
+			}
+			for _, w := range []*running{w1, w2} {
+				if err := w.stop(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
 }

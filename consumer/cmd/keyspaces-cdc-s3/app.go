@@ -78,7 +78,8 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 		return err
 	}
 
-	// /healthz answers 200 only while the coordinator runs and its leases are being renewed.
+	// /healthz answers 200 only while the coordinator runs and its heartbeat (which keeps its
+	// leases) is being written.
 	var running atomic.Bool
 	running.Store(true)
 	h := &health{table: table, running: &running, staleAfter: 2 * cfg.LeaseFailoverTime, started: time.Now()}
@@ -283,19 +284,20 @@ func regionalConfigs(base aws.Config, cfg *config.Config) (keyspaces, s3, dynamo
 	return keyspaces, s3, dynamodb
 }
 
-// watchedTable is the lease table, noting when it last answered a Scan: the coordinator
-// scans it every take interval, so a stale time means the worker cannot coordinate.
+// watchedTable is the lease table, noting when it last took this worker's heartbeat: the
+// coordinator writes it every renew interval, so a stale time means the worker cannot hold
+// leases.
 type watchedTable struct {
 	*lease.Table
 	lastOK atomic.Int64 // unix nanoseconds
 }
 
-func (w *watchedTable) Scan(ctx context.Context) (lease.Snapshot, error) {
-	s, err := w.Table.Scan(ctx)
+func (w *watchedTable) Heartbeat(ctx context.Context, worker string) (lease.Lease, error) {
+	item, err := w.Table.Heartbeat(ctx, worker)
 	if err == nil {
 		w.lastOK.Store(time.Now().UnixNano())
 	}
-	return s, err
+	return item, err
 }
 
 // health decides /healthz.
