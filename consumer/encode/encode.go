@@ -133,6 +133,8 @@ type Options struct {
 	// widen within the file instead of Add returning ErrSchemaChanged. A replay uses it:
 	// its file must end at a given record. Memory: the events, not the compressed file.
 	KeepEvents bool
+	// Parquet adapts Parquet files to a table format (field ids, microsecond timestamps).
+	Parquet ParquetOptions
 }
 
 // NewBuilder returns a Builder for the options.
@@ -156,7 +158,7 @@ func NewBuilder(opts Options) (Builder, error) {
 		if opts.Schemas == nil {
 			return nil, fmt.Errorf("Schemas: required for format parquet")
 		}
-		return newParquetFile(opts.Schemas, opts.Compression, opts.KeepEvents)
+		return newParquetFile(opts.Schemas, opts.Compression, opts.KeepEvents, opts.Parquet)
 	}
 	return newJSONLines(opts.Compression, opts.CellMetadata)
 }

@@ -52,6 +52,7 @@ type parquetFile struct {
 	props      *parquet.WriterProperties
 	baseProps  []parquet.WriterProperty
 	keepEvents bool
+	opts       ParquetOptions
 
 	// The encoder of the last schema used, kept across files.
 	enc *pqEncoder
@@ -71,7 +72,7 @@ type parquetFile struct {
 	err error
 }
 
-func newParquetFile(schemas *Schemas, compression string, keepEvents bool) (*parquetFile, error) {
+func newParquetFile(schemas *Schemas, compression string, keepEvents bool, opts ParquetOptions) (*parquetFile, error) {
 	codec, ok := parquetCodecs[compression]
 	if !ok {
 		return nil, fmt.Errorf("Compression %q: format parquet allows zstd, snappy, gzip, none", compression)
@@ -95,7 +96,7 @@ func newParquetFile(schemas *Schemas, compression string, keepEvents bool) (*par
 	}
 	props := parquet.NewWriterProperties(base...)
 
-	return &parquetFile{schemas: schemas, props: props, baseProps: base, keepEvents: keepEvents}, nil
+	return &parquetFile{schemas: schemas, props: props, baseProps: base, keepEvents: keepEvents, opts: opts}, nil
 }
 
 func (f *parquetFile) Len() int  { return f.n }
@@ -140,7 +141,7 @@ func (f *parquetFile) encoder(a *AvroSchema) (*pqEncoder, error) {
 	if f.enc != nil && f.enc.ps.Avro == a {
 		return f.enc, nil
 	}
-	ps, err := NewParquetSchema(a)
+	ps, err := NewParquetSchemaWith(a, f.opts)
 	if err != nil {
 		return nil, err
 	}

@@ -187,7 +187,7 @@ func (e *pqEncoder) add(ev *record.Event) {
 	e.leaves[leafSequenceNumber].text(0, 0, ev.SequenceNumber)
 	l := &e.leaves[leafCreatedAt]
 	l.level(0, 0)
-	l.i64 = append(l.i64, ev.CreatedAt.UnixMilli())
+	l.i64 = append(l.i64, e.ps.timestamp(ev.CreatedAt))
 	e.leaves[leafOrigin].text(0, 0, ev.Origin)
 	e.leaves[leafOp].text(0, 0, string(ev.Op))
 	a := e.ps.Avro
@@ -259,7 +259,7 @@ func (e *pqEncoder) value(n *pqNode, v record.Value, rep int16) {
 	case pqTimestamp:
 		l := &e.leaves[n.leaf]
 		l.level(n.def, rep)
-		l.i64 = append(l.i64, v.Time.UnixMilli())
+		l.i64 = append(l.i64, e.ps.timestamp(v.Time))
 	case pqFloat:
 		l := &e.leaves[n.leaf]
 		l.level(n.def, rep)
