@@ -48,3 +48,7 @@ func fieldIDText(n schema.Node) string {
 	}
 	return ""
 }
+
+// Root is the schema's tree (the message and its fields), for a table format that derives
+// its own schema from it.
+func (ps *ParquetSchema) Root() *schema.GroupNode { return ps.root }

@@ -1,0 +1,123 @@
+// Package iceberg keeps a Keyspaces table's change log in an Apache Iceberg table,
+// <table>_changes: the Parquet format's columns, partitioned by day of created_at, written
+// as Parquet files with Iceberg field ids (encode.ParquetOptions) and appended by commits
+// whose snapshot summary records, per shard, the last sequence number committed. The table's
+// snapshots are the truth about what is stored: a new owner of a shard reads them
+// (ChangeTable.Committed) before it writes, and a commit carries, per shard, the sequence
+// number its writer believes was committed last, so a commit from a writer that lost the
+// shard to another is refused (ChangeTable.Commit).
+package iceberg
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/apache/iceberg-go/catalog"
+	sqlcat "github.com/apache/iceberg-go/catalog/sql"
+	iceio "github.com/apache/iceberg-go/io"
+	"github.com/apache/iceberg-go/utils"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/uptrace/bun/driver/sqliteshim"
+
+	// The S3 file IO (s3:// locations) registers itself.
+	_ "github.com/apache/iceberg-go/io/gocloud/s3"
+)
+
+// Catalogs.
+const (
+	CatalogSQL = "sql"
+)
+
+// CatalogConfig says which catalog holds the tables and where their files go.
+type CatalogConfig struct {
+	// Type is the catalog: CatalogSQL (a SQLite file; pure Go, no cgo).
+	Type string
+	// URI is the SQL catalog's database: a SQLite file path.
+	URI string
+	// Warehouse is where new tables go: s3://bucket/prefix (a table's files are under
+	// <warehouse>/<namespace>.db/<table>/).
+	Warehouse string
+	// AWS holds the credentials and region of the S3 calls of the file IO.
+	AWS aws.Config
+	// S3Endpoint overrides the S3 endpoint (a local server: AWS_ENDPOINT_URL_S3); requests
+	// then use path-style addressing.
+	S3Endpoint string
+}
+
+// Catalog is an open catalog with what its tables' file IO needs.
+type Catalog struct {
+	catalog.Catalog
+	cfg CatalogConfig
+}
+
+// OpenCatalog opens the catalog. Close releases it.
+func OpenCatalog(ctx context.Context, cfg CatalogConfig) (*Catalog, error) {
+	if _, _, err := SplitS3(cfg.Warehouse); err != nil {
+		return nil, fmt.Errorf("iceberg warehouse: %w", err)
+	}
+	props := map[string]string{"warehouse": strings.TrimSuffix(cfg.Warehouse, "/")}
+	if cfg.AWS.Region != "" {
+		props[iceio.S3Region] = cfg.AWS.Region
+	}
+	if cfg.S3Endpoint != "" {
+		props[iceio.S3EndpointURL] = cfg.S3Endpoint
+	}
+	switch cfg.Type {
+	case CatalogSQL:
+		if cfg.URI == "" {
+			return nil, errors.New("iceberg catalog sql: the SQLite file (URI) is required")
+		}
+		// WAL and a busy timeout on every pooled connection: several workers (processes)
+		// commit to one file.
+		dsn := "file:" + cfg.URI + "?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)"
+		db, err := sql.Open(sqliteshim.ShimName, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("iceberg catalog sql %s: %w", cfg.URI, err)
+		}
+		cat, err := sqlcat.NewCatalog("keyspaces-cdc-s3", db, sqlcat.SQLite, props)
+		if err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("iceberg catalog sql %s: %w", cfg.URI, err)
+		}
+		return &Catalog{Catalog: &ownedDB{Catalog: cat, db: db}, cfg: cfg}, nil
+	}
+	return nil, fmt.Errorf("iceberg catalog %q: allowed values are %s", cfg.Type, CatalogSQL)
+}
+
+// Close releases the catalog (and its database).
+func (c *Catalog) Close() error {
+	if cl, ok := c.Catalog.(catalog.Closer); ok {
+		return cl.Close()
+	}
+	return nil
+}
+
+// withAWS gives ctx the AWS configuration the file IO reads (iceberg-go loads a table's
+// file IO lazily, with the context of the call that needs it).
+func (c *Catalog) withAWS(ctx context.Context) context.Context {
+	cfg := c.cfg.AWS.Copy()
+	return utils.WithAwsConfig(ctx, &cfg)
+}
+
+// ownedDB closes the database the SQL catalog was given (NewCatalog leaves it open).
+type ownedDB struct {
+	*sqlcat.Catalog
+	db *sql.DB
+}
+
+func (o *ownedDB) Close() error {
+	return errors.Join(o.Catalog.Close(), o.db.Close())
+}
+
+// SplitS3 splits s3://bucket/key into the bucket and the key.
+func SplitS3(uri string) (bucket, key string, err error) {
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "s3" || u.Host == "" {
+		return "", "", fmt.Errorf("%q is not an s3://bucket/prefix location", uri)
+	}
+	return u.Host, strings.TrimPrefix(u.Path, "/"), nil
+}
