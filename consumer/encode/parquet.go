@@ -116,7 +116,7 @@ func (f *parquetFile) Add(ctx context.Context, ev *record.Event) error {
 	if !f.keepEvents && f.n > 0 && a != f.schema.Avro {
 		return ErrSchemaChanged
 	}
-	enc, err := f.encoder(a)
+	enc, err := f.encoder(ctx, a)
 	if err != nil {
 		return err
 	}
@@ -136,12 +136,23 @@ func (f *parquetFile) Add(ctx context.Context, ev *record.Event) error {
 	return nil
 }
 
-// encoder returns the encoder of schema version a.
-func (f *parquetFile) encoder(a *AvroSchema) (*pqEncoder, error) {
+// encoder returns the encoder of schema version a; a new version is first given to
+// ParquetOptions.Prepare, when set, for its field ids.
+func (f *parquetFile) encoder(ctx context.Context, a *AvroSchema) (*pqEncoder, error) {
 	if f.enc != nil && f.enc.ps.Avro == a {
 		return f.enc, nil
 	}
-	ps, err := NewParquetSchemaWith(a, f.opts)
+	opts := f.opts
+	if opts.Prepare != nil {
+		plain, err := NewParquetSchemaWith(a, ParquetOptions{TimestampMicros: opts.TimestampMicros})
+		if err != nil {
+			return nil, err
+		}
+		if opts.FieldID, err = opts.Prepare(ctx, plain); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
+	ps, err := NewParquetSchemaWith(a, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +240,7 @@ func (f *parquetFile) Finish() (*File, error) {
 	}
 	defer f.reset()
 	if f.keepEvents && f.err == nil {
-		enc, err := f.encoder(f.schema.Avro)
+		enc, err := f.encoder(context.Background(), f.schema.Avro)
 		if err != nil {
 			return nil, err
 		}

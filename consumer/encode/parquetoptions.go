@@ -1,6 +1,8 @@
 package encode
 
 import (
+	"context"
+	"errors"
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/parquet/schema"
@@ -16,7 +18,17 @@ type ParquetOptions struct {
 	// TimestampMicros writes created_at and the timestamp columns in microseconds (Iceberg's
 	// timestamptz) instead of milliseconds.
 	TimestampMicros bool
+	// Prepare, when set, is called once per schema version before a file is written with it
+	// (ps has no field ids): it may make the table cover the version (add the columns it
+	// lacks) and returns the FieldID of the version's files, replacing FieldID. When it fails,
+	// Add fails with an error wrapping ErrUnavailable.
+	Prepare func(ctx context.Context, ps *ParquetSchema) (func(path []string) int32, error)
 }
+
+// ErrUnavailable marks an event that could not be added because its schema version could
+// not be prepared (ParquetOptions.Prepare failed: the table's catalog is unreachable, say):
+// the event itself is fine, and the caller tries again later instead of setting it aside.
+var ErrUnavailable = errors.New("schema version not prepared")
 
 // id is the field id of the child name of the node being built.
 func (b *pqBuilder) id(name string) int32 {

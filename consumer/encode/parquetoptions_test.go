@@ -1,6 +1,8 @@
 package encode
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -86,4 +88,39 @@ func countFields(n schema.Node) int {
 		}
 	}
 	return c
+}
+
+// TestParquetPrepare: Prepare is called once per schema version, with a schema without ids,
+// and its ids are the file's; when it fails, Add fails with ErrUnavailable and a later Add
+// of the same event succeeds.
+func TestParquetPrepare(t *testing.T) {
+	calls := 0
+	fail := errors.New("catalog unreachable")
+	opts := ParquetOptions{TimestampMicros: true, Prepare: func(_ context.Context, ps *ParquetSchema) (func([]string) int32, error) {
+		calls++
+		if strings.Contains(ps.Message, " = ") {
+			t.Errorf("Prepare got a schema with ids:\n%s", ps.Message)
+		}
+		if calls == 1 {
+			return nil, fail
+		}
+		return func(path []string) int32 { return int32(len(strings.Join(path, "."))) }, nil
+	}}
+	f, err := newParquetFile(NewSchemas(parquetSources()["GetTable"](), false, nil), CompressionZstd, false, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := parquetEvents(t)
+	if err := f.Add(context.Background(), evs[0]); !errors.Is(err, ErrUnavailable) || !errors.Is(err, fail) || f.Len() != 0 {
+		t.Fatalf("Add with Prepare failing: %v (len %d)", err, f.Len())
+	}
+	out := encodeParquet(t, f, evs)
+	if calls != 2 {
+		t.Errorf("Prepare called %d times, want 2 (one failure, one version)", calls)
+	}
+	_, _, rdr := readParquet(t, out.Body)
+	root := rdr.MetaData().Schema.Root()
+	if id := root.Field(root.FieldIndexByName("created_at")).FieldID(); id != int32(len("created_at")) {
+		t.Errorf("created_at field id %d", id)
+	}
 }

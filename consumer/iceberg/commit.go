@@ -70,12 +70,15 @@ func (t *ChangeTable) Commit(ctx context.Context, writer string, shards []ShardC
 			}
 		}
 		tbl := t.Table()
-		if stale {
+		if stale || tbl == nil {
 			fresh, err := t.Refresh(ctx)
 			if err != nil {
 				res.Errors++
 				lastErr = err
 				continue
+			}
+			if fresh == nil {
+				return res, fmt.Errorf("iceberg commit: table %s does not exist", strings.Join(t.ident, "."))
 			}
 			tbl, stale = fresh, false
 		}
@@ -203,13 +206,24 @@ func shardIDs(shards []ShardCommit) []string {
 
 // Committed loads the table and returns, for each shard its retained snapshots mention, the
 // last sequence number committed. A shard that no retained snapshot mentions is absent
-// (nothing of it was committed, or only in snapshots expired since).
+// (nothing of it was committed, or only in snapshots expired since); so is every shard of a
+// table that does not exist yet.
 func (t *ChangeTable) Committed(ctx context.Context) (map[string]string, error) {
 	tbl, err := t.Refresh(ctx)
-	if err != nil {
-		return nil, err
+	if err != nil || tbl == nil {
+		return map[string]string{}, err
 	}
 	return committedIn(tbl.Metadata(), nil), nil
+}
+
+// CommittedShard loads the table and returns the last sequence number of the shard it holds
+// ("" when none): what a new owner of the shard must not write again.
+func (t *ChangeTable) CommittedShard(ctx context.Context, shardID string) (string, error) {
+	tbl, err := t.Refresh(ctx)
+	if err != nil || tbl == nil {
+		return "", err
+	}
+	return committedIn(tbl.Metadata(), []string{shardID})[shardID], nil
 }
 
 // committedIn walks the current snapshot's ancestry, newest first: the first mention of a

@@ -59,10 +59,9 @@ type ChangeTable struct {
 	ids func(path []string) int32
 }
 
-// EnsureChangeTable creates the namespace and the change log when they are missing, for
-// events of schema version ps (an encode.ParquetSchema with microsecond timestamps), and
-// returns the table, its schema evolved to cover ps.
-func EnsureChangeTable(ctx context.Context, cat *Catalog, cfg ChangeTableConfig, ps *encode.ParquetSchema) (*ChangeTable, error) {
+// NewChangeTable returns the change log of cfg.Table in cat. It does not call the catalog:
+// the namespace and the table are created by the first Prepare that finds them missing.
+func NewChangeTable(cat *Catalog, cfg ChangeTableConfig) (*ChangeTable, error) {
 	if cfg.Namespace == "" || cfg.Table == "" {
 		return nil, errors.New("iceberg change table: Namespace and Table are required")
 	}
@@ -72,27 +71,33 @@ func EnsureChangeTable(ctx context.Context, cat *Catalog, cfg ChangeTableConfig,
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	ctx = cat.withAWS(ctx)
-	ns := catalog.ToIdentifier(cfg.Namespace)
-	if err := ensureNamespace(ctx, cat, ns); err != nil {
-		return nil, err
-	}
-	ident := catalog.ToIdentifier(cfg.Namespace, cfg.Table+ChangesSuffix)
-	tbl, err := cat.LoadTable(ctx, ident)
-	if errors.Is(err, catalog.ErrNoSuchTable) {
-		tbl, err = createChangeTable(ctx, cat, ident, ps)
-	}
+	return &ChangeTable{cat: cat, ident: catalog.ToIdentifier(cfg.Namespace, cfg.Table+ChangesSuffix),
+		maxBackoff: cfg.MaxBackoff, logger: cfg.Logger}, nil
+}
+
+// EnsureChangeTable is NewChangeTable and Prepare: the table exists, and covers ps.
+func EnsureChangeTable(ctx context.Context, cat *Catalog, cfg ChangeTableConfig, ps *encode.ParquetSchema) (*ChangeTable, error) {
+	t, err := NewChangeTable(cat, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("iceberg table %s: %w", strings.Join(ident, "."), err)
-	}
-	t := &ChangeTable{cat: cat, ident: ident, maxBackoff: cfg.MaxBackoff, logger: cfg.Logger}
-	if err := t.setTable(tbl); err != nil {
 		return nil, err
 	}
 	if _, err := t.Prepare(ctx, ps); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// create creates the namespace and the table for events of ps, unless they exist.
+func (t *ChangeTable) create(ctx context.Context, ps *encode.ParquetSchema) error {
+	if err := ensureNamespace(ctx, t.cat, catalog.NamespaceFromIdent(t.ident)); err != nil {
+		return err
+	}
+	tbl, err := createChangeTable(ctx, t.cat, t.ident, ps)
+	if err != nil {
+		return fmt.Errorf("iceberg create table %s: %w", strings.Join(t.ident, "."), err)
+	}
+	t.logger.Info("iceberg table created", "table", strings.Join(t.ident, "."), "location", tbl.Location())
+	return t.setTable(tbl)
 }
 
 func ensureNamespace(ctx context.Context, cat *Catalog, ns table.Identifier) error {
@@ -131,7 +136,8 @@ func createChangeTable(ctx context.Context, cat *Catalog, ident table.Identifier
 // Identifier is the table's namespace and name.
 func (t *ChangeTable) Identifier() table.Identifier { return t.ident }
 
-// Table is the table as this process last loaded or committed it.
+// Table is the table as this process last loaded or committed it (nil before it was
+// loaded or created).
 func (t *ChangeTable) Table() *table.Table {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -149,22 +155,37 @@ func (t *ChangeTable) setTable(tbl *table.Table) error {
 	return nil
 }
 
-// Refresh loads the table from the catalog.
+// Refresh loads the table from the catalog; nil (and no error) when it does not exist.
 func (t *ChangeTable) Refresh(ctx context.Context) (*table.Table, error) {
 	tbl, err := t.cat.LoadTable(t.cat.withAWS(ctx), t.ident)
+	if errors.Is(err, catalog.ErrNoSuchTable) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("iceberg load %s: %w", strings.Join(t.ident, "."), err)
 	}
 	return tbl, t.setTable(tbl)
 }
 
-// Prepare makes the table's schema cover ps (it adds the optional columns ps has and the
-// table lacks, in one schema update) and returns the field ids of ps's files
-// (encode.ParquetOptions.FieldID).
+// Prepare makes the table's schema cover ps (it creates the namespace and the table when
+// they are missing, and adds the optional columns ps has and the table lacks, in one schema
+// update) and returns the field ids of ps's files (encode.ParquetOptions.FieldID).
 func (t *ChangeTable) Prepare(ctx context.Context, ps *encode.ParquetSchema) (func(path []string) int32, error) {
 	ctx = t.cat.withAWS(ctx)
 	for attempt := 1; ; attempt++ {
 		tbl := t.Table()
+		if tbl == nil {
+			var err error
+			if tbl, err = t.Refresh(ctx); err != nil {
+				return nil, err
+			}
+		}
+		if tbl == nil {
+			if err := t.create(ctx, ps); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if len(missing(tbl.Schema(), ps)) == 0 {
 			t.mu.Lock()
 			defer t.mu.Unlock()
