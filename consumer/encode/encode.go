@@ -20,6 +20,9 @@ const (
 	FormatJSON    = "json"
 	FormatAvro    = "avro"
 	FormatParquet = "parquet"
+	// FormatIceberg is Parquet for an Apache Iceberg table: microsecond timestamps, and the
+	// table's field ids (Options.Parquet.Prepare or FieldID).
+	FormatIceberg = "iceberg"
 )
 
 // Compressions: JSON Lines takes gzip (default), zstd or none; Avro takes its codecs
@@ -41,7 +44,7 @@ func DefaultCompression(format string) string {
 	switch format {
 	case FormatAvro:
 		return CodecDeflate
-	case FormatParquet:
+	case FormatParquet, FormatIceberg:
 		return CompressionZstd
 	}
 	return CompressionGzip
@@ -62,14 +65,14 @@ func CheckFormat(format, compression string) error {
 			return nil
 		}
 		return fmt.Errorf("Compression %q: format avro allows deflate, snappy, zstandard, null", compression)
-	case FormatParquet:
+	case FormatParquet, FormatIceberg:
 		switch compression {
 		case CompressionZstd, CodecSnappy, CompressionGzip, CompressionNone:
 			return nil
 		}
-		return fmt.Errorf("Compression %q: format parquet allows zstd, snappy, gzip, none", compression)
+		return fmt.Errorf("Compression %q: format %s allows zstd, snappy, gzip, none", compression, format)
 	}
-	return fmt.Errorf("Format %q: allowed values are json, avro, parquet", format)
+	return fmt.Errorf("Format %q: allowed values are json, avro, parquet, iceberg", format)
 }
 
 // Ext is the file name extension of a format and compression: jsonl.gz, jsonl.zst, jsonl,
@@ -78,7 +81,7 @@ func Ext(format, compression string) string {
 	switch format {
 	case FormatAvro:
 		return "avro"
-	case FormatParquet:
+	case FormatParquet, FormatIceberg:
 		return "parquet"
 	}
 	ext, _ := jsonExt(compression)
@@ -124,7 +127,7 @@ type Builder interface {
 
 // Options choose a Builder.
 type Options struct {
-	Format       string // json (default) | avro | parquet
+	Format       string // json (default) | avro | parquet | iceberg
 	Compression  string // default: DefaultCompression(Format)
 	CellMetadata bool   // write each image's per-cell write_time / expiration_time
 	// Schemas gives Avro and Parquet files their schema; required for avro and parquet.
@@ -154,9 +157,12 @@ func NewBuilder(opts Options) (Builder, error) {
 		}
 		return newAvroFile(opts.Schemas, opts.Compression, opts.KeepEvents), nil
 	}
-	if opts.Format == FormatParquet {
+	if opts.Format == FormatParquet || opts.Format == FormatIceberg {
 		if opts.Schemas == nil {
-			return nil, fmt.Errorf("Schemas: required for format parquet")
+			return nil, fmt.Errorf("Schemas: required for format %s", opts.Format)
+		}
+		if opts.Format == FormatIceberg {
+			opts.Parquet.TimestampMicros = true
 		}
 		return newParquetFile(opts.Schemas, opts.Compression, opts.KeepEvents, opts.Parquet)
 	}

@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/catalog/glue"
+	"github.com/apache/iceberg-go/catalog/rest"
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/utils"
@@ -29,17 +31,22 @@ import (
 
 // Catalogs.
 const (
-	CatalogSQL = "sql"
+	CatalogGlue     = "glue"
+	CatalogS3Tables = "s3tables"
+	CatalogSQL      = "sql"
 )
 
 // CatalogConfig says which catalog holds the tables and where their files go.
 type CatalogConfig struct {
-	// Type is the catalog: CatalogSQL (a SQLite file; pure Go, no cgo).
+	// Type is the catalog: CatalogGlue (the AWS Glue Data Catalog), CatalogS3Tables (Amazon
+	// S3 Tables' Iceberg REST endpoint, SigV4 with signing name s3tables) or CatalogSQL (a
+	// SQLite file; pure Go, no cgo).
 	Type string
-	// URI is the SQL catalog's database: a SQLite file path.
+	// URI is the SQL catalog's database (a SQLite file path); for glue and s3tables, an
+	// endpoint that replaces the region's.
 	URI string
-	// Warehouse is where new tables go: s3://bucket/prefix (a table's files are under
-	// <warehouse>/<namespace>.db/<table>/).
+	// Warehouse is where new tables go: s3://bucket/prefix for glue and sql (a table's files
+	// are under <warehouse>/<namespace>.db/<table>/), the table bucket's ARN for s3tables.
 	Warehouse string
 	// AWS holds the credentials and region of the S3 calls of the file IO.
 	AWS aws.Config
@@ -56,7 +63,7 @@ type Catalog struct {
 
 // OpenCatalog opens the catalog. Close releases it.
 func OpenCatalog(ctx context.Context, cfg CatalogConfig) (*Catalog, error) {
-	if _, _, err := SplitS3(cfg.Warehouse); err != nil {
+	if _, _, err := SplitS3(cfg.Warehouse); err != nil && cfg.Type != CatalogS3Tables {
 		return nil, fmt.Errorf("iceberg warehouse: %w", err)
 	}
 	props := map[string]string{"warehouse": strings.TrimSuffix(cfg.Warehouse, "/")}
@@ -66,26 +73,68 @@ func OpenCatalog(ctx context.Context, cfg CatalogConfig) (*Catalog, error) {
 	if cfg.S3Endpoint != "" {
 		props[iceio.S3EndpointURL] = cfg.S3Endpoint
 	}
+	var cat catalog.Catalog
+	var err error
 	switch cfg.Type {
+	case CatalogGlue:
+		cat, err = openGlue(cfg, props)
+	case CatalogS3Tables:
+		cat, err = openS3Tables(ctx, cfg, props)
 	case CatalogSQL:
-		if cfg.URI == "" {
-			return nil, errors.New("iceberg catalog sql: the SQLite file (URI) is required")
-		}
-		// WAL and a busy timeout on every pooled connection: several workers (processes)
-		// commit to one file.
-		dsn := "file:" + cfg.URI + "?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)"
-		db, err := sql.Open(sqliteshim.ShimName, dsn)
-		if err != nil {
-			return nil, fmt.Errorf("iceberg catalog sql %s: %w", cfg.URI, err)
-		}
-		cat, err := sqlcat.NewCatalog("keyspaces-cdc-s3", db, sqlcat.SQLite, props)
-		if err != nil {
-			_ = db.Close()
-			return nil, fmt.Errorf("iceberg catalog sql %s: %w", cfg.URI, err)
-		}
-		return &Catalog{Catalog: &ownedDB{Catalog: cat, db: db}, cfg: cfg}, nil
+		cat, err = openSQL(cfg, props)
+	default:
+		err = fmt.Errorf("iceberg catalog %q: allowed values are glue, s3tables, sql", cfg.Type)
 	}
-	return nil, fmt.Errorf("iceberg catalog %q: allowed values are %s", cfg.Type, CatalogSQL)
+	if err != nil {
+		return nil, err
+	}
+	return &Catalog{Catalog: cat, cfg: cfg}, nil
+}
+
+func openGlue(cfg CatalogConfig, props map[string]string) (catalog.Catalog, error) {
+	awsCfg := cfg.AWS.Copy()
+	if cfg.URI != "" {
+		awsCfg.BaseEndpoint = &cfg.URI
+	}
+	cat, err := glue.NewCatalog(glue.WithAwsConfig(awsCfg), glue.WithAwsProperties(props))
+	if err != nil {
+		return nil, fmt.Errorf("iceberg catalog glue: %w", err)
+	}
+	return cat, nil
+}
+
+// openS3Tables opens S3 Tables' Iceberg REST endpoint of the region (or cfg.URI), signing
+// with SigV4 as service s3tables; the warehouse is the table bucket's ARN.
+func openS3Tables(ctx context.Context, cfg CatalogConfig, props map[string]string) (catalog.Catalog, error) {
+	uri := cfg.URI
+	if uri == "" {
+		uri = "https://s3tables." + cfg.AWS.Region + ".amazonaws.com/iceberg"
+	}
+	cat, err := rest.NewCatalog(ctx, "s3tables", uri, rest.WithSigV4RegionSvc(cfg.AWS.Region, "s3tables"),
+		rest.WithAwsConfig(cfg.AWS), rest.WithWarehouseLocation(cfg.Warehouse), rest.WithAdditionalProps(props))
+	if err != nil {
+		return nil, fmt.Errorf("iceberg catalog s3tables %s: %w", uri, err)
+	}
+	return cat, nil
+}
+
+// openSQL opens a SQLite file as the catalog, with WAL and a busy timeout on every pooled
+// connection: several workers (processes) commit to one file.
+func openSQL(cfg CatalogConfig, props map[string]string) (catalog.Catalog, error) {
+	if cfg.URI == "" {
+		return nil, errors.New("iceberg catalog sql: the SQLite file (URI) is required")
+	}
+	dsn := "file:" + cfg.URI + "?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)"
+	db, err := sql.Open(sqliteshim.ShimName, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("iceberg catalog sql %s: %w", cfg.URI, err)
+	}
+	cat, err := sqlcat.NewCatalog("keyspaces-cdc-s3", db, sqlcat.SQLite, props)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("iceberg catalog sql %s: %w", cfg.URI, err)
+	}
+	return &ownedDB{Catalog: cat, db: db}, nil
 }
 
 // Close releases the catalog (and its database).

@@ -59,11 +59,20 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 		return err
 	}
 	s3Client := s3.NewFromConfig(s3Cfg, func(o *s3.Options) { o.UsePathStyle = s3PathStyle(cfg.S3ForcePathStyle, getenv) })
+	// The committer of format iceberg commits the drained shards last: it stops after the
+	// coordinator.
+	lakeCtx, stopLake := context.WithCancel(live)
+	defer stopLake()
+	lake, closeLake, err := openIceberg(lakeCtx, cfg, s3Cfg, getenv, workerID, logger)
+	if err != nil {
+		return err
+	}
+	defer closeLake()
 	snk, err := sink.New(sink.Config{
 		Bucket: cfg.Bucket, Prefix: cfg.Prefix, Keyspace: cfg.Keyspace, Table: cfg.Table,
 		Format: cfg.Format, Compression: cfg.Compression, CellMetadata: cfg.CellMetadata,
 		FlushRecords: cfg.FlushRecords, FlushBytes: int(cfg.FlushBytes), FlushInterval: cfg.FlushInterval,
-		ViewType: desc.StreamViewType,
+		ViewType: desc.StreamViewType, Iceberg: lake,
 	}, s3Client, encode.KeyspacesSource{API: keyspaces.NewFromConfig(ksCfg)}, logger)
 	if err != nil {
 		return err
@@ -142,6 +151,9 @@ func newPipeline(cfg *config.Config, workerID string, reader pipeline.StreamsRea
 		PollInterval: cfg.PollInterval, Limit: cfg.GetRecordsLimit, TrimmedPolicy: cfg.TrimmedPolicy,
 		Metrics: reg, Logger: logger,
 		OpenShard: func(shardID string, cp checkpoint.Checkpointer, pending *checkpoint.Intent) pipeline.ShardWriter {
+			if cfg.Format == encode.FormatIceberg {
+				return snk.OpenIcebergShard(shardID, cp, pending)
+			}
 			return snk.OpenShard(shardID, cp, pending)
 		},
 	}, reader)
