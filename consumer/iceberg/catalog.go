@@ -170,3 +170,10 @@ func SplitS3(uri string) (bucket, key string, err error) {
 	}
 	return u.Host, strings.TrimPrefix(u.Path, "/"), nil
 }
+
+// Interpose returns the catalog with its calls made through inner, which normally wraps this
+// catalog's own (c.Catalog): for tests that number or fail the catalog's calls. The tables
+// inner loads, creates and commits must be inner's (table.New with inner as their catalog).
+func (c *Catalog) Interpose(inner catalog.Catalog) *Catalog {
+	return &Catalog{Catalog: inner, cfg: c.cfg}
+}
