@@ -34,7 +34,7 @@ type Committer struct {
 	round atomic.Int64
 
 	mu      sync.Mutex
-	members map[int]bool // the open members
+	members map[int]int64 // the open members, with the round open when each joined
 	nextID  int
 	open    *batch // the answers being collected (nil: none yet)
 
@@ -72,7 +72,7 @@ func NewCommitter(ctx context.Context, cfg CommitterConfig) (*Committer, error) 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Committer{cfg: cfg, ctx: ctx, members: map[int]bool{}}
+	c := &Committer{cfg: cfg, ctx: ctx, members: map[int]int64{}}
 	if cfg.Interval > 0 {
 		go c.tick()
 	}
@@ -129,8 +129,9 @@ func (c *Committer) Join() *Member {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.nextID++
-	c.members[c.nextID] = true
-	return &Member{c: c, id: c.nextID, answered: c.round.Load()}
+	r := c.round.Load()
+	c.members[c.nextID] = r
+	return &Member{c: c, id: c.nextID, answered: r}
 }
 
 // Member is one shard writer's part in the committer's rounds. It belongs to the writer's
@@ -211,15 +212,15 @@ func (m *Member) Close() {
 }
 
 // takeIfReadyLocked commits the open batch when it must go at once, or when every member
-// answered its round.
+// that was there when its round opened answered it.
 func (c *Committer) takeIfReadyLocked() {
 	b := c.open
 	if b == nil || (!b.urgent && b.round == 0) {
 		return
 	}
 	if !b.urgent {
-		for id := range c.members {
-			if !b.answered[id] {
+		for id, joined := range c.members {
+			if joined < b.round && !b.answered[id] {
 				return
 			}
 		}

@@ -88,16 +88,25 @@ func TestCommitterRounds(t *testing.T) {
 	if err := <-shard(b, "shard-b", 5, false); err != nil || time.Since(start) > 250*time.Millisecond {
 		t.Fatalf("round of the remaining members: %v after %s", err, time.Since(start))
 	}
+	// A member that joins while a round is open is not waited for.
+	c.NextRound()
+	late := c.Join()
+	a.Pass()
+	start = time.Now()
+	if err := <-shard(b, "shard-b", 7, false); err != nil || time.Since(start) > 250*time.Millisecond {
+		t.Fatalf("round with a member that joined after it opened: %v after %s", err, time.Since(start))
+	}
+	late.Close()
 	got, _ := ct.Committed(ctx)
-	if got["shard-a"] != seqs(events(t, "x", 4, 4, day1))[0] || got["shard-b"] != seqs(events(t, "x", 6, 6, day1))[0] {
+	if got["shard-a"] != seqs(events(t, "x", 4, 4, day1))[0] || got["shard-b"] != seqs(events(t, "x", 8, 8, day1))[0] {
 		t.Fatalf("committed %v", got)
 	}
 	st := c.Stats()
-	if st.Snapshots != 4 || st.Refused != 0 {
+	if st.Snapshots != 5 || st.Refused != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 	rows, _ := scanned(t, ct)
-	if len(rows["shard-a"]) != 4 || len(rows["shard-b"]) != 6 || !slices.IsSorted(sorted(rows["shard-b"])) {
+	if len(rows["shard-a"]) != 4 || len(rows["shard-b"]) != 8 || !slices.IsSorted(sorted(rows["shard-b"])) {
 		t.Fatalf("scan %v", rows)
 	}
 }
