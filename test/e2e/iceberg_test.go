@@ -28,7 +28,7 @@ func TestIcebergChangeLog(t *testing.T) {
 	env := []string{"CDC_FORMAT=iceberg", "CDC_ICEBERG_CATALOG=sql", "CDC_ICEBERG_CATALOG_URI=" + catalogFile,
 		"CDC_ICEBERG_WAREHOUSE=s3://" + s.Bucket + "/warehouse", "CDC_FLUSH_RECORDS=400"}
 	w1, _ := startWorker(t, s, "w1", env...)
-	startWorker(t, s, "w2", env...)
+	w2, _ := startWorker(t, s, "w2", env...)
 	ctx := context.Background()
 	table := openChangeLog(t, s, catalogFile)
 
@@ -65,6 +65,11 @@ func TestIcebergChangeLog(t *testing.T) {
 	t.Logf("change log: %s", r)
 	checkSnapshots(t, table, w)
 	checkDataFiles(t, s, table, w.Total)
+	if err := harness.Poll(ctx, 10*time.Second, 200*time.Millisecond, func() (bool, error) {
+		return strings.Contains(w2.Log(), `"IcebergCommits"`), nil
+	}); err != nil {
+		t.Errorf("w2's EMF metrics lack IcebergCommits")
+	}
 }
 
 func openChangeLog(t *testing.T, s *harness.Stack, catalogFile string) *iceberg.ChangeTable {

@@ -20,6 +20,7 @@ import (
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/config"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/encode"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/iceberg"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/lease"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/metrics"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/pipeline"
@@ -93,7 +94,7 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 		return err
 	}
 	defer stopHTTP()
-	pump := &statsPump{reg: reg, sink: snk, coord: coord, proc: proc, workerID: workerID}
+	pump := &statsPump{reg: reg, sink: snk, coord: coord, proc: proc, workerID: workerID, committer: lake.Committer}
 	stopMetrics := writeMetrics(cfg.MetricsInterval, pump, reg, metricsOut, logger)
 
 	logger.Info("consumer started", "stream", arn, "view_type", desc.StreamViewType, "bucket", cfg.Bucket,
@@ -297,6 +298,8 @@ type statsPump struct {
 	coord    *worker.Coordinator
 	proc     *pipeline.Processor
 	workerID string
+	// committer is format iceberg's (nil otherwise).
+	committer *iceberg.Committer
 
 	mu               sync.Mutex
 	lastFlushes      int64
@@ -322,4 +325,10 @@ func (p *statsPump) pump() {
 	c := p.coord.Stats()
 	p.reg.Set(metrics.LeasesHeld, metrics.Count, float64(c.LeasesHeld), metrics.Dim{Name: metrics.DimWorker, Value: p.workerID})
 	p.reg.SetCounter(metrics.Errors, metrics.Count, float64(c.RenewFailures), metrics.Dim{Name: metrics.DimKind, Value: "lease_renew"})
+	if p.committer != nil {
+		st := p.committer.Stats()
+		p.reg.SetCounter(metrics.IcebergCommits, metrics.Count, float64(st.Snapshots))
+		p.reg.SetCounter(metrics.Errors, metrics.Count, float64(st.Conflicts), metrics.Dim{Name: metrics.DimKind, Value: "iceberg_conflict"})
+		p.reg.SetCounter(metrics.Errors, metrics.Count, float64(st.Errors), metrics.Dim{Name: metrics.DimKind, Value: "iceberg"})
+	}
 }
