@@ -28,7 +28,7 @@ func main() {
 	records := flag.Int("records", 20000, "change records the emulator writes")
 	rate := flag.Int("rate", 1000, "records per second")
 	shards := flag.Int("shards", 4, "shards of the stream at start")
-	format := flag.String("format", "json", "json or avro")
+	format := flag.String("format", "json", "json, avro, parquet or iceberg (an Iceberg change log in a SQLite catalog)")
 	workers := flag.Int("workers", 2, "consumer workers")
 	dir := flag.String("dir", "demo-data", "folder for logs and the S3 server's data (kept afterwards)")
 	flag.Parse()
@@ -63,10 +63,15 @@ func run(ctx context.Context, records, rate, shards, workers int, format, dir st
 		return err
 	}
 	defer s.Stop()
+	env, landedIn, closeLanded, err := output(ctx, s, abs, format)
+	if err != nil {
+		return err
+	}
+	defer closeLanded()
 	ports := make([]int, 0, workers)
 	for i := 1; i <= workers; i++ {
-		_, port, err := s.StartWorker(fmt.Sprintf("worker-%d", i), "CDC_FORMAT="+format, "CDC_FLUSH_INTERVAL=2s",
-			"CDC_FLUSH_RECORDS=2000", "CDC_METRICS_INTERVAL=60s")
+		_, port, err := s.StartWorker(fmt.Sprintf("worker-%d", i), append(env, "CDC_FLUSH_INTERVAL=2s",
+			"CDC_FLUSH_RECORDS=2000", "CDC_METRICS_INTERVAL=60s")...)
 		if err != nil {
 			return err
 		}
@@ -93,11 +98,12 @@ func run(ctx context.Context, records, rate, shards, workers int, format, dir st
 		if err != nil {
 			return err
 		}
-		landed, _, err := harness.ReadLanded(ctx, s.S3Client, s.Bucket, s.Prefix)
+		landed, objects, err := landedIn(ctx)
 		if err != nil {
 			return err
 		}
 		last = harness.Compare(w, landed)
+		last.Objects = objects
 		lag := maxLag(ports)
 		fmt.Printf("%5.0fs  written %6d  landed %6d  objects %4d  max lag %6.0f ms  shards %d\n",
 			time.Since(start).Seconds(), last.Written, last.Landed, last.Objects, lag, len(w.Order))
@@ -105,18 +111,50 @@ func run(ctx context.Context, records, rate, shards, workers int, format, dir st
 			break
 		}
 	}
-	fmt.Printf("\nsummary after %s\n", time.Since(start).Round(time.Second))
-	fmt.Printf("  records written by the emulator: %d\n", last.Written)
-	fmt.Printf("  records landed in S3:            %d (missing %d, duplicated %d)\n", last.Landed, len(last.Missing), len(last.Duplicated))
-	fmt.Printf("  objects:                         %d\n", last.Objects)
-	fmt.Printf("\nwhere to look:\n")
-	fmt.Printf("  objects (the S3 server's files): %s\n", filepath.Join(abs, "s3", s.Bucket, "cdc", "media", "media_content"))
-	fmt.Printf("  logs:                            %s\n", filepath.Join(abs, "logs"))
-	fmt.Printf("  e.g. zcat %s/s3/%s/cdc/media/media_content/dt=*/hr=*/*.jsonl.gz | head -1\n", abs, s.Bucket)
+	printSummary(last, time.Since(start), abs, s.Bucket, format)
 	if !last.OK() {
 		return fmt.Errorf("not every record landed exactly once: %s", last)
 	}
 	return nil
+}
+
+// output returns the workers' settings of the format, and how to read back what landed (the
+// records and the objects or data files holding them).
+func output(ctx context.Context, s *harness.Stack, abs, format string) (env []string,
+	landedIn func(context.Context) ([]harness.Landed, int, error), close func(), err error) {
+	if format == "iceberg" {
+		catalogFile := filepath.Join(abs, "catalog.db")
+		table, closeLog, err := s.OpenChangeLog(ctx, catalogFile)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return s.IcebergEnv(catalogFile), func(ctx context.Context) ([]harness.Landed, int, error) {
+			return harness.IcebergLanded(ctx, table)
+		}, closeLog, nil
+	}
+	return []string{"CDC_FORMAT=" + format}, func(ctx context.Context) ([]harness.Landed, int, error) {
+		landed, objs, err := harness.ReadLanded(ctx, s.S3Client, s.Bucket, s.Prefix)
+		return landed, len(objs), err
+	}, func() {}, nil
+}
+
+// printSummary prints the counts and where to look.
+func printSummary(last harness.Report, took time.Duration, abs, bucket, format string) {
+	fmt.Printf("\nsummary after %s\n", took.Round(time.Second))
+	fmt.Printf("  records written by the emulator: %d\n", last.Written)
+	fmt.Printf("  records landed:                  %d (missing %d, duplicated %d)\n", last.Landed, len(last.Missing), len(last.Duplicated))
+	fmt.Printf("  objects (data files):            %d\n", last.Objects)
+	fmt.Printf("\nwhere to look:\n")
+	fmt.Printf("  logs:                            %s\n", filepath.Join(abs, "logs"))
+	if format == "iceberg" {
+		fmt.Printf("  the change log media.media_content_changes, in the SQL catalog %s\n", filepath.Join(abs, "catalog.db"))
+		fmt.Printf("  its files (the S3 server's):     %s\n", filepath.Join(abs, "s3", bucket, "warehouse", "media.db", "media_content_changes"))
+		return
+	}
+	fmt.Printf("  objects (the S3 server's files): %s\n", filepath.Join(abs, "s3", bucket, "cdc", "media", "media_content"))
+	if format == "json" {
+		fmt.Printf("  e.g. zcat %s/s3/%s/cdc/media/media_content/dt=*/hr=*/*.jsonl.gz | head -1\n", abs, bucket)
+	}
 }
 
 // maxLag reads MillisBehindLatest from each worker's /metrics and returns the largest.

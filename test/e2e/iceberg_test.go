@@ -25,8 +25,7 @@ func TestIcebergChangeLog(t *testing.T) {
 	s := startStack(t, "-shards", "4", "-records", "4000", "-rate", "800", "-split-after", "2000",
 		"-throttle-rate", "0.2", "-seed", "13")
 	catalogFile := filepath.Join(t.TempDir(), "catalog.db")
-	env := []string{"CDC_FORMAT=iceberg", "CDC_ICEBERG_CATALOG=sql", "CDC_ICEBERG_CATALOG_URI=" + catalogFile,
-		"CDC_ICEBERG_WAREHOUSE=s3://" + s.Bucket + "/warehouse", "CDC_FLUSH_RECORDS=400"}
+	env := append(s.IcebergEnv(catalogFile), "CDC_FLUSH_RECORDS=400")
 	w1, _ := startWorker(t, s, "w1", env...)
 	w2, _ := startWorker(t, s, "w2", env...)
 	ctx := context.Background()
@@ -53,7 +52,7 @@ func TestIcebergChangeLog(t *testing.T) {
 		if w, err = s.Written(ctx); err != nil {
 			return false, err
 		}
-		landed, err := tableRows(ctx, table)
+		landed, _, err := harness.IcebergLanded(ctx, table)
 		if err != nil {
 			return false, err
 		}
@@ -74,16 +73,11 @@ func TestIcebergChangeLog(t *testing.T) {
 
 func openChangeLog(t *testing.T, s *harness.Stack, catalogFile string) *iceberg.ChangeTable {
 	t.Helper()
-	cat, err := iceberg.OpenCatalog(context.Background(), iceberg.CatalogConfig{Type: iceberg.CatalogSQL, URI: catalogFile,
-		Warehouse: "s3://" + s.Bucket + "/warehouse", AWS: s.S3.AWSConfig(), S3Endpoint: s.S3.Endpoint})
+	table, closeLog, err := s.OpenChangeLog(context.Background(), catalogFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cat.Close() })
-	table, err := iceberg.NewChangeTable(cat, iceberg.ChangeTableConfig{Namespace: "media", Table: "media_content"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(closeLog)
 	return table
 }
 
@@ -99,28 +93,6 @@ func committedBy(ctx context.Context, table *iceberg.ChangeTable, worker string)
 		}
 	}
 	return false
-}
-
-// tableRows reads the table with iceberg-go's scan: one Landed per row (each its own
-// "object": a scan does not keep the files' order; checkDataFiles checks it).
-func tableRows(ctx context.Context, table *iceberg.ChangeTable) ([]harness.Landed, error) {
-	if tbl, err := table.Refresh(ctx); err != nil || tbl == nil || tbl.CurrentSnapshot() == nil {
-		return nil, err
-	}
-	at, err := table.Scan(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer at.Release()
-	rows, err := iceberg.ShardRows(at)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]harness.Landed, len(rows))
-	for i, r := range rows {
-		out[i] = harness.Landed{Key: strconv.Itoa(i), Shard: r[0], Seq: r[1]}
-	}
-	return out, nil
 }
 
 // checkSnapshots: the snapshots say each shard is committed up to its last record.
