@@ -10,6 +10,10 @@ import (
 	"io"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hamba/avro/v2/ocf"
@@ -50,7 +54,7 @@ func ListObjects(ctx context.Context, c *s3.Client, bucket, prefix string) ([]Ob
 func IsDataKey(prefix, key string) bool {
 	rest := strings.TrimPrefix(key, prefix)
 	return !strings.HasPrefix(rest, "_errors/") && !strings.HasPrefix(rest, "_schemas/") &&
-		(strings.HasSuffix(key, ".avro") || strings.Contains(key, ".jsonl"))
+		(strings.HasSuffix(key, ".avro") || strings.HasSuffix(key, ".parquet") || strings.Contains(key, ".jsonl"))
 }
 
 // ReadLanded reads every data object under prefix and decodes every event in it.
@@ -93,9 +97,11 @@ func GetObject(ctx context.Context, c *s3.Client, bucket, key string) ([]byte, e
 	return io.ReadAll(out.Body)
 }
 
-// DecodeObject decodes a .jsonl[.gz|.zst] or .avro object into its events.
+// DecodeObject decodes a .jsonl[.gz|.zst], .avro or .parquet object into its events.
 func DecodeObject(key string, body []byte) ([]map[string]any, error) {
 	switch {
+	case strings.HasSuffix(key, ".parquet"):
+		return decodeParquet(body)
 	case strings.HasSuffix(key, ".avro"):
 		dec, err := ocf.NewDecoder(bytes.NewReader(body))
 		if err != nil {
@@ -154,4 +160,36 @@ func decodeLines(b []byte) ([]map[string]any, error) {
 		out = append(out, m)
 	}
 	return out, sc.Err()
+}
+
+// decodeParquet reads a Parquet file's rows (arrow-go's reader), as JSON objects.
+func decodeParquet(body []byte) ([]map[string]any, error) {
+	rdr, err := file.NewParquetReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{BatchSize: 1 << 14}, memory.DefaultAllocator)
+	if err != nil {
+		return nil, err
+	}
+	tbl, err := fr.ReadTable(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	defer tbl.Release()
+	tr := array.NewTableReader(tbl, 1<<14)
+	defer tr.Release()
+	var out []map[string]any
+	for tr.Next() {
+		b, err := tr.RecordBatch().MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		var rows []map[string]any
+		if err := json.Unmarshal(b, &rows); err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	return out, tr.Err()
 }
