@@ -80,7 +80,7 @@ func (t *ChangeTable) Commit(ctx context.Context, writer string, shards []ShardC
 			if fresh == nil {
 				return res, fmt.Errorf("iceberg commit: table %s does not exist", strings.Join(t.ident, "."))
 			}
-			tbl, stale = fresh, false
+			tbl = fresh
 		}
 		if s := findCommit(tbl.Metadata(), commitID); s != nil {
 			return landed(res, s, shards), nil // an attempt whose answer was lost did land

@@ -237,7 +237,7 @@ func (t *ChangeTable) NewDataFile(path string, body []byte, day time.Time) (Data
 	if err != nil {
 		return DataFile{}, fmt.Errorf("read parquet footer of %s: %w", path, err)
 	}
-	defer rdr.Close()
+	defer func() { _ = rdr.Close() }() // a reader over bytes in memory: nothing to lose
 	tbl := t.Table()
 	spec := tbl.Spec()
 	days := int32(day.UTC().Unix() / 86400)

@@ -42,9 +42,11 @@ const (
 	catalogTimeout event = "catalog-timeout" // the next commit is applied, but its caller gets an error
 	// staleCommit: another worker takes the lease now, and the owner's next commit stalls
 	// until the next owners are done with the shard, then goes on (a zombie's commit).
-	staleCommit   event = "lease-lost-stale-commit"
-	catalogOutLen       = 3
+	staleCommit event = "lease-lost-stale-commit"
 )
+
+// catalogOutLen is how many catalog calls a catalog outage fails.
+const catalogOutLen = 3
 
 var icebergEvents = append(append([]event(nil), allEvents...), commitConflict, catalogOutage, catalogTimeout, staleCommit)
 
@@ -328,7 +330,7 @@ func parquetSeqs(body []byte) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rdr.Close()
+	defer func() { _ = rdr.Close() }()
 	col := rdr.MetaData().Schema.ColumnIndexByName("sequence_number")
 	if col < 0 {
 		return nil, errors.New("no sequence_number column")

@@ -14,9 +14,9 @@ func (s *Stack) IcebergEnv(catalogFile string) []string {
 		"CDC_ICEBERG_WAREHOUSE=s3://" + s.Bucket + "/warehouse"}
 }
 
-// OpenChangeLog opens the change log the workers of IcebergEnv(catalogFile) write; close
+// OpenChangeLog opens the change log the workers of IcebergEnv(catalogFile) write; closeFn
 // releases the catalog.
-func (s *Stack) OpenChangeLog(ctx context.Context, catalogFile string) (table *iceberg.ChangeTable, close func(), err error) {
+func (s *Stack) OpenChangeLog(ctx context.Context, catalogFile string) (table *iceberg.ChangeTable, closeFn func(), err error) {
 	cat, err := iceberg.OpenCatalog(ctx, iceberg.CatalogConfig{Type: iceberg.CatalogSQL, URI: catalogFile,
 		Warehouse: "s3://" + s.Bucket + "/warehouse", AWS: s.S3.AWSConfig(), S3Endpoint: s.S3.Endpoint})
 	if err != nil {

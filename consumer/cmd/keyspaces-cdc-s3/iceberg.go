@@ -15,10 +15,10 @@ import (
 
 // openIceberg opens what format iceberg writes to: the catalog, the table's change log and
 // this worker's committer, whose rounds follow CDC_FLUSH_INTERVAL. Its commits end with
-// ctx, which must outlive the coordinator's drain (the drained shards commit last). close
+// ctx, which must outlive the coordinator's drain (the drained shards commit last). closeFn
 // releases the catalog. Other formats get nothing (and a close that does nothing).
 func openIceberg(ctx context.Context, cfg *config.Config, s3Cfg aws.Config, getenv func(string) string,
-	workerID string, logger *slog.Logger) (target sink.IcebergTarget, close func(), err error) {
+	workerID string, logger *slog.Logger) (target sink.IcebergTarget, closeFn func(), err error) {
 	if cfg.Format != encode.FormatIceberg {
 		return target, func() {}, nil
 	}
