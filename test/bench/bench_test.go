@@ -345,19 +345,26 @@ func (r backlogResult) report(b *testing.B) {
 	b.ReportMetric(float64(r.objects), "objects")
 }
 
-// runBacklog pre-loads records 1 KB rows over shards, then starts one worker and times it
-// until every record is visible in S3; then checks every record landed exactly once.
-func runBacklog(b *testing.B, enc encoder, shards, records int, extra ...string) backlogResult {
+// backlogStack starts a stack whose emulator has written records 1 KB rows over shards, and
+// returns it with what the emulator says it wrote.
+func backlogStack(b *testing.B, shards, records int) (*harness.Stack, harness.Written) {
 	b.Helper()
 	bin := build(b)
 	s := startStack(b, bin, "-shards", strconv.Itoa(shards), "-records", strconv.Itoa(records), "-rate", "0",
 		"-row-bytes", strconv.Itoa(rowBytes), "-large-rate", "0", "-partitions", "4096", "-seed", "1")
 	waitGenerated(b, s, 5*time.Minute)
-	ctx := context.Background()
-	written, err := s.Written(ctx)
+	written, err := s.Written(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}
+	return s, written
+}
+
+// runBacklog pre-loads records 1 KB rows over shards, then starts one worker and times it
+// until every record is visible in S3; then checks every record landed exactly once.
+func runBacklog(b *testing.B, enc encoder, shards, records int, extra ...string) backlogResult {
+	b.Helper()
+	s, written := backlogStack(b, shards, records)
 	if written.Total != records {
 		b.Fatalf("the emulator wrote %d records, want %d", written.Total, records)
 	}
@@ -367,7 +374,7 @@ func runBacklog(b *testing.B, enc encoder, shards, records int, extra ...string)
 	emuBefore := cpuTime(b, s.Emulator)
 	b.ResetTimer()
 	start := time.Now()
-	w := startWorker(b, s, bin, enc, "w1", extra...)
+	w := startWorker(b, s, build(b), enc, "w1", extra...)
 	seen := watch(b, s, 10*time.Minute, func(seen map[string]time.Time) (bool, error) {
 		if done, code := w.Exited(); done {
 			return false, fmt.Errorf("worker exited with %d: %s", code, tail(w.Log()))

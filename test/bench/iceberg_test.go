@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -39,15 +38,8 @@ func BenchmarkIceberg(b *testing.B) {
 // snapshots the worker committed.
 func runIcebergBacklog(b *testing.B, shards, records int) (backlogResult, int) {
 	b.Helper()
-	bin := build(b)
-	s := startStack(b, bin, "-shards", strconv.Itoa(shards), "-records", strconv.Itoa(records), "-rate", "0",
-		"-row-bytes", strconv.Itoa(rowBytes), "-large-rate", "0", "-partitions", "4096", "-seed", "1")
-	waitGenerated(b, s, 5*time.Minute)
+	s, written := backlogStack(b, shards, records)
 	ctx := context.Background()
-	written, err := s.Written(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
 	last := lastSeqs(written)
 	res := backlogResult{records: records, wire: wireBytes(b, s), rssBoundB: int64(len(last))*flushBytes + 64<<20}
 	catalogFile := filepath.Join(b.TempDir(), "catalog.db")
@@ -60,7 +52,7 @@ func runIcebergBacklog(b *testing.B, shards, records int) (backlogResult, int) {
 	emuBefore := cpuTime(b, s.Emulator)
 	b.ResetTimer()
 	start := time.Now()
-	w := startWorker(b, s, bin, encoder{name: "iceberg", env: s.IcebergEnv(catalogFile)}, "w1")
+	w := startWorker(b, s, build(b), encoder{name: "iceberg", env: s.IcebergEnv(catalogFile)}, "w1")
 	if err := harness.Poll(ctx, 10*time.Minute, pollEvery, func() (bool, error) {
 		if done, code := w.Exited(); done {
 			return false, fmt.Errorf("worker exited with %d: %s", code, tail(w.Log()))
