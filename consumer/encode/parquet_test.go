@@ -327,6 +327,37 @@ func TestParquetRejectsAlone(t *testing.T) {
 	}
 }
 
+// TestParquetEmptyMapOfADerivedSchema: without the table's definition (GetTable failed), a map
+// that is empty in the first record has no key type yet; the record is written, not poison, and
+// a later record with entries gets a wider schema version.
+func TestParquetEmptyMapOfADerivedSchema(t *testing.T) {
+	ev := func(i int, entries []record.Entry) *record.Event {
+		e := allTypesEvent(t, i)
+		for j, c := range e.NewImage.Columns {
+			if c.Name == "c_map" {
+				e.NewImage.Columns[j].Value = record.Value{Type: streams.TypeMap, Entries: entries}
+			}
+		}
+		return e
+	}
+	ctx := context.Background()
+	f := newTestParquet(t, NewSchemas(nil, false, nil), CompressionZstd, false)
+	if err := f.Add(ctx, ev(1, nil)); err != nil {
+		t.Fatalf("a record with an empty map, schema derived: %v", err)
+	}
+	err := f.Add(ctx, ev(2, []record.Entry{{Key: record.Value{Type: streams.TypeText, Text: "k"}, Value: record.Value{Type: streams.TypeInt, Int: 1}}}))
+	if !errors.Is(err, ErrSchemaChanged) {
+		t.Fatalf("a record with entries: %v, want ErrSchemaChanged (a wider schema version)", err)
+	}
+	out, err := f.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows, _, _ := readParquet(t, out.Body); len(rows) != 1 {
+		t.Fatalf("file holds %d rows, want 1", len(rows))
+	}
+}
+
 // TestParquetSchemaChangeWithinAFile: a streamed file ends when an event needs a newer
 // schema (each file has its own schema version); a kept-events (replay) file widens instead.
 func TestParquetSchemaChangeWithinAFile(t *testing.T) {

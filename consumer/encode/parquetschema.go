@@ -249,10 +249,11 @@ func (b *pqBuilder) nodeRep(name string, t record.Type, parentDef, rep int16, op
 	if optional {
 		repetition, def = parquet.Repetitions.Optional, parentDef+1
 	}
+	// A type not known yet (t.Name "") is a STRING that holds no value, required or not: it
+	// comes from a schema derived from records, where a collection was empty in every record
+	// so far (an empty map shows no key type). A record with elements needs a wider schema
+	// version first, so no value is ever written here.
 	n := &pqNode{typ: t, def: def, rep: rep, first: len(b.ps.leaves)}
-	if t.Name == "" && !optional {
-		return nil, nil, fmt.Errorf("element of unknown type")
-	}
 	id := b.id(name)
 	defer b.enter(name)()
 	if p, ok := pqPrimitives[t.Name]; ok {
