@@ -105,6 +105,10 @@ func checkConsumerProp(s config.Setting, v reflect.Value) error {
 	return nil
 }
 
+// formatIceberg is the consumer's format the construct refuses: it creates no catalog (Glue
+// or S3 Tables) IAM nor tables for it yet.
+const formatIceberg = "iceberg"
+
 // resolveConsumer checks the consumer's props and fills those the construct needs to know:
 // the format and compression (Glue), the application name and namespace (metrics, alarms),
 // and the Keyspaces region a stream ARN gives.
@@ -127,6 +131,9 @@ func (s *settings) resolveConsumer() error {
 	defaults := config.Defaults()
 	if s.Format == "" {
 		s.Format = defaults.Format
+	}
+	if s.Format == formatIceberg {
+		return bad("Format", "format iceberg is not deployable by the construct yet: the catalog IAM and tables are not created; use json, avro or parquet")
 	}
 	if s.Compression == "" {
 		s.Compression = config.DefaultCompression(s.Format)

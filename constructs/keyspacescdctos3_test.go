@@ -617,6 +617,8 @@ func TestValidationNamesThePropAndTheAllowedValues(t *testing.T) {
 		{"no table", func(p *KeyspacesCdcToS3Props) { p.Table = "" }, []string{"Table", "required"}},
 		{"bad table", func(p *KeyspacesCdcToS3Props) { p.Table = "media-content" }, []string{"Table", "letters, digits, _"}},
 		{"format", func(p *KeyspacesCdcToS3Props) { p.Format = "orc" }, []string{"Format", `"orc"`, "json, avro, parquet"}},
+		{"format iceberg", func(p *KeyspacesCdcToS3Props) { p.Format = "iceberg" }, []string{"Format",
+			"format iceberg is not deployable by the construct yet: the catalog IAM and tables are not created; use json, avro or parquet"}},
 		{"compression", func(p *KeyspacesCdcToS3Props) { p.Format, p.Compression = "avro", "gzip" }, []string{"Compression", "deflate, snappy, zstandard, null"}},
 		{"architecture", func(p *KeyspacesCdcToS3Props) { p.Architecture = "riscv" }, []string{"Architecture", "ARM64, X86_64"}},
 		{"cpu", func(p *KeyspacesCdcToS3Props) { p.Cpu = 300 }, []string{"Cpu", "256, 512, 1024"}},

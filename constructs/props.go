@@ -88,7 +88,9 @@ type KeyspacesCdcToS3Props struct {
 	// bucket (which is the stack's own); "<stack name>/" in ExistingBucket, so two stacks
 	// reading the same table into one bucket never write the same keys.
 	Prefix string
-	// Format of the files: JSON Lines or Avro OCF (CDC_FORMAT). Default: the consumer's.
+	// Format of the files: json (JSON Lines), avro (Avro OCF) or parquet (CDC_FORMAT).
+	// Default: the consumer's. The consumer's iceberg is refused: the construct creates no
+	// catalog IAM nor tables for it yet.
 	Format string
 	// Compression of the files, one the Format allows (CDC_COMPRESSION). Default: the
 	// consumer's for the Format.

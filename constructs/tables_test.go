@@ -209,6 +209,7 @@ func TestTablesValidation(t *testing.T) {
 		{"twice", func(p *KeyspacesCdcToS3Props) { p.Tables = append(p.Tables, TableProps{Table: "orders"}) }, []string{"Tables[2]", "shop.orders", "Tables[0]"}},
 		{"no table name", func(p *KeyspacesCdcToS3Props) { p.Tables[1].Table = "" }, []string{"Tables[1].Table", "required"}},
 		{"a table's setting", func(p *KeyspacesCdcToS3Props) { p.Tables[1].Format = "orc" }, []string{"Tables[1].Format", "json, avro, parquet"}},
+		{"a table's iceberg", func(p *KeyspacesCdcToS3Props) { p.Tables[1].Format = "iceberg" }, []string{"Tables[1].Format", "not deployable by the construct yet"}},
 		{"a shared setting", func(p *KeyspacesCdcToS3Props) { p.Format = "orc" }, []string{"KeyspacesCdcToS3: Format:", "json, avro, parquet"}},
 		{"same ApplicationName", func(p *KeyspacesCdcToS3Props) { p.Tables[0].ApplicationName, p.Tables[1].ApplicationName = "x", "x" },
 			[]string{"Tables[1].ApplicationName", "Tables[0]"}},

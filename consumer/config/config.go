@@ -29,9 +29,16 @@ type Config struct {
 	S3Region        string
 	Bucket          string
 	Prefix          string
-	Format          string // json | avro | parquet
+	Format          string // json | avro | parquet | iceberg
 	Compression     string
 	CellMetadata    bool
+
+	IcebergCatalog    string // glue | s3tables | sql
+	IcebergWarehouse  string // s3://bucket/prefix, or a table bucket ARN (s3tables)
+	IcebergNamespace  string // empty: derived from the keyspace
+	IcebergCatalogURI string // sql: the SQLite file; others: an endpoint override
+	IcebergTables     string // changes
+
 	LeaseTable      string
 	ApplicationName string
 	WorkerID        string // empty: derived at start (ECS task id, else host-pid)
@@ -273,6 +280,9 @@ func (c *Config) derive(getenv func(string) string) {
 	if c.Compression == "" {
 		c.Compression = DefaultCompression(c.Format)
 	}
+	if c.IcebergNamespace == "" {
+		c.IcebergNamespace = strings.ToLower(c.Keyspace)
+	}
 	for _, a := range Compressions[c.Format] {
 		if strings.EqualFold(a, c.Compression) {
 			c.Compression = a
@@ -305,8 +315,39 @@ func (c *Config) validate() []error {
 	if allowed, known := Compressions[c.Format]; known && !slices.Contains(allowed, c.Compression) {
 		bad("CDC_COMPRESSION", fmt.Sprintf("%q is not allowed with CDC_FORMAT=%s: one of %s", c.Compression, c.Format, strings.Join(allowed, ", ")))
 	}
+	if c.Format == "iceberg" {
+		errs = append(errs, c.validateIceberg()...)
+	}
 	if c.LeaseRenewInterval >= c.LeaseFailoverTime {
 		bad("CDC_LEASE_RENEW_INTERVAL", fmt.Sprintf("%s must be less than CDC_LEASE_FAILOVER_TIME (%s)", c.LeaseRenewInterval, c.LeaseFailoverTime))
+	}
+	return errs
+}
+
+// validateIceberg checks the settings format iceberg needs: a warehouse of the catalog's kind,
+// and the SQL catalog's file.
+func (c *Config) validateIceberg() []error {
+	var errs []error
+	bad := func(env, msg string) {
+		s, _ := Lookup(env)
+		errs = append(errs, s.errorf("%s", msg))
+	}
+	arn := strings.HasPrefix(c.IcebergWarehouse, "arn:")
+	switch {
+	case c.IcebergWarehouse == "":
+		bad("CDC_ICEBERG_WAREHOUSE", "required with CDC_FORMAT=iceberg: where the tables go")
+	case c.IcebergCatalog == "s3tables" && !arn:
+		bad("CDC_ICEBERG_WAREHOUSE", fmt.Sprintf("%q: CDC_ICEBERG_CATALOG=s3tables takes the table bucket's ARN", c.IcebergWarehouse))
+	case c.IcebergCatalog != "s3tables" && arn:
+		bad("CDC_ICEBERG_WAREHOUSE", fmt.Sprintf("%q: CDC_ICEBERG_CATALOG=%s takes an s3://bucket/prefix location", c.IcebergWarehouse, c.IcebergCatalog))
+	}
+	if c.IcebergCatalog == "sql" && c.IcebergCatalogURI == "" {
+		bad("CDC_ICEBERG_CATALOG_URI", "required with CDC_ICEBERG_CATALOG=sql: the SQLite file")
+	}
+	if c.IcebergNamespace != "" && !icebergNamespace.MatchString(c.IcebergNamespace) {
+		// Derived from a keyspace whose name Glue and S3 Tables do not take.
+		s, _ := Lookup("CDC_ICEBERG_NAMESPACE")
+		bad(s.Env, fmt.Sprintf("%q is not %s", c.IcebergNamespace, s.Shape))
 	}
 	return errs
 }

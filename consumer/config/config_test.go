@@ -36,6 +36,7 @@ func TestDefaults(t *testing.T) {
 	want := Config{
 		Keyspace: "media", Table: "media_content", Bucket: "my-cdc-bucket", LeaseTable: "media-cdc-leases",
 		KeyspacesRegion: "eu-west-1", S3Region: "eu-west-1", Format: "json", Compression: "gzip",
+		IcebergCatalog: "glue", IcebergNamespace: "media", IcebergTables: "changes",
 		ApplicationName: "keyspaces-cdc-s3", StartPosition: "TRIM_HORIZON",
 		FlushRecords: 10000, FlushBytes: 64 << 20, FlushInterval: time.Minute,
 		LeaseFailoverTime: 10 * time.Second, LeaseRenewInterval: 3 * time.Second, ShardSyncInterval: time.Minute, MaxStealsPerCycle: 1,
@@ -90,6 +91,18 @@ func TestBadValuesAreNamed(t *testing.T) {
 		{"stream arn", map[string]string{"CDC_STREAM_ARN": "arn:nope"}, []string{"CDC_STREAM_ARN"}},
 		{"log level", map[string]string{"CDC_LOG_LEVEL": "loud"}, []string{"CDC_LOG_LEVEL"}},
 		{"trimmed policy", map[string]string{"CDC_TRIMMED_POLICY": "skip"}, []string{"CDC_TRIMMED_POLICY", "resume, halt"}},
+		{"iceberg without warehouse", map[string]string{"CDC_FORMAT": "iceberg"}, []string{"CDC_ICEBERG_WAREHOUSE", "required"}},
+		{"iceberg catalog", map[string]string{"CDC_ICEBERG_CATALOG": "hive"}, []string{"CDC_ICEBERG_CATALOG", "glue, s3tables, sql"}},
+		{"iceberg warehouse", map[string]string{"CDC_ICEBERG_WAREHOUSE": "/tmp/lake"}, []string{"CDC_ICEBERG_WAREHOUSE", "s3://bucket/prefix"}},
+		{"iceberg sql without file", map[string]string{"CDC_FORMAT": "iceberg", "CDC_ICEBERG_CATALOG": "sql",
+			"CDC_ICEBERG_WAREHOUSE": "s3://lake/wh"}, []string{"CDC_ICEBERG_CATALOG_URI", "SQLite"}},
+		{"iceberg s3tables with a location", map[string]string{"CDC_FORMAT": "iceberg", "CDC_ICEBERG_CATALOG": "s3tables",
+			"CDC_ICEBERG_WAREHOUSE": "s3://lake/wh"}, []string{"CDC_ICEBERG_WAREHOUSE", "table bucket's ARN"}},
+		{"iceberg glue with an arn", map[string]string{"CDC_FORMAT": "iceberg",
+			"CDC_ICEBERG_WAREHOUSE": "arn:aws:s3tables:us-east-1:123456789012:bucket/lake"}, []string{"CDC_ICEBERG_WAREHOUSE", "s3://bucket/prefix location"}},
+		{"iceberg namespace from the keyspace", map[string]string{"CDC_FORMAT": "iceberg", "CDC_KEYSPACE": "_media",
+			"CDC_ICEBERG_WAREHOUSE": "s3://lake/wh"}, []string{"CDC_ICEBERG_NAMESPACE", `"_media"`}},
+		{"iceberg mirror", map[string]string{"CDC_ICEBERG_TABLES": "changes,mirror"}, []string{"CDC_ICEBERG_TABLES", "not available yet"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,6 +120,29 @@ func TestBadValuesAreNamed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Format iceberg with each catalog: what a valid configuration looks like.
+func TestIcebergSettings(t *testing.T) {
+	for _, set := range []map[string]string{
+		{"CDC_ICEBERG_CATALOG": "sql", "CDC_ICEBERG_CATALOG_URI": "/tmp/catalog.db", "CDC_ICEBERG_WAREHOUSE": "s3://lake/warehouse"},
+		{"CDC_ICEBERG_WAREHOUSE": "s3://lake", "CDC_ICEBERG_NAMESPACE": "media_lake"},
+		{"CDC_ICEBERG_CATALOG": "S3Tables", "CDC_ICEBERG_WAREHOUSE": "arn:aws:s3tables:eu-west-1:123456789012:bucket/media-lake"},
+	} {
+		m := base()
+		m["CDC_FORMAT"] = "iceberg"
+		for k, v := range set {
+			m[k] = v
+		}
+		c, err := Load(nil, env(m), nil)
+		if err != nil {
+			t.Fatalf("%v: %v", set, err)
+		}
+		if c.Compression != "zstd" || c.IcebergTables != "changes" || c.IcebergNamespace == "" ||
+			!slices.Contains(IcebergCatalogs, c.IcebergCatalog) {
+			t.Errorf("%v: %+v", set, c)
+		}
 	}
 }
 
@@ -306,6 +342,7 @@ func TestDefaultsAreLoadsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Keyspace, c.Table, c.Bucket, c.LeaseTable, c.KeyspacesRegion, c.S3Region = "", "", "", "", "", ""
+	c.IcebergNamespace = ""
 	if d := Defaults(); *c != d {
 		t.Fatalf("Defaults() = %+v\nLoad gives %+v", d, *c)
 	}

@@ -77,6 +77,10 @@ var (
 	// may lack it; no leading '/', no empty, "." or ".." folder (S3 answers 400 to "../" keys,
 	// and readers resolve them as paths).
 	keyPrefix = regexp.MustCompile(`^(?:` + prefixFolder + `/)*(?:` + prefixFolder + `)?$`)
+	// icebergWarehouse is an s3://bucket/prefix location or an S3 table bucket ARN.
+	icebergWarehouse = regexp.MustCompile(`^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?|arn:aws[a-z-]*:s3tables:[a-z0-9-]+:\d{12}:bucket/[a-z0-9][a-z0-9-]{1,61}[a-z0-9])$`)
+	// icebergNamespace is a name Glue (a database) and S3 Tables (a namespace) both accept.
+	icebergNamespace = regexp.MustCompile(`^[a-z0-9][a-z0-9_]{0,254}$`)
 	// streamARN captures the region, account, keyspace, table and label.
 	streamARN = regexp.MustCompile(`^arn:aws[a-z-]*:cassandra:([a-z0-9-]+):(\d{12}):/keyspace/([^/]+)/table/([^/]+)/stream/(.+)$`)
 )
@@ -85,14 +89,18 @@ var (
 const prefixFolder = `(?:[A-Za-z0-9!_*'()=-][A-Za-z0-9!_.*'()=-]*|\.[A-Za-z0-9!_*'()=-][A-Za-z0-9!_.*'()=-]*|\.\.[A-Za-z0-9!_.*'()=-]+)`
 
 // Formats lists the output formats, the default first.
-var Formats = []string{"json", "avro", "parquet"}
+var Formats = []string{"json", "avro", "parquet", "iceberg"}
 
 // Compressions lists, per format, the compressions it accepts; the first is the default.
 var Compressions = map[string][]string{
 	"json":    {"gzip", "zstd", "none"},
 	"avro":    {"deflate", "snappy", "zstandard", "null"},
 	"parquet": {"zstd", "snappy", "gzip", "none"},
+	"iceberg": {"zstd", "snappy", "gzip", "none"},
 }
+
+// IcebergCatalogs lists the catalogs of format iceberg, the default first.
+var IcebergCatalogs = []string{"glue", "s3tables", "sql"}
 
 // DefaultCompression returns the default compression of a format ("" for an unknown format).
 func DefaultCompression(format string) string {
@@ -104,9 +112,11 @@ func DefaultCompression(format string) string {
 
 // compressionDefaults describes the compression's default per format: "gzip|deflate".
 func compressionDefaults() string {
-	defs := make([]string, len(Formats))
-	for i, f := range Formats {
-		defs[i] = DefaultCompression(f)
+	var defs []string
+	for _, f := range Formats {
+		if d := DefaultCompression(f); !slices.Contains(defs, d) {
+			defs = append(defs, d)
+		}
 	}
 	return strings.Join(defs, "|")
 }
@@ -170,7 +180,7 @@ var table = []Setting{
 	{
 		Env: "CDC_FORMAT", Flag: "format", Prop: "Format", Context: "format",
 		Kind: Choice, Default: Formats[0], Allowed: Formats,
-		Meaning: "file format: json (JSON Lines), avro (Avro OCF) or parquet (Apache Parquet)",
+		Meaning: "file format: json (JSON Lines), avro (Avro OCF), parquet (Apache Parquet) or iceberg (an Apache Iceberg table: Parquet files and a catalog)",
 		field:   func(c *Config) any { return &c.Format },
 	},
 	{
@@ -184,6 +194,37 @@ var table = []Setting{
 		Kind: Bool, Default: "false",
 		Meaning: "write each cell's write_time and ttl",
 		field:   func(c *Config) any { return &c.CellMetadata },
+	},
+	{
+		Env: "CDC_ICEBERG_CATALOG", Flag: "iceberg-catalog",
+		Kind: Choice, Default: "glue", Allowed: IcebergCatalogs,
+		Meaning: "format iceberg: the catalog: glue (AWS Glue Data Catalog), s3tables (Amazon S3 Tables' Iceberg REST endpoint) or sql (a SQLite file, for local runs)",
+		field:   func(c *Config) any { return &c.IcebergCatalog },
+	},
+	{
+		Env: "CDC_ICEBERG_WAREHOUSE", Flag: "iceberg-warehouse",
+		Pattern: icebergWarehouse, Shape: "an s3://bucket/prefix location or an S3 table bucket ARN (arn:aws:s3tables:<region>:<account>:bucket/<name>)",
+		Meaning: "format iceberg (required): where the tables go: s3://bucket/prefix (glue, sql) or the table bucket ARN (s3tables)",
+		field:   func(c *Config) any { return &c.IcebergWarehouse },
+	},
+	{
+		Env: "CDC_ICEBERG_NAMESPACE", Flag: "iceberg-namespace",
+		DefaultNote: "$CDC_KEYSPACE, lowercase", Pattern: icebergNamespace,
+		Shape:   "a namespace name (a lowercase letter or digit, then lowercase letters, digits, _; at most 255)",
+		Meaning: "format iceberg: the namespace (Glue database) of the tables",
+		field:   func(c *Config) any { return &c.IcebergNamespace },
+	},
+	{
+		Env: "CDC_ICEBERG_CATALOG_URI", Flag: "iceberg-catalog-uri",
+		Meaning: "format iceberg: sql: the SQLite file (required); glue, s3tables: an endpoint URL (default: the region's)",
+		field:   func(c *Config) any { return &c.IcebergCatalogURI },
+	},
+	{
+		Env: "CDC_ICEBERG_TABLES", Flag: "iceberg-tables",
+		Default: "changes", NonEmpty: true, Pattern: regexp.MustCompile(`^changes$`),
+		Shape:   "changes (the mirror table is not available yet)",
+		Meaning: "format iceberg: the tables kept: changes (the change log, {table}_changes)",
+		field:   func(c *Config) any { return &c.IcebergTables },
 	},
 	{
 		Env: "CDC_LEASE_TABLE", Flag: "lease-table",

@@ -57,7 +57,7 @@ func BenchmarkEncode(b *testing.B) {
 			var builder Builder
 			var err error
 			if tc.format == FormatParquet {
-				builder, err = newParquetFile(NewSchemas(nil, false, nil), tc.comp, false)
+				builder, err = newParquetFile(NewSchemas(nil, false, nil), tc.comp, false, ParquetOptions{})
 			} else {
 				builder, err = NewBuilder(Options{Format: tc.format, Compression: tc.comp, Schemas: NewSchemas(nil, false, nil)})
 			}
@@ -117,7 +117,7 @@ func BenchmarkParquetColumnBytes(b *testing.B) {
 	src := record.Source{Keyspace: "ks", Table: "t", ShardID: "shard-1"}
 	var f *File
 	for i := 0; i < b.N; i++ {
-		builder, err := newParquetFile(NewSchemas(nil, false, nil), CompressionZstd, false)
+		builder, err := newParquetFile(NewSchemas(nil, false, nil), CompressionZstd, false, ParquetOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -25,6 +25,9 @@ const (
 	FormatJSON    = "json"
 	FormatAvro    = "avro"
 	FormatParquet = "parquet"
+	// FormatIceberg is Parquet for an Apache Iceberg table: microsecond timestamps, and the
+	// table's field ids (Options.Parquet.Prepare or FieldID).
+	FormatIceberg = "iceberg"
 
 	CompressionGzip = "gzip"
 	CompressionZstd = "zstd"
@@ -60,7 +63,7 @@ func Ext(format, compression string) string {
 	switch format {
 	case FormatAvro:
 		return "avro"
-	case FormatParquet:
+	case FormatParquet, FormatIceberg:
 		return "parquet"
 	}
 	ext, _ := jsonExt(compression)
@@ -106,7 +109,7 @@ type Builder interface {
 
 // Options choose a Builder.
 type Options struct {
-	Format       string // json (default) | avro | parquet
+	Format       string // json (default) | avro | parquet | iceberg
 	Compression  string // default: DefaultCompression(Format)
 	CellMetadata bool   // write each image's per-cell write_time / expiration_time
 	// Schemas gives Avro and Parquet files their schema; required for avro and parquet.
@@ -115,6 +118,8 @@ type Options struct {
 	// widen within the file instead of Add returning ErrSchemaChanged. A replay uses it:
 	// its file must end at a given record. Memory: the events, not the compressed file.
 	KeepEvents bool
+	// Parquet adapts Parquet files to a table format (field ids, microsecond timestamps).
+	Parquet ParquetOptions
 }
 
 // NewBuilder returns a Builder for the options.
@@ -134,11 +139,14 @@ func NewBuilder(opts Options) (Builder, error) {
 		}
 		return newAvroFile(opts.Schemas, opts.Compression, opts.KeepEvents), nil
 	}
-	if opts.Format == FormatParquet {
+	if opts.Format == FormatParquet || opts.Format == FormatIceberg {
 		if opts.Schemas == nil {
-			return nil, fmt.Errorf("Schemas: required for format parquet")
+			return nil, fmt.Errorf("Schemas: required for format %s", opts.Format)
 		}
-		return newParquetFile(opts.Schemas, opts.Compression, opts.KeepEvents)
+		if opts.Format == FormatIceberg {
+			opts.Parquet.TimestampMicros = true
+		}
+		return newParquetFile(opts.Schemas, opts.Compression, opts.KeepEvents, opts.Parquet)
 	}
 	return newJSONLines(opts.Compression, opts.CellMetadata)
 }

@@ -51,6 +51,7 @@ type parquetFile struct {
 	schemas    *Schemas
 	baseProps  []parquet.WriterProperty
 	keepEvents bool
+	opts       ParquetOptions
 	// props are the writer properties of the last dictionary choice (dictKey), kept across
 	// files: the choice rarely changes from one file to the next.
 	props   *parquet.WriterProperties
@@ -74,7 +75,7 @@ type parquetFile struct {
 	err error
 }
 
-func newParquetFile(schemas *Schemas, compression string, keepEvents bool) (*parquetFile, error) {
+func newParquetFile(schemas *Schemas, compression string, keepEvents bool, opts ParquetOptions) (*parquetFile, error) {
 	if err := CheckFormat(FormatParquet, compression); err != nil {
 		return nil, err
 	}
@@ -103,7 +104,7 @@ func newParquetFile(schemas *Schemas, compression string, keepEvents bool) (*par
 		// deflate's (BENCHMARKS.md).
 		base = append(base, parquet.WithCompressionLevel(1))
 	}
-	return &parquetFile{schemas: schemas, baseProps: base, keepEvents: keepEvents}, nil
+	return &parquetFile{schemas: schemas, baseProps: base, keepEvents: keepEvents, opts: opts}, nil
 }
 
 func (f *parquetFile) Len() int  { return f.n }
@@ -123,7 +124,7 @@ func (f *parquetFile) Add(ctx context.Context, ev *record.Event) error {
 	if !f.keepEvents && f.n > 0 && a != f.schema.Avro {
 		return ErrSchemaChanged
 	}
-	enc, err := f.encoder(a)
+	enc, err := f.encoder(ctx, a)
 	if err != nil {
 		return err
 	}
@@ -144,12 +145,23 @@ func (f *parquetFile) Add(ctx context.Context, ev *record.Event) error {
 	return nil
 }
 
-// encoder returns the encoder of schema version a.
-func (f *parquetFile) encoder(a *AvroSchema) (*pqEncoder, error) {
+// encoder returns the encoder of schema version a; a new version is first given to
+// ParquetOptions.Prepare, when set, for its field ids.
+func (f *parquetFile) encoder(ctx context.Context, a *AvroSchema) (*pqEncoder, error) {
 	if f.enc != nil && f.enc.ps.Avro == a {
 		return f.enc, nil
 	}
-	ps, err := NewParquetSchema(a)
+	opts := f.opts
+	if opts.Prepare != nil {
+		plain, err := NewParquetSchemaWith(a, ParquetOptions{TimestampMicros: opts.TimestampMicros})
+		if err != nil {
+			return nil, err
+		}
+		if opts.FieldID, err = opts.Prepare(ctx, plain); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
+	ps, err := NewParquetSchemaWith(a, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +244,7 @@ func (f *parquetFile) Finish() (*File, error) {
 	}
 	defer f.reset()
 	if f.keepEvents && f.err == nil {
-		enc, err := f.encoder(f.schema.Avro)
+		enc, err := f.encoder(context.Background(), f.schema.Avro)
 		if err != nil {
 			return nil, err
 		}

@@ -36,7 +36,7 @@ func parquetSources() map[string]func() TableSource {
 
 func newTestParquet(t testing.TB, schemas *Schemas, compression string, keep bool) *parquetFile {
 	t.Helper()
-	f, err := newParquetFile(schemas, compression, keep)
+	f, err := newParquetFile(schemas, compression, keep, ParquetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/schema"
@@ -22,7 +23,7 @@ import (
 // CQL types map to Parquet as follows (reasons in the README's type table): tinyint and
 // smallint are INT32 annotated INTEGER(8|16, signed); int INT32; bigint and counter INT64;
 // float FLOAT; double DOUBLE; boolean BOOLEAN; blob BYTE_ARRAY; timestamp INT64
-// TIMESTAMP(MILLIS, UTC-adjusted); date INT32 DATE; list and set a 3-level LIST of
+// TIMESTAMP(MILLIS, UTC-adjusted) (MICROS with ParquetOptions.TimestampMicros); date INT32 DATE; list and set a 3-level LIST of
 // required elements; map a MAP of required keys and values (entries in wire order); tuple a
 // group of optional f0, f1, ...; a UDT a group of its optional fields. The types no reader
 // agrees on are STRING, kept exactly as sent: uuid, timeuuid, inet, varint, decimal,
@@ -45,6 +46,15 @@ type ParquetSchema struct {
 	keys   *pqNode        // the required keys group
 	images [2]*pqNode     // new_image, old_image
 	metas  [2]*pqNode     // new_image_metadata, old_image_metadata (nil without cell metadata)
+	micros bool           // timestamps in microseconds (ParquetOptions.TimestampMicros)
+}
+
+// timestamp is a timestamp column's value: milliseconds, or microseconds since the epoch.
+func (ps *ParquetSchema) timestamp(t time.Time) int64 {
+	if ps.micros {
+		return t.UnixMicro()
+	}
+	return t.UnixMilli()
 }
 
 // pqKind is how a node's values are written.
@@ -59,7 +69,7 @@ const (
 	pqDouble                  // DOUBLE
 	pqBool                    // BOOLEAN
 	pqBlob                    // BYTE_ARRAY
-	pqTimestamp               // INT64 milliseconds since the epoch
+	pqTimestamp               // INT64 milliseconds (or microseconds) since the epoch
 	pqDate                    // INT32 days since the epoch
 	pqUnknown                 // BYTE_ARRAY STRING, always null (type not known yet)
 	pqStruct                  // group of optional fields: a UDT (by name) or a tuple (by position)
@@ -84,7 +94,13 @@ type pqNode struct {
 
 // NewParquetSchema builds the Parquet schema of an Avro schema version.
 func NewParquetSchema(a *AvroSchema) (*ParquetSchema, error) {
-	b := &pqBuilder{ps: &ParquetSchema{Avro: a}}
+	return NewParquetSchemaWith(a, ParquetOptions{})
+}
+
+// NewParquetSchemaWith builds the Parquet schema of an Avro schema version with options (those
+// of the Apache Iceberg format: field ids, microsecond timestamps).
+func NewParquetSchemaWith(a *AvroSchema, opts ParquetOptions) (*ParquetSchema, error) {
+	b := &pqBuilder{ps: &ParquetSchema{Avro: a, micros: opts.TimestampMicros}, opts: opts}
 	var fields schema.FieldList
 	add := func(n schema.Node, err error) error {
 		if err != nil {
@@ -95,7 +111,7 @@ func NewParquetSchema(a *AvroSchema) (*ParquetSchema, error) {
 	}
 	str := func(name string) error {
 		b.leaf(parquet.Types.ByteArray)
-		return add(schema.NewPrimitiveNodeLogical(name, parquet.Repetitions.Required, schema.StringLogicalType{}, parquet.Types.ByteArray, -1, -1))
+		return add(schema.NewPrimitiveNodeLogical(name, parquet.Repetitions.Required, schema.StringLogicalType{}, parquet.Types.ByteArray, -1, b.id(name)))
 	}
 	for _, name := range []string{"keyspace", "table", "shard_id", "sequence_number"} {
 		if err := str(name); err != nil {
@@ -104,7 +120,7 @@ func NewParquetSchema(a *AvroSchema) (*ParquetSchema, error) {
 	}
 	b.leaf(parquet.Types.Int64)
 	if err := add(schema.NewPrimitiveNodeLogical("created_at", parquet.Repetitions.Required,
-		schema.NewTimestampLogicalType(true, schema.TimeUnitMillis), parquet.Types.Int64, -1, -1)); err != nil {
+		b.timestamp(), parquet.Types.Int64, -1, b.id("created_at"))); err != nil {
 		return nil, err
 	}
 	for _, name := range []string{"origin", "op"} {
@@ -148,7 +164,9 @@ func NewParquetSchema(a *AvroSchema) (*ParquetSchema, error) {
 }
 
 type pqBuilder struct {
-	ps *ParquetSchema
+	ps   *ParquetSchema
+	opts ParquetOptions
+	path []string // names from the root to the node being built
 }
 
 // leaf registers the next leaf column.
@@ -165,6 +183,8 @@ func (b *pqBuilder) row(name string, cols []avroColumn, optional bool) (schema.N
 		rep, def = parquet.Repetitions.Optional, 1
 	}
 	n := &pqNode{kind: pqStruct, def: def, first: len(b.ps.leaves)}
+	id := b.id(name)
+	defer b.enter(name)()
 	var fields schema.FieldList
 	for _, c := range cols {
 		f, child, err := b.node(c.avroName, c.typ, def, 0)
@@ -175,7 +195,7 @@ func (b *pqBuilder) row(name string, cols []avroColumn, optional bool) (schema.N
 		n.children = append(n.children, child)
 	}
 	n.last = len(b.ps.leaves)
-	g, err := schema.NewGroupNode(name, rep, fields, -1)
+	g, err := schema.NewGroupNode(name, rep, fields, id)
 	return g, n, err
 }
 
@@ -183,6 +203,10 @@ func (b *pqBuilder) row(name string, cols []avroColumn, optional bool) (schema.N
 // (column, write_time, expiration_time) groups, as Avro's.
 func (b *pqBuilder) metadata(name string) (schema.Node, *pqNode, error) {
 	n := &pqNode{kind: pqList, def: 1, elemDef: 2, elemRep: 1, first: len(b.ps.leaves)}
+	id := b.id(name)
+	defer b.enter(name)()
+	elemID := b.id("element")
+	defer b.enter("element")()
 	var fields schema.FieldList
 	for i, f := range []string{"column", "write_time", "expiration_time"} {
 		rep := parquet.Repetitions.Optional
@@ -190,27 +214,28 @@ func (b *pqBuilder) metadata(name string) (schema.Node, *pqNode, error) {
 			rep = parquet.Repetitions.Required
 		}
 		b.leaf(parquet.Types.ByteArray)
-		p, err := schema.NewPrimitiveNodeLogical(f, rep, schema.StringLogicalType{}, parquet.Types.ByteArray, -1, -1)
+		p, err := schema.NewPrimitiveNodeLogical(f, rep, schema.StringLogicalType{}, parquet.Types.ByteArray, -1, b.id(f))
 		if err != nil {
 			return nil, nil, err
 		}
 		fields = append(fields, p)
 	}
 	n.last = len(b.ps.leaves)
-	elem, err := schema.NewGroupNode("element", parquet.Repetitions.Required, fields, -1)
+	elem, err := schema.NewGroupNode("element", parquet.Repetitions.Required, fields, elemID)
 	if err != nil {
 		return nil, nil, err
 	}
-	g, err := listNode(name, elem)
+	g, err := listNode(name, parquet.Repetitions.Optional, elem, id)
 	return g, n, err
 }
 
-func listNode(name string, elem schema.Node) (schema.Node, error) {
+// listNode is a 3-level LIST: the field (id), its repeated "list" group, and the element.
+func listNode(name string, rep parquet.Repetition, elem schema.Node, id int32) (schema.Node, error) {
 	list, err := schema.NewGroupNode("list", parquet.Repetitions.Repeated, schema.FieldList{elem}, -1)
 	if err != nil {
 		return nil, err
 	}
-	return schema.NewGroupNodeLogical(name, parquet.Repetitions.Optional, schema.FieldList{list}, schema.ListLogicalType{}, -1)
+	return schema.NewGroupNodeLogical(name, rep, schema.FieldList{list}, schema.ListLogicalType{}, id)
 }
 
 // node builds the optional (required, for collection elements and map entries) node of
@@ -229,19 +254,21 @@ func (b *pqBuilder) nodeRep(name string, t record.Type, parentDef, rep int16, op
 	// so far (an empty map shows no key type). A record with elements needs a wider schema
 	// version first, so no value is ever written here.
 	n := &pqNode{typ: t, def: def, rep: rep, first: len(b.ps.leaves)}
+	id := b.id(name)
+	defer b.enter(name)()
 	if p, ok := pqPrimitives[t.Name]; ok {
 		n.kind, n.leaf = p.kind, b.leaf(p.phys)
 		n.last = n.leaf + 1
-		node, err := schema.NewPrimitiveNodeLogical(name, repetition, p.logical(), p.phys, -1, -1)
+		node, err := schema.NewPrimitiveNodeLogical(name, repetition, p.logical(b), p.phys, -1, id)
 		return node, n, err
 	}
 	switch t.Name {
 	case streams.TypeList, streams.TypeSet:
-		return b.listNode(name, repetition, t, n)
+		return b.listNode(name, repetition, t, n, id)
 	case streams.TypeMap:
-		return b.mapNode(name, repetition, t, n)
+		return b.mapNode(name, repetition, t, n, id)
 	case streams.TypeTuple, streams.TypeUDT:
-		return b.structNode(name, repetition, t, n)
+		return b.structNode(name, repetition, t, n, id)
 	}
 	return nil, nil, fmt.Errorf("CQL type %s has no Parquet mapping", t)
 }
@@ -251,15 +278,15 @@ func (b *pqBuilder) nodeRep(name string, t record.Type, parentDef, rep int16, op
 type pqPrimitive struct {
 	kind    pqKind
 	phys    parquet.Type
-	logical func() schema.LogicalType
+	logical func(b *pqBuilder) schema.LogicalType // b.timestamp() for timestamps
 }
 
 // pqPrimitives maps each CQL scalar type, and the unknown type "", to its column.
 var pqPrimitives = func() map[streams.CQLType]pqPrimitive {
-	str := func() schema.LogicalType { return schema.StringLogicalType{} }
-	none := func() schema.LogicalType { return schema.NoLogicalType{} }
-	ints := func(bits int8) func() schema.LogicalType {
-		return func() schema.LogicalType { return schema.NewIntLogicalType(bits, true) }
+	str := func(*pqBuilder) schema.LogicalType { return schema.StringLogicalType{} }
+	none := func(*pqBuilder) schema.LogicalType { return schema.NoLogicalType{} }
+	ints := func(bits int8) func(*pqBuilder) schema.LogicalType {
+		return func(*pqBuilder) schema.LogicalType { return schema.NewIntLogicalType(bits, true) }
 	}
 	m := map[streams.CQLType]pqPrimitive{
 		"":                    {pqUnknown, parquet.Types.ByteArray, str},
@@ -273,8 +300,8 @@ var pqPrimitives = func() map[streams.CQLType]pqPrimitive {
 		streams.TypeDouble:    {pqDouble, parquet.Types.Double, none},
 		streams.TypeBool:      {pqBool, parquet.Types.Boolean, none},
 		streams.TypeBlob:      {pqBlob, parquet.Types.ByteArray, none},
-		streams.TypeDate:      {pqDate, parquet.Types.Int32, func() schema.LogicalType { return schema.DateLogicalType{} }},
-		streams.TypeTimestamp: {pqTimestamp, parquet.Types.Int64, func() schema.LogicalType { return schema.NewTimestampLogicalType(true, schema.TimeUnitMillis) }},
+		streams.TypeDate:      {pqDate, parquet.Types.Int32, func(*pqBuilder) schema.LogicalType { return schema.DateLogicalType{} }},
+		streams.TypeTimestamp: {pqTimestamp, parquet.Types.Int64, (*pqBuilder).timestamp},
 	}
 	for _, t := range []streams.CQLType{streams.TypeText, streams.TypeASCII, streams.TypeVarchar, streams.TypeInet,
 		streams.TypeUUID, streams.TypeTimeuuid, streams.TypeVarint, streams.TypeDecimal, streams.TypeDuration} {
@@ -284,23 +311,19 @@ var pqPrimitives = func() map[streams.CQLType]pqPrimitive {
 }()
 
 // listNode builds a list or a set: a LIST of required elements.
-func (b *pqBuilder) listNode(name string, repetition parquet.Repetition, t record.Type, n *pqNode) (schema.Node, *pqNode, error) {
+func (b *pqBuilder) listNode(name string, repetition parquet.Repetition, t record.Type, n *pqNode, id int32) (schema.Node, *pqNode, error) {
 	n.kind, n.elemDef, n.elemRep = pqList, n.def+1, n.rep+1
 	elem, child, err := b.nodeRep("element", t.Elems[0], n.elemDef, n.elemRep, false)
 	if err != nil {
 		return nil, nil, err
 	}
 	n.children, n.last = []*pqNode{child}, len(b.ps.leaves)
-	list, err := schema.NewGroupNode("list", parquet.Repetitions.Repeated, schema.FieldList{elem}, -1)
-	if err != nil {
-		return nil, nil, err
-	}
-	g, err := schema.NewGroupNodeLogical(name, repetition, schema.FieldList{list}, schema.ListLogicalType{}, -1)
+	g, err := listNode(name, repetition, elem, id)
 	return g, n, err
 }
 
 // mapNode builds a map: a MAP of required keys and values.
-func (b *pqBuilder) mapNode(name string, repetition parquet.Repetition, t record.Type, n *pqNode) (schema.Node, *pqNode, error) {
+func (b *pqBuilder) mapNode(name string, repetition parquet.Repetition, t record.Type, n *pqNode, id int32) (schema.Node, *pqNode, error) {
 	n.kind, n.elemDef, n.elemRep = pqMap, n.def+1, n.rep+1
 	k, kn, err := b.nodeRep("key", t.Elems[0], n.elemDef, n.elemRep, false)
 	if err != nil {
@@ -315,13 +338,13 @@ func (b *pqBuilder) mapNode(name string, repetition parquet.Repetition, t record
 	if err != nil {
 		return nil, nil, err
 	}
-	g, err := schema.NewGroupNodeLogical(name, repetition, schema.FieldList{kv}, schema.MapLogicalType{}, -1)
+	g, err := schema.NewGroupNodeLogical(name, repetition, schema.FieldList{kv}, schema.MapLogicalType{}, id)
 	return g, n, err
 }
 
 // structNode builds a tuple (fields f0, f1, ... by position) or a UDT (by name): a group of
 // optional fields.
-func (b *pqBuilder) structNode(name string, repetition parquet.Repetition, t record.Type, n *pqNode) (schema.Node, *pqNode, error) {
+func (b *pqBuilder) structNode(name string, repetition parquet.Repetition, t record.Type, n *pqNode, id int32) (schema.Node, *pqNode, error) {
 	n.kind = pqStruct
 	var fields schema.FieldList
 	names := make([]string, 0, len(t.Elems)+len(t.Fields))
@@ -350,7 +373,7 @@ func (b *pqBuilder) structNode(name string, repetition parquet.Repetition, t rec
 		n.children = append(n.children, child)
 	}
 	n.last = len(b.ps.leaves)
-	g, err := schema.NewGroupNode(name, repetition, fields, -1)
+	g, err := schema.NewGroupNode(name, repetition, fields, id)
 	return g, n, err
 }
 
@@ -374,6 +397,7 @@ func writeNodeText(b *strings.Builder, n schema.Node, depth int) {
 		b.WriteString(" group ")
 		b.WriteString(g.Name())
 		b.WriteString(logicalText(g.LogicalType()))
+		b.WriteString(fieldIDText(g))
 		b.WriteString(" {\n")
 		for i := 0; i < g.NumFields(); i++ {
 			writeNodeText(b, g.Field(i), depth+1)
@@ -388,6 +412,7 @@ func writeNodeText(b *strings.Builder, n schema.Node, depth int) {
 	b.WriteByte(' ')
 	b.WriteString(p.Name())
 	b.WriteString(logicalText(p.LogicalType()))
+	b.WriteString(fieldIDText(p))
 	b.WriteString(";\n")
 }
 

@@ -208,7 +208,7 @@ func (e *pqEncoder) add(ev *record.Event) {
 	e.leaves[leafSequenceNumber].text(0, 0, ev.SequenceNumber)
 	l := &e.leaves[leafCreatedAt]
 	l.level(0, 0)
-	l.i64 = append(l.i64, ev.CreatedAt.UnixMilli())
+	l.i64 = append(l.i64, e.ps.timestamp(ev.CreatedAt))
 	e.leaves[leafOrigin].text(0, 0, ev.Origin)
 	e.leaves[leafOp].text(0, 0, string(ev.Op))
 	a := e.ps.Avro
@@ -329,7 +329,7 @@ func (e *pqEncoder) primitive(n *pqNode, v *record.Value, rep int16) {
 	case pqInt64:
 		l.i64 = append(l.i64, v.Int)
 	case pqTimestamp:
-		l.i64 = append(l.i64, v.Time.UnixMilli())
+		l.i64 = append(l.i64, e.ps.timestamp(v.Time))
 	case pqFloat:
 		l.f32 = append(l.f32, float32(v.Float))
 	case pqDouble:

@@ -43,6 +43,9 @@ const (
 	LeasesHeld          = "LeasesHeld"
 	MillisBehindLatest  = "MillisBehindLatest"
 	IteratorsAtTip      = "IteratorsAtTip"
+	// IcebergCommits counts the snapshots a worker committed (format iceberg); its failed
+	// attempts are Errors of kind iceberg_conflict (another commit came first) and iceberg.
+	IcebergCommits = "IcebergCommits"
 )
 
 // KindSchemaFallback is the Kind of the Errors metric counting Avro schema versions derived

@@ -20,6 +20,8 @@ import (
 	"github.com/hamba/avro/v2/ocf"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/encode"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/iceberg"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record/recordtest"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/sink"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
@@ -95,6 +97,11 @@ type world struct {
 
 	// Persistent effects of events, consumed by the next matching calls.
 	s3Failing, ddbFailing, ddbUnknowns, expiring, throttling int
+
+	// lake is the Iceberg table of format iceberg (nil otherwise); lakeErr, a failure to
+	// create it.
+	lake    *lakeWorld
+	lakeErr error
 }
 
 func newWorld(format, compression string, faults []fault) *world {
@@ -109,6 +116,9 @@ func newWorld(format, compression string, faults []fault) *world {
 			r.DecodeErr = errors.New("unexpected token")
 		}
 		w.records = append(w.records, r)
+	}
+	if format == encode.FormatIceberg {
+		w.lake, w.lakeErr = newLakeWorld(w)
 	}
 	return w
 }
@@ -148,6 +158,16 @@ func (w *world) point(o *owner, call string) (ok bool, planned event) {
 		w.expiring = 1
 	case throttle:
 		w.throttling = 1
+	case commitConflict:
+		w.lake.conflicts = 1
+	case catalogOutage:
+		w.lake.failing = catalogOutLen
+	case catalogTimeout:
+		w.lake.unknowns = 1
+	case staleCommit:
+		w.lease.owner = "thief"
+		w.lease.counter++
+		w.lake.staleOwner = o
 	}
 	return true, planned
 }
@@ -162,6 +182,9 @@ type owner struct {
 	drain  chan struct{}
 
 	dead, drained, handoff, lost, lateUploads bool
+	// committer (format iceberg) opens a round at every second GetRecords of the owner.
+	committer *iceberg.Committer
+	reads     int
 	// The lease as this worker last wrote it, and whether the last write's outcome is unknown
 	// (then the item is re-read before the next write, as lease.Held does).
 	view      leaseItem
@@ -296,6 +319,9 @@ func (o *owner) Records(_ context.Context, it string, limit int) (Batch, error) 
 	if !known {
 		return Batch{}, fmt.Errorf("unknown iterator %s", it)
 	}
+	if o.reads++; o.committer != nil && o.reads%2 == 0 {
+		o.committer.NextRound()
+	}
 	end := min(i+min(limit, batchSize), len(w.records))
 	var b Batch
 	for _, r := range w.records[i:end] {
@@ -382,10 +408,17 @@ func (w *world) takeOver() *owner {
 // dies, or a drain completes (then the lease is released or handed over, as the coordinator
 // does whether or not the drain's flush succeeded).
 func (o *owner) run(log *slog.Logger) error {
+	var lake sink.IcebergTarget
+	if o.w.lake != nil {
+		var err error
+		if lake, err = o.w.lake.target(o); err != nil {
+			return err
+		}
+	}
 	snk, err := sink.New(sink.Config{
 		Bucket: "bucket", Prefix: "cdc", Keyspace: "ks", Table: "t",
 		Format: o.w.format, Compression: o.w.compression,
-		FlushRecords: flushRecords, FlushInterval: time.Hour,
+		FlushRecords: flushRecords, FlushInterval: time.Hour, Iceberg: lake,
 		Upload: sink.RetryPolicy{InitialBackoff: time.Nanosecond, MaxBackoff: time.Nanosecond, MaxAttempts: uploadAttempts},
 	}, o, nil, log)
 	if err != nil {
@@ -394,6 +427,9 @@ func (o *owner) run(log *slog.Logger) error {
 	proc, err := NewProcessor(Config{
 		PollInterval: time.Nanosecond, MaxBackoff: time.Nanosecond, Logger: log,
 		OpenShard: func(shardID string, cp checkpoint.Checkpointer, pending *checkpoint.Intent) ShardWriter {
+			if o.w.lake != nil {
+				return snk.OpenIcebergShard(shardID, cp, pending)
+			}
 			return snk.OpenShard(shardID, cp, pending)
 		},
 	}, o)
@@ -437,13 +473,19 @@ func (w *world) finished() bool {
 
 // play runs owners one after the other until the shard is done, then lands late uploads.
 func (w *world) play(log *slog.Logger) error {
+	if w.lakeErr != nil {
+		return w.lakeErr
+	}
 	for !w.finished() {
 		if len(w.owners) == maxOwners {
 			return fmt.Errorf("shard not finished after %d owners (checkpoint %s)", maxOwners, w.lease.checkpoint)
 		}
-		if err := w.takeOver().run(log); err != nil {
+		if err := w.runOwner(w.takeOver(), log); err != nil {
 			return err
 		}
+	}
+	if err := w.releaseZombies(); err != nil {
+		return err
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -459,16 +501,19 @@ func (w *world) play(log *slog.Logger) error {
 func (w *world) check() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.lake != nil {
+		if err := w.checkLake(); err != nil {
+			return err
+		}
+		return w.checkErrors()
+	}
 	type file struct {
 		key  string
 		seqs []string
 	}
 	var files []file
-	var errorKeys []string
 	for key, body := range w.objects {
 		switch {
-		case strings.HasPrefix(key, "cdc/_errors/"):
-			errorKeys = append(errorKeys, key)
 		case strings.HasPrefix(key, "cdc/_"):
 		default:
 			seqs, err := seqsIn(key, body)
@@ -511,6 +556,17 @@ func (w *world) check() error {
 		}
 		return fmt.Errorf("records missing %v, stored twice %v; files hold %s",
 			missing, twice, strings.Join(keys, " "))
+	}
+	return w.checkErrors()
+}
+
+// checkErrors verifies that _errors/ holds the poison record alone. w.mu is held.
+func (w *world) checkErrors() error {
+	var errorKeys []string
+	for key := range w.objects {
+		if strings.HasPrefix(key, "cdc/_errors/") {
+			errorKeys = append(errorKeys, key)
+		}
 	}
 	if len(errorKeys) != 1 || !strings.HasSuffix(errorKeys[0], w.records[poisonIndex].SequenceNumber+".json") {
 		return fmt.Errorf("_errors/ holds %v, want the poison record alone", errorKeys)

@@ -175,6 +175,9 @@ func (p *Processor) ProcessShard(ctx context.Context, drain <-chan struct{}, a w
 		shardDim: metrics.Dim{Name: metrics.DimShard, Value: a.ShardID},
 		lag:      &shardLag{},
 	}
+	if c, ok := r.w.(interface{ Close() }); ok {
+		defer c.Close() // a writer that takes part in something beyond the shard (a committer)
+	}
 	p.mu.Lock()
 	p.active[a.ShardID] = r.lag
 	p.mu.Unlock()

@@ -1,5 +1,6 @@
 // Package sink writes a table's change events to S3 as JSON Lines, Avro or Parquet files, one
-// stream of files per shard, exactly once.
+// stream of files per shard, exactly once; or appends them to an Apache Iceberg table
+// (IcebergWriter: the table's snapshots, not intents, say what is stored).
 //
 // Each file is cut from a shard's records, built in memory, announced in the lease item
 // (checkpoint.Intent: its key and sequence range) before it is uploaded, and the shard's
@@ -31,6 +32,7 @@ import (
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/config"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/encode"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/iceberg"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
 )
@@ -71,6 +73,15 @@ type Config struct {
 	// MultipartThreshold: files at least this large are uploaded in parts with the
 	// s3/manager uploader (default 32 MiB); smaller ones with a single PutObject.
 	MultipartThreshold int
+
+	// Iceberg is where format iceberg stores the files: required for it (OpenIcebergShard).
+	Iceberg IcebergTarget
+}
+
+// IcebergTarget is the change log table and this worker's committer.
+type IcebergTarget struct {
+	Table     *iceberg.ChangeTable
+	Committer *iceberg.Committer
 }
 
 // RetryPolicy is how failed uploads are retried: exponential backoff with full jitter from
@@ -145,6 +156,9 @@ func (c Config) Validate() error {
 	case "", record.ViewNewImage, record.ViewOldImage, record.ViewNewAndOldImages, record.ViewKeysOnly:
 	default:
 		errs = append(errs, fmt.Errorf("ViewType %q: allowed values are NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES, KEYS_ONLY or empty", c.ViewType))
+	}
+	if c.Format == encode.FormatIceberg && (c.Iceberg.Table == nil || c.Iceberg.Committer == nil) {
+		errs = append(errs, errors.New("Iceberg: the table and the committer are required for format iceberg"))
 	}
 	if c.MultipartThreshold < 5<<20 {
 		errs = append(errs, fmt.Errorf("MultipartThreshold %d: must be at least 5 MiB (the S3 minimum part size)", c.MultipartThreshold))
@@ -281,20 +295,25 @@ func partition(t time.Time) string {
 // keyPart keeps an identifier from adding folders to a key.
 func keyPart(s string) string { return strings.ReplaceAll(s, "/", "_") }
 
-// put uploads one object, retrying with backoff until it succeeds, the policy's attempts
-// run out, or ctx ends.
+// put uploads one object to the bucket, retrying with backoff until it succeeds, the
+// policy's attempts run out, or ctx ends.
 func (s *Sink) put(ctx context.Context, key string, body []byte, contentType string) error {
+	return s.putTo(ctx, s.cfg.Bucket, key, body, contentType)
+}
+
+// putTo is put into another bucket (an Iceberg warehouse's).
+func (s *Sink) putTo(ctx context.Context, bucket, key string, body []byte, contentType string) error {
 	backoff := s.cfg.Upload.InitialBackoff
 	for attempt := 1; ; attempt++ {
-		err := s.putOnce(ctx, key, body, contentType)
+		err := s.putOnce(ctx, bucket, key, body, contentType)
 		if err == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("upload s3://%s/%s: %w", s.cfg.Bucket, key, errors.Join(ctx.Err(), err))
+			return fmt.Errorf("upload s3://%s/%s: %w", bucket, key, errors.Join(ctx.Err(), err))
 		}
 		if s.cfg.Upload.MaxAttempts > 0 && attempt >= s.cfg.Upload.MaxAttempts {
-			return fmt.Errorf("upload s3://%s/%s: %d attempts: %w", s.cfg.Bucket, key, attempt, err)
+			return fmt.Errorf("upload s3://%s/%s: %d attempts: %w", bucket, key, attempt, err)
 		}
 		s.stats.retries.Add(1)
 		wait := time.Duration(rand.Int64N(int64(backoff)) + 1)
@@ -303,16 +322,16 @@ func (s *Sink) put(ctx context.Context, key string, body []byte, contentType str
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("upload s3://%s/%s: %w", s.cfg.Bucket, key, errors.Join(ctx.Err(), err))
+			return fmt.Errorf("upload s3://%s/%s: %w", bucket, key, errors.Join(ctx.Err(), err))
 		case <-t.C:
 		}
 		backoff = min(backoff*2, s.cfg.Upload.MaxBackoff)
 	}
 }
 
-func (s *Sink) putOnce(ctx context.Context, key string, body []byte, contentType string) error {
+func (s *Sink) putOnce(ctx context.Context, bucket, key string, body []byte, contentType string) error {
 	in := &s3.PutObjectInput{
-		Bucket:            aws.String(s.cfg.Bucket),
+		Bucket:            aws.String(bucket),
 		Key:               aws.String(key),
 		Body:              bytes.NewReader(body),
 		ContentType:       aws.String(contentType),

@@ -28,7 +28,7 @@ func main() {
 	records := flag.Int("records", 20000, "change records the emulator writes")
 	rate := flag.Int("rate", 1000, "records per second")
 	shards := flag.Int("shards", 4, "shards of the stream at start")
-	format := flag.String("format", "json", "the workers' CDC_FORMAT: json, avro or parquet")
+	format := flag.String("format", "json", "the workers' CDC_FORMAT: json, avro, parquet or iceberg (an Iceberg change log in a SQLite catalog)")
 	workers := flag.Int("workers", 2, "consumer workers")
 	dir := flag.String("dir", "demo-data", "folder for logs and the S3 server's data (kept afterwards)")
 	flag.Parse()
@@ -72,38 +72,36 @@ func run(ctx context.Context, out io.Writer, o options) error {
 		return err
 	}
 	defer s.Stop()
+	env, landedIn, closeLanded, err := output(ctx, s, abs, o.format)
+	if err != nil {
+		return err
+	}
+	defer closeLanded()
 	// The first worker to exit ends the demo with its error: a rejected setting must not leave
 	// the demo printing "landed 0" forever.
-	exited, ports, err := startWorkers(out, s, o)
+	exited, ports, err := startWorkers(out, s, o.workers, env)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	last, err := watch(ctx, out, s, exited, ports)
+	last, err := watch(ctx, out, s, exited, ports, landedIn)
 	if err != nil || ctx.Err() != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nsummary after %s\n", time.Since(start).Round(time.Second))
-	fmt.Fprintf(out, "  records written by the emulator: %d\n", last.Written)
-	fmt.Fprintf(out, "  records landed in S3:            %d (missing %d, duplicated %d)\n", last.Landed, len(last.Missing), len(last.Duplicated))
-	fmt.Fprintf(out, "  objects:                         %d\n", last.Objects)
-	data := filepath.Join(abs, "s3", s.Bucket, "cdc", "media", "media_content")
-	fmt.Fprintf(out, "\nwhere to look:\n")
-	fmt.Fprintf(out, "  objects (the S3 server's files): %s\n", data)
-	fmt.Fprintf(out, "  logs:                            %s\n", filepath.Join(abs, "logs"))
-	fmt.Fprintf(out, "  e.g. %s\n", peekCommand(o.format, data))
+	printSummary(out, last, time.Since(start), abs, s.Bucket, o.format)
 	if !last.OK() {
 		return fmt.Errorf("not every record landed exactly once: %s", last)
 	}
 	return nil
 }
 
-// startWorkers starts the demo's workers; exited receives each one that exits.
-func startWorkers(out io.Writer, s *harness.Stack, o options) (exited chan *harness.Process, ports []int, err error) {
-	exited = make(chan *harness.Process, o.workers)
-	for i := 1; i <= o.workers; i++ {
-		p, port, err := s.StartWorker(fmt.Sprintf("worker-%d", i), "CDC_FORMAT="+o.format, "CDC_FLUSH_INTERVAL=2s",
-			"CDC_FLUSH_RECORDS=2000", "CDC_METRICS_INTERVAL="+tick.String())
+// startWorkers starts the demo's workers with the format's settings env; exited receives
+// each one that exits.
+func startWorkers(out io.Writer, s *harness.Stack, workers int, env []string) (exited chan *harness.Process, ports []int, err error) {
+	exited = make(chan *harness.Process, workers)
+	for i := 1; i <= workers; i++ {
+		p, port, err := s.StartWorker(fmt.Sprintf("worker-%d", i), append(env[:len(env):len(env)], "CDC_FLUSH_INTERVAL=2s",
+			"CDC_FLUSH_RECORDS=2000", "CDC_METRICS_INTERVAL="+tick.String())...)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -117,13 +115,13 @@ func startWorkers(out io.Writer, s *harness.Stack, o options) (exited chan *harn
 // watch prints the progress every tick until every record landed (or settle passed after the
 // emulator finished), and returns the comparison of what landed with what was written. It
 // returns an error when a worker exits, and nothing when ctx ends.
-func watch(ctx context.Context, out io.Writer, s *harness.Stack, exited <-chan *harness.Process, ports []int) (harness.Report, error) {
+func watch(ctx context.Context, out io.Writer, s *harness.Stack, exited <-chan *harness.Process, ports []int,
+	landedIn landedFunc) (harness.Report, error) {
 	start := time.Now()
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	landedReader := &harness.LandedReader{Client: s.S3Client, Bucket: s.Bucket, Prefix: s.Prefix}
 	var finished time.Time // when the emulator had written everything
-	fmt.Fprintf(out, "every %s: records the emulator wrote, records landed in S3 (read back), objects, the workers' largest lag, shard splits\n", tick)
+	fmt.Fprintf(out, "every %s: records the emulator wrote, records landed (read back), objects (data files), the workers' largest lag, shard splits\n", tick)
 	for {
 		select {
 		case <-ctx.Done():
@@ -134,7 +132,7 @@ func watch(ctx context.Context, out io.Writer, s *harness.Stack, exited <-chan *
 		case <-t.C:
 		}
 		// What landed is read before what was written, so landed never runs ahead of written.
-		landed, objects, err := landedReader.Read(ctx)
+		landed, objects, err := landedIn(ctx)
 		if err != nil {
 			return harness.Report{}, err
 		}
@@ -143,7 +141,7 @@ func watch(ctx context.Context, out io.Writer, s *harness.Stack, exited <-chan *
 			return harness.Report{}, err
 		}
 		fmt.Fprintf(out, "%5.0fs  written %6d  landed %6d  objects %4d  max lag %6.0f ms  splits %d\n",
-			time.Since(start).Seconds(), gen.Written, len(landed), len(objects), maxLag(ports), len(gen.Splits)/2) // two children per split
+			time.Since(start).Seconds(), gen.Written, len(landed), objects, maxLag(ports), len(gen.Splits)/2) // two children per split
 		if gen.Running || gen.Written == 0 {
 			continue
 		}
@@ -158,10 +156,54 @@ func watch(ctx context.Context, out io.Writer, s *harness.Stack, exited <-chan *
 		if err != nil {
 			return harness.Report{}, err
 		}
-		if last := harness.Compare(w, landed); len(last.Missing) == 0 || time.Since(finished) >= settle {
+		last := harness.Compare(w, landed)
+		last.Objects = objects
+		if len(last.Missing) == 0 || time.Since(finished) >= settle {
 			return last, nil
 		}
 	}
+}
+
+// landedFunc reads what has landed so far: the records, and how many objects (data files)
+// hold them.
+type landedFunc func(context.Context) ([]harness.Landed, int, error)
+
+// output returns the workers' settings of the format, and how to read back what landed;
+// closeFn releases the reader.
+func output(ctx context.Context, s *harness.Stack, abs, format string) (env []string, landedIn landedFunc, closeFn func(), err error) {
+	if format == "iceberg" {
+		catalogFile := filepath.Join(abs, "catalog.db")
+		table, closeLog, err := s.OpenChangeLog(ctx, catalogFile)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return s.IcebergEnv(catalogFile), func(ctx context.Context) ([]harness.Landed, int, error) {
+			return harness.IcebergLanded(ctx, table)
+		}, closeLog, nil
+	}
+	r := &harness.LandedReader{Client: s.S3Client, Bucket: s.Bucket, Prefix: s.Prefix}
+	return []string{"CDC_FORMAT=" + format}, func(ctx context.Context) ([]harness.Landed, int, error) {
+		landed, objs, err := r.Read(ctx)
+		return landed, len(objs), err
+	}, func() {}, nil
+}
+
+// printSummary prints the counts and where to look.
+func printSummary(out io.Writer, last harness.Report, took time.Duration, abs, bucket, format string) {
+	fmt.Fprintf(out, "\nsummary after %s\n", took.Round(time.Second))
+	fmt.Fprintf(out, "  records written by the emulator: %d\n", last.Written)
+	fmt.Fprintf(out, "  records landed in S3:            %d (missing %d, duplicated %d)\n", last.Landed, len(last.Missing), len(last.Duplicated))
+	fmt.Fprintf(out, "  objects (data files):            %d\n", last.Objects)
+	fmt.Fprintf(out, "\nwhere to look:\n")
+	fmt.Fprintf(out, "  logs:                            %s\n", filepath.Join(abs, "logs"))
+	if format == "iceberg" {
+		fmt.Fprintf(out, "  the change log media.media_content_changes, in the SQL catalog %s\n", filepath.Join(abs, "catalog.db"))
+		fmt.Fprintf(out, "  its files (the S3 server's):     %s\n", filepath.Join(abs, "s3", bucket, "warehouse", "media.db", "media_content_changes"))
+		return
+	}
+	data := filepath.Join(abs, "s3", bucket, "cdc", "media", "media_content")
+	fmt.Fprintf(out, "  objects (the S3 server's files): %s\n", data)
+	fmt.Fprintf(out, "  e.g. %s\n", peekCommand(format, data))
 }
 
 // peekCommand is a command that prints the first event of one of the files, for the format.

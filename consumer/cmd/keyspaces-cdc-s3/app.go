@@ -22,6 +22,7 @@ import (
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/checkpoint"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/config"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/encode"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/iceberg"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/lease"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/metrics"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/pipeline"
@@ -62,11 +63,20 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 		return err
 	}
 	s3Client := s3.NewFromConfig(s3Cfg, func(o *s3.Options) { o.UsePathStyle = s3PathStyle(cfg.S3ForcePathStyle, getenv) })
+	// The committer of format iceberg commits the drained shards last: it stops after the
+	// coordinator, whose graceful drain goes on after ctx ends.
+	lakeCtx, stopLake := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLake()
+	lake, closeLake, err := openIceberg(lakeCtx, cfg, s3Cfg, getenv, workerID, logger)
+	if err != nil {
+		return err
+	}
+	defer closeLake()
 	snk, err := sink.New(sink.Config{
 		Bucket: cfg.Bucket, Prefix: cfg.Prefix, Keyspace: cfg.Keyspace, Table: cfg.Table,
 		Format: cfg.Format, Compression: cfg.Compression, CellMetadata: cfg.CellMetadata,
 		FlushRecords: cfg.FlushRecords, FlushBytes: int(cfg.FlushBytes), FlushInterval: cfg.FlushInterval,
-		ViewType: desc.StreamViewType,
+		ViewType: desc.StreamViewType, Iceberg: lake,
 	}, s3Client, encode.KeyspacesSource{API: keyspaces.NewFromConfig(ksCfg)}, logger)
 	if err != nil {
 		return err
@@ -85,7 +95,7 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 	h := &health{table: table, running: &running, staleAfter: 2 * cfg.LeaseFailoverTime, started: time.Now()}
 	stopHTTP := serveHTTP(ln, h, reg, logger)
 	defer stopHTTP()
-	pump := &statsPump{reg: reg, sink: snk, coord: coord, proc: proc, workerID: workerID}
+	pump := &statsPump{reg: reg, sink: snk, coord: coord, proc: proc, workerID: workerID, committer: lake.Committer}
 	stopMetrics := writeMetrics(cfg.MetricsInterval, pump, reg, metricsOut, logger)
 
 	logger.Info("consumer started", "stream", arn, "view_type", desc.StreamViewType, "bucket", cfg.Bucket,
@@ -182,6 +192,9 @@ func newPipeline(cfg *config.Config, workerID string, reader pipeline.StreamsRea
 		PollInterval: cfg.PollInterval, Limit: cfg.GetRecordsLimit, TrimmedPolicy: cfg.TrimmedPolicy,
 		Metrics: reg, Logger: logger,
 		OpenShard: func(shardID string, cp checkpoint.Checkpointer, pending *checkpoint.Intent) pipeline.ShardWriter {
+			if cfg.Format == encode.FormatIceberg {
+				return snk.OpenIcebergShard(shardID, cp, pending)
+			}
 			return snk.OpenShard(shardID, cp, pending)
 		},
 	}, reader)
@@ -329,6 +342,8 @@ type statsPump struct {
 	coord    *worker.Coordinator
 	proc     *pipeline.Processor
 	workerID string
+	// committer is format iceberg's (nil otherwise).
+	committer *iceberg.Committer
 
 	mu               sync.Mutex
 	lastFlushes      int64
@@ -357,4 +372,10 @@ func (p *statsPump) pump() {
 	c := p.coord.Stats()
 	p.reg.Set(metrics.LeasesHeld, metrics.Count, float64(c.LeasesHeld), metrics.Dim{Name: metrics.DimWorker, Value: p.workerID})
 	p.reg.SetCounter(metrics.Errors, metrics.Count, float64(c.RenewFailures), metrics.Dim{Name: metrics.DimKind, Value: "lease_renew"})
+	if p.committer != nil {
+		st := p.committer.Stats()
+		p.reg.SetCounter(metrics.IcebergCommits, metrics.Count, float64(st.Snapshots))
+		p.reg.SetCounter(metrics.Errors, metrics.Count, float64(st.Conflicts), metrics.Dim{Name: metrics.DimKind, Value: "iceberg_conflict"})
+		p.reg.SetCounter(metrics.Errors, metrics.Count, float64(st.Errors), metrics.Dim{Name: metrics.DimKind, Value: "iceberg"})
+	}
 }

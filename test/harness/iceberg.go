@@ -1,0 +1,58 @@
+package harness
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/iceberg"
+)
+
+// IcebergEnv is the workers' setting of format iceberg over the stack's bucket, with the SQL
+// catalog in catalogFile (a SQLite file the workers share).
+func (s *Stack) IcebergEnv(catalogFile string) []string {
+	return []string{"CDC_FORMAT=iceberg", "CDC_ICEBERG_CATALOG=sql", "CDC_ICEBERG_CATALOG_URI=" + catalogFile,
+		"CDC_ICEBERG_WAREHOUSE=s3://" + s.Bucket + "/warehouse"}
+}
+
+// OpenChangeLog opens the change log the workers of IcebergEnv(catalogFile) write; closeFn
+// releases the catalog.
+func (s *Stack) OpenChangeLog(ctx context.Context, catalogFile string) (table *iceberg.ChangeTable, closeFn func(), err error) {
+	cat, err := iceberg.OpenCatalog(ctx, iceberg.CatalogConfig{Type: iceberg.CatalogSQL, URI: catalogFile,
+		Warehouse: "s3://" + s.Bucket + "/warehouse", AWS: s.S3.AWSConfig(), S3Endpoint: s.S3.Endpoint})
+	if err != nil {
+		return nil, nil, err
+	}
+	table, err = iceberg.NewChangeTable(cat, iceberg.ChangeTableConfig{Namespace: "media", Table: "media_content"})
+	if err != nil {
+		_ = cat.Close()
+		return nil, nil, err
+	}
+	return table, func() { _ = cat.Close() }, nil
+}
+
+// IcebergLanded reads the change log with iceberg-go's scan: one Landed per row, each its own
+// "object" (a scan does not keep the files' order), and the data files of the snapshot. A
+// table not created yet holds nothing.
+func IcebergLanded(ctx context.Context, table *iceberg.ChangeTable) ([]Landed, int, error) {
+	if tbl, err := table.Refresh(ctx); err != nil || tbl == nil || tbl.CurrentSnapshot() == nil {
+		return nil, 0, err
+	}
+	files, err := table.DataFiles(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	at, err := table.Scan(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer at.Release()
+	rows, err := iceberg.ShardRows(at)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]Landed, len(rows))
+	for i, r := range rows {
+		out[i] = Landed{Key: strconv.Itoa(i), Shard: r[0], Seq: r[1]}
+	}
+	return out, len(files), nil
+}
