@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -10,19 +11,25 @@ import (
 	"time"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/devservers"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/emulator"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/iceberg"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/test/harness"
 )
 
 // TestIcebergChangeLog: format iceberg with the SQL catalog (one SQLite file the workers
-// share) over versitygw. Two workers read four shards (a split midway, 20 % of the Streams
-// calls throttled); one is killed with SIGKILL midway, after it committed, and a third
-// starts. The change log table must hold every change the emulator wrote exactly once — read
-// with iceberg-go's scan, and with DuckDB from the data files the snapshot lists — and the
-// snapshots must record, per shard, its last sequence number.
+// share) over versitygw. Two workers read four shards (splits, 20 % of the Streams calls
+// throttled); one is killed with SIGKILL after it committed, and a third starts. The change
+// log table must hold every change the emulator wrote exactly once — read with iceberg-go's
+// scan, and with DuckDB from the data files the snapshot lists — and the snapshots must
+// record, per shard, its last sequence number.
+//
+// The load comes in three runs of the generator so that no step depends on timing: the
+// second starts once w1 holds open shards (so w1 has records to commit whatever the
+// machine's speed), the third after w1 is killed (so w3 takes over shards with records
+// after w1's last commit and, maybe, after its lease checkpoint).
 func TestIcebergChangeLog(t *testing.T) {
-	s := startStack(t, "-shards", "4", "-records", "4000", "-rate", "800", "-split-after", "2000",
+	s := startStack(t, "-shards", "4", "-records", "1500", "-rate", "800", "-split-after", "1000",
 		"-throttle-rate", "0.2", "-seed", "13")
 	catalogFile := filepath.Join(t.TempDir(), "catalog.db")
 	env := append(s.IcebergEnv(catalogFile), "CDC_FLUSH_RECORDS=400")
@@ -30,19 +37,19 @@ func TestIcebergChangeLog(t *testing.T) {
 	w2, _ := startWorker(t, s, "w2", env...)
 	ctx := context.Background()
 	table := openChangeLog(t, s, catalogFile)
+	waitGenerated(t, s, 2*time.Minute)
 
-	// Kill w1 once it has committed and the load is well under way.
-	if err := harness.Poll(ctx, 2*time.Minute, 200*time.Millisecond, func() (bool, error) {
-		st, err := s.Generator(ctx)
-		if err != nil {
-			return false, err
-		}
-		return st.Written > 1500 && strings.Contains(w1.Log(), `"shard started"`) && committedBy(ctx, table, "w1"), nil
-	}); err != nil {
-		t.Fatalf("w1 did not commit: %v", err)
-	}
+	poll(t, "w1 holds open shards", 2*time.Minute, func() (bool, error) {
+		return holdsOpenShards(ctx, s, "w1")
+	})
+	generate(t, s, emulator.GeneratorConfig{Rate: 800, Records: 1500, SplitAfter: 1000, Seed: 14, Partitions: 64})
+	poll(t, "w1 committed", 2*time.Minute, func() (bool, error) {
+		return committedBy(ctx, table, "w1"), nil
+	})
 	w1.Kill9()
 	startWorker(t, s, "w3", env...)
+	waitGenerated(t, s, 2*time.Minute)
+	generate(t, s, emulator.GeneratorConfig{Rate: 800, Records: 1000, Seed: 15, Partitions: 64})
 	waitGenerated(t, s, 2*time.Minute)
 
 	var r harness.Report
@@ -68,6 +75,28 @@ func TestIcebergChangeLog(t *testing.T) {
 		return strings.Contains(w2.Log(), `"IcebergCommits"`), nil
 	}); err != nil {
 		t.Errorf("w2's EMF metrics lack IcebergCommits")
+	}
+}
+
+// holdsOpenShards says whether worker owns a lease of a shard that has not ended.
+func holdsOpenShards(ctx context.Context, s *harness.Stack, worker string) (bool, error) {
+	leases, err := s.Leases().List(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, l := range leases {
+		if l.Owner == worker && !l.Finished() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// generate starts another run of the emulator's generator on the stack's stream.
+func generate(t *testing.T, s *harness.Stack, cfg emulator.GeneratorConfig) {
+	t.Helper()
+	if err := s.Admin(context.Background(), http.MethodPost, "/_admin/generator/start", cfg, nil); err != nil {
+		t.Fatal(err)
 	}
 }
 
