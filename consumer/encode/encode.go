@@ -144,7 +144,7 @@ func NewBuilder(opts Options) (Builder, error) {
 			return nil, fmt.Errorf("Schemas: required for format %s", opts.Format)
 		}
 		if opts.Format == FormatIceberg {
-			opts.Parquet.TimestampMicros = true
+			opts.Parquet.TimestampMicros, opts.Parquet.OmitUnknown = true, true
 		}
 		return newParquetFile(opts.Schemas, opts.Compression, opts.KeepEvents, opts.Parquet)
 	}

@@ -153,7 +153,7 @@ func (f *parquetFile) encoder(ctx context.Context, a *AvroSchema) (*pqEncoder, e
 	}
 	opts := f.opts
 	if opts.Prepare != nil {
-		plain, err := NewParquetSchemaWith(a, ParquetOptions{TimestampMicros: opts.TimestampMicros})
+		plain, err := NewParquetSchemaWith(a, ParquetOptions{TimestampMicros: opts.TimestampMicros, OmitUnknown: opts.OmitUnknown})
 		if err != nil {
 			return nil, err
 		}

@@ -18,6 +18,10 @@ type ParquetOptions struct {
 	// TimestampMicros writes created_at and the timestamp columns in microseconds (Iceberg's
 	// timestamptz) instead of milliseconds.
 	TimestampMicros bool
+	// OmitUnknown leaves out of the files the columns and fields whose type no record has
+	// told yet (ParquetSchema.Unknown): they hold no value, and a table format that types
+	// its columns itself must get neither a placeholder type nor a column it cannot map.
+	OmitUnknown bool
 	// Prepare, when set, is called once per schema version before a file is written with it
 	// (ps has no field ids): it may make the table cover the version (add the columns it
 	// lacks) and returns the FieldID of the version's files, replacing FieldID. When it fails,

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,41 @@ type ParquetSchema struct {
 	images [2]*pqNode     // new_image, old_image
 	metas  [2]*pqNode     // new_image_metadata, old_image_metadata (nil without cell metadata)
 	micros bool           // timestamps in microseconds (ParquetOptions.TimestampMicros)
+	// unknown holds the paths (names joined by ".") of the columns and fields whose type is
+	// not known yet (Unknown).
+	unknown map[string]bool
+}
+
+// Unknown reports whether the column or field at path (the names from the root, as
+// ParquetOptions.FieldID gets them) has a type no record has told yet, in a schema derived
+// from records: a column or a tuple or UDT field seen only as null, a collection empty in
+// every record (its elements' type unknown), a tuple or UDT all of whose fields are
+// unknown, or a node under one of those. Such a node holds no value in any file of the
+// version (a record that tells the type needs a wider version first), and its STRING type
+// is a placeholder: a table format must not add it to its table, nor map it to a column of
+// the table that has a real type.
+func (ps *ParquetSchema) Unknown(path []string) bool {
+	for i := range path {
+		if ps.unknown[strings.Join(path[:i+1], ".")] {
+			return true
+		}
+	}
+	return false
+}
+
+// unknownType reports whether a column of type t holds no value yet (ParquetSchema.Unknown).
+func unknownType(t record.Type) bool {
+	switch t.Name {
+	case "":
+		return true
+	case streams.TypeList, streams.TypeSet, streams.TypeMap:
+		return slices.ContainsFunc(t.Elems, unknownType)
+	case streams.TypeTuple:
+		return !slices.ContainsFunc(t.Elems, func(e record.Type) bool { return !unknownType(e) })
+	case streams.TypeUDT:
+		return !slices.ContainsFunc(t.Fields, func(f record.FieldType) bool { return !unknownType(f.Type) })
+	}
+	return false
 }
 
 // timestamp is a timestamp column's value: milliseconds, or microseconds since the epoch.
@@ -72,6 +108,7 @@ const (
 	pqTimestamp               // INT64 milliseconds (or microseconds) since the epoch
 	pqDate                    // INT32 days since the epoch
 	pqUnknown                 // BYTE_ARRAY STRING, always null (type not known yet)
+	pqOmitted                 // not in the file (ParquetOptions.OmitUnknown): no leaf, no value
 	pqStruct                  // group of optional fields: a UDT (by name) or a tuple (by position)
 	pqList                    // LIST of required elements
 	pqMap                     // MAP of required keys and values
@@ -100,7 +137,7 @@ func NewParquetSchema(a *AvroSchema) (*ParquetSchema, error) {
 // NewParquetSchemaWith builds the Parquet schema of an Avro schema version with options (those
 // of the Apache Iceberg format: field ids, microsecond timestamps).
 func NewParquetSchemaWith(a *AvroSchema, opts ParquetOptions) (*ParquetSchema, error) {
-	b := &pqBuilder{ps: &ParquetSchema{Avro: a, micros: opts.TimestampMicros}, opts: opts}
+	b := &pqBuilder{ps: &ParquetSchema{Avro: a, micros: opts.TimestampMicros, unknown: map[string]bool{}}, opts: opts}
 	var fields schema.FieldList
 	add := func(n schema.Node, err error) error {
 		if err != nil {
@@ -191,7 +228,9 @@ func (b *pqBuilder) row(name string, cols []avroColumn, optional bool) (schema.N
 		if err != nil {
 			return nil, nil, fmt.Errorf("column %s: %w", c.name, err)
 		}
-		fields = append(fields, f)
+		if f != nil { // nil: omitted (ParquetOptions.OmitUnknown)
+			fields = append(fields, f)
+		}
 		n.children = append(n.children, child)
 	}
 	n.last = len(b.ps.leaves)
@@ -254,6 +293,13 @@ func (b *pqBuilder) nodeRep(name string, t record.Type, parentDef, rep int16, op
 	// so far (an empty map shows no key type). A record with elements needs a wider schema
 	// version first, so no value is ever written here.
 	n := &pqNode{typ: t, def: def, rep: rep, first: len(b.ps.leaves)}
+	if unknownType(t) {
+		b.ps.unknown[strings.Join(append(slices.Clip(b.path), name), ".")] = true
+		if b.opts.OmitUnknown {
+			n.kind, n.last = pqOmitted, n.first
+			return nil, n, nil
+		}
+	}
 	id := b.id(name)
 	defer b.enter(name)()
 	if p, ok := pqPrimitives[t.Name]; ok {
@@ -369,7 +415,9 @@ func (b *pqBuilder) structNode(name string, repetition parquet.Repetition, t rec
 		if err != nil {
 			return nil, nil, err
 		}
-		fields = append(fields, f)
+		if f != nil { // nil: omitted (ParquetOptions.OmitUnknown)
+			fields = append(fields, f)
+		}
 		n.children = append(n.children, child)
 	}
 	n.last = len(b.ps.leaves)

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
 )
 
 // pqEncoder shreds events into the leaf columns of a ParquetSchema: each leaf gets its
@@ -120,8 +121,11 @@ func (e *pqEncoder) checkRow(n *pqNode, idx map[string]int, fields []record.Fiel
 // and in the shredder: a record.Value is about 200 bytes, and copying it per column and
 // element was a tenth of the shredding.
 func checkValue(n *pqNode, v *record.Value) error {
-	if n.kind == pqUnknown {
+	if n.kind == pqUnknown || n.kind == pqOmitted && !holdsNothing(v) {
 		return fmt.Errorf("%s value in a column of unknown type", v.Type)
+	}
+	if n.kind == pqOmitted {
+		return nil
 	}
 	if avroClass(v.Type) != avroClass(n.typ.Name) {
 		return fmt.Errorf("%w: %s value for %s", ErrTypeConflict, v.Type, n.typ)
@@ -278,8 +282,8 @@ func (e *pqEncoder) value(n *pqNode, v *record.Value, rep int16) {
 		}
 	case pqStruct:
 		e.structValue(n, v, rep)
-	case pqUnknown:
-		// always null: checkValue lets no value here
+	case pqUnknown, pqOmitted:
+		// always null (or empty): checkValue lets no value here
 	default:
 		e.primitive(n, v, rep)
 	}
@@ -450,4 +454,23 @@ func appendClock(b []byte, d time.Duration) []byte {
 		b = append(b, byte('0'+f/div%10))
 	}
 	return b
+}
+
+// holdsNothing reports whether a value of a type not known yet (an omitted column) holds
+// nothing a file would lose: an empty collection, or a tuple or UDT whose parts hold nothing.
+func holdsNothing(v *record.Value) bool {
+	if v.IsNull() {
+		return true
+	}
+	for i := range v.Elems {
+		if v.Type != streams.TypeTuple || !holdsNothing(&v.Elems[i]) {
+			return false
+		}
+	}
+	for i := range v.Fields {
+		if !holdsNothing(&v.Fields[i].Value) {
+			return false
+		}
+	}
+	return len(v.Entries) == 0
 }

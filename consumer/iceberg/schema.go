@@ -2,6 +2,7 @@ package iceberg
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/parquet"
@@ -24,38 +25,58 @@ import (
 //	FLOAT, DOUBLE, BOOLEAN               float, double, boolean
 //	LIST, MAP, group                     list, map, struct
 //
+// Columns and fields whose type no record has told yet (encode.ParquetSchema.Unknown: a
+// schema derived from records, the table's definition unavailable) are left out: they hold no
+// value, and a placeholder type in the table would make every later file that carries the
+// real type unreadable (Iceberg cannot change string to int). A later version that knows the
+// type adds them (Prepare).
+//
 // The ids are fresh (1, 2, ... in the schema's order); a catalog assigns its own when it
 // creates the table, and the files take theirs from the table (FieldIDs).
 func Schema(ps *encode.ParquetSchema) (*ice.Schema, error) {
-	root := ps.Root()
-	next := 0
-	nextID := func() int { next++; return next }
-	// Top-level ids first, as Iceberg assigns them (level by level), then the nested ones.
-	ids := make([]int, root.NumFields())
-	for i := range ids {
-		ids[i] = nextID()
-	}
-	fields := make([]ice.NestedField, root.NumFields())
-	for i := range fields {
-		f, err := field(root.Field(i), ids[i], nextID)
-		if err != nil {
-			return nil, fmt.Errorf("column %s: %w", root.Field(i).Name(), err)
-		}
-		fields[i] = f
+	c := &converter{ps: ps}
+	fields, err := c.fields(ps.Root(), nil)
+	if err != nil {
+		return nil, err
 	}
 	return ice.NewSchema(0, fields...), nil
 }
 
-// field converts one Parquet field (not a repeated list or map group) with its id.
-func field(n schema.Node, id int, nextID func() int) (ice.NestedField, error) {
-	t, err := icebergType(n, nextID)
-	if err != nil {
-		return ice.NestedField{}, err
-	}
-	return ice.NestedField{ID: id, Name: n.Name(), Type: t, Required: n.RepetitionType() == parquet.Repetitions.Required}, nil
+// converter converts Parquet nodes to Iceberg fields, numbering them.
+type converter struct {
+	ps   *encode.ParquetSchema
+	next int
 }
 
-func icebergType(n schema.Node, nextID func() int) (ice.Type, error) {
+func (c *converter) nextID() int { c.next++; return c.next }
+
+// fields converts the known fields of group g at path; top-level ids first, as Iceberg
+// assigns them (level by level), then the nested ones.
+func (c *converter) fields(g *schema.GroupNode, path []string) ([]ice.NestedField, error) {
+	var kept []schema.Node
+	for i := 0; i < g.NumFields(); i++ {
+		if !c.ps.Unknown(append(slices.Clip(path), g.Field(i).Name())) {
+			kept = append(kept, g.Field(i))
+		}
+	}
+	ids := make([]int, len(kept))
+	for i := range ids {
+		ids[i] = c.nextID()
+	}
+	fields := make([]ice.NestedField, len(kept))
+	for i, n := range kept {
+		t, err := c.icebergType(n, append(slices.Clip(path), n.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n.Name(), err)
+		}
+		fields[i] = ice.NestedField{ID: ids[i], Name: n.Name(), Type: t, Required: n.RepetitionType() == parquet.Repetitions.Required}
+	}
+	return fields, nil
+}
+
+// icebergType converts node n at path. A list's or map's parts are never unknown when the
+// container is not (an unknown element makes the container unknown).
+func (c *converter) icebergType(n schema.Node, path []string) (ice.Type, error) {
 	if p, ok := n.(*schema.PrimitiveNode); ok {
 		return primitive(p)
 	}
@@ -63,20 +84,20 @@ func icebergType(n schema.Node, nextID func() int) (ice.Type, error) {
 	switch g.LogicalType().(type) {
 	case schema.ListLogicalType:
 		elem := g.Field(0).(*schema.GroupNode).Field(0)
-		id := nextID()
-		t, err := icebergType(elem, nextID)
+		id := c.nextID()
+		t, err := c.icebergType(elem, append(slices.Clip(path), "element"))
 		if err != nil {
 			return nil, fmt.Errorf("element: %w", err)
 		}
 		return &ice.ListType{ElementID: id, Element: t, ElementRequired: elem.RepetitionType() == parquet.Repetitions.Required}, nil
 	case schema.MapLogicalType:
 		kv := g.Field(0).(*schema.GroupNode)
-		kid, vid := nextID(), nextID()
-		k, err := icebergType(kv.Field(0), nextID)
+		kid, vid := c.nextID(), c.nextID()
+		k, err := c.icebergType(kv.Field(0), append(slices.Clip(path), "key"))
 		if err != nil {
 			return nil, fmt.Errorf("key: %w", err)
 		}
-		v, err := icebergType(kv.Field(1), nextID)
+		v, err := c.icebergType(kv.Field(1), append(slices.Clip(path), "value"))
 		if err != nil {
 			return nil, fmt.Errorf("value: %w", err)
 		}
@@ -85,19 +106,11 @@ func icebergType(n schema.Node, nextID func() int) (ice.Type, error) {
 		// nullable whatever the table says, and fails on tables whose map values are required.
 		return &ice.MapType{KeyID: kid, KeyType: k, ValueID: vid, ValueType: v}, nil
 	}
-	ids := make([]int, g.NumFields())
-	for i := range ids {
-		ids[i] = nextID()
+	fields, err := c.fields(g, path)
+	if err != nil {
+		return nil, err
 	}
-	st := &ice.StructType{FieldList: make([]ice.NestedField, g.NumFields())}
-	for i := range ids {
-		f, err := field(g.Field(i), ids[i], nextID)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", g.Field(i).Name(), err)
-		}
-		st.FieldList[i] = f
-	}
-	return st, nil
+	return &ice.StructType{FieldList: fields}, nil
 }
 
 func primitive(p *schema.PrimitiveNode) (ice.Type, error) {
@@ -155,6 +168,9 @@ func missing(sc *ice.Schema, ps *encode.ParquetSchema) []string {
 	walk = func(n schema.Node, path []string, wrapper bool) {
 		if !wrapper {
 			path = append(path, n.Name())
+			if ps.Unknown(path) {
+				return // a placeholder: never added (Schema)
+			}
 			if _, ok := sc.FindFieldByName(strings.Join(path, ".")); !ok {
 				out = append(out, strings.Join(path, "."))
 				return
@@ -178,4 +194,43 @@ func missing(sc *ice.Schema, ps *encode.ParquetSchema) []string {
 		walk(root.Field(i), nil, false)
 	}
 	return out
+}
+
+// conflicts lists, sorted, the fields of ps (those whose type is known) that the table has
+// with another primitive type than the files would carry; Iceberg reads a file's int as the
+// table's long and a float as a double, nothing else. A file with a conflict would make the
+// table unreadable (a scan fails on it), so none is written.
+func conflicts(sc *ice.Schema, ps *encode.ParquetSchema) ([]string, error) {
+	fileSc, err := Schema(ps)
+	if err != nil {
+		return nil, err
+	}
+	byName, err := ice.IndexByName(fileSc)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for name, id := range byName {
+		f, _ := fileSc.FindFieldByID(id)
+		tf, ok := sc.FindFieldByName(name)
+		if !ok {
+			continue
+		}
+		fp, fPrim := f.Type.(ice.PrimitiveType)
+		tp, tPrim := tf.Type.(ice.PrimitiveType)
+		switch {
+		case fPrim != tPrim:
+		case !fPrim, fp.Equals(tp), promotes(fp, tp):
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s (%s in the records, %s in the table)", name, f.Type, tf.Type))
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// promotes reports whether Iceberg reads a file's from as the table's to.
+func promotes(from, to ice.PrimitiveType) bool {
+	return from.Equals(ice.PrimitiveTypes.Int32) && to.Equals(ice.PrimitiveTypes.Int64) ||
+		from.Equals(ice.PrimitiveTypes.Float32) && to.Equals(ice.PrimitiveTypes.Float64)
 }

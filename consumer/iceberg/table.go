@@ -187,6 +187,14 @@ func (t *ChangeTable) Prepare(ctx context.Context, ps *encode.ParquetSchema) (fu
 			continue
 		}
 		if len(missing(tbl.Schema(), ps)) == 0 {
+			bad, err := conflicts(tbl.Schema(), ps)
+			if err != nil {
+				return nil, err
+			}
+			if len(bad) > 0 {
+				return nil, fmt.Errorf("iceberg %s: the records' schema version %s conflicts with the table's types: %s",
+					strings.Join(t.ident, "."), ps.Fingerprint, strings.Join(bad, ", "))
+			}
 			t.mu.Lock()
 			defer t.mu.Unlock()
 			return t.ids, nil
