@@ -2,9 +2,12 @@ package harness
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"strconv"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/iceberg"
+	"github.com/uptrace/bun/driver/sqliteshim"
 )
 
 // IcebergEnv is the workers' setting of format iceberg over the stack's bucket, with the SQL
@@ -55,4 +58,26 @@ func IcebergLanded(ctx context.Context, table *iceberg.ChangeTable) ([]Landed, i
 		out[i] = Landed{Key: strconv.Itoa(i), Shard: r[0], Seq: r[1]}
 	}
 	return out, len(files), nil
+}
+
+// LockCatalog makes the SQL catalog in catalogFile unavailable to writers: it holds an
+// exclusive transaction on the SQLite file (readers go on, in WAL mode) until release is
+// called. A worker's commit then waits for the file's busy timeout and fails, as a commit to
+// an unreachable catalog does.
+func LockCatalog(ctx context.Context, catalogFile string) (release func() error, err error) {
+	db, err := sql.Open(sqliteshim.ShimName, "file:"+catalogFile+"?_pragma=journal_mode(WAL)")
+	if err != nil {
+		return nil, err
+	}
+	conn, err := db.Conn(ctx)
+	if err == nil {
+		_, err = conn.ExecContext(ctx, "BEGIN EXCLUSIVE")
+	}
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	return func() error {
+		_, err := conn.ExecContext(context.Background(), "ROLLBACK")
+		return errors.Join(err, conn.Close(), db.Close())
+	}, nil
 }
