@@ -143,8 +143,13 @@ func NewBuilder(opts Options) (Builder, error) {
 		if opts.Schemas == nil {
 			return nil, fmt.Errorf("Schemas: required for format %s", opts.Format)
 		}
+		// A column whose type is not known yet stays out of the files: a placeholder type
+		// would clash with the real one in the readers' tables (Athena refuses a BINARY
+		// column in a file whose table says int; an Iceberg scan cannot promote string to
+		// int), and a column a file lacks reads as null everywhere, which is what it holds.
+		opts.Parquet.OmitUnknown = true
 		if opts.Format == FormatIceberg {
-			opts.Parquet.TimestampMicros, opts.Parquet.OmitUnknown = true, true
+			opts.Parquet.TimestampMicros = true
 		}
 		return newParquetFile(opts.Schemas, opts.Compression, opts.KeepEvents, opts.Parquet)
 	}

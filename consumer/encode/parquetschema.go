@@ -29,8 +29,9 @@ import (
 // group of optional f0, f1, ...; a UDT a group of its optional fields. The types no reader
 // agrees on are STRING, kept exactly as sent: uuid, timeuuid, inet, varint, decimal,
 // duration, and time ("HH:MM:SS.fffffffff", as in JSON). A column whose type is not known yet
-// (only nulls or empty collections seen, schema derived from records) is an optional STRING
-// that is always null.
+// (only nulls or empty collections seen, schema derived from records) is left out with
+// ParquetOptions.OmitUnknown (the formats' choice), an optional STRING that is always null
+// without.
 type ParquetSchema struct {
 	Avro *AvroSchema
 	// Message is the schema in the text form parquet-java's MessageTypeParser reads and
