@@ -65,6 +65,9 @@ func newNetwork(scope constructs.Construct, d *deployment, logsKey awskms.IKey) 
 		{"EcrDocker", on(s.EcrEndpoints), awsec2.InterfaceVpcEndpointAwsService_ECR_DOCKER()},
 		{"CloudWatchLogs", on(s.CloudWatchEndpoints), awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_LOGS()},
 		{"Sts", s.StsEndpoint != nil && *s.StsEndpoint, awsec2.InterfaceVpcEndpointAwsService_STS()},
+		// Format iceberg's catalogs, in the created VPC only (a given VPC brings its own routes).
+		{"Glue", s.createVpc && d.anyIceberg(catalogGlue), awsec2.InterfaceVpcEndpointAwsService_GLUE()},
+		{"S3Tables", s.createVpc && d.anyIceberg(catalogS3Tables), awsec2.InterfaceVpcEndpointAwsService_S3_TABLES()},
 	})
 	gateways := []gatewayEndpoint{
 		{"DynamoDb", "dynamodb", on(s.DynamoDbEndpoint), awsec2.GatewayVpcEndpointAwsService_DYNAMODB()},
