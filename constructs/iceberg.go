@@ -134,14 +134,18 @@ func icebergDatabase(this constructs.Construct, s *settings, sh *shared) awsglue
 	return db
 }
 
-// glueArns are the Data Catalog, the database and the table's two Iceberg tables (Glue keeps
-// table names in lowercase).
+// glueArns are the Data Catalog, the database and the table's two Iceberg tables. Glue keeps
+// table names in lowercase; a table name with capitals (a quoted CQL name) is named both ways,
+// as the consumer's calls name it and as Glue stores it.
 func glueArns(scope constructs.Construct, s *settings) []*string {
 	stack := awscdk.Stack_Of(scope)
 	prefix := "arn:" + *stack.Partition() + ":glue:" + *stack.Region() + ":" + *stack.Account() + ":"
 	arns := []*string{jsii.String(prefix + "catalog"), jsii.String(prefix + "database/" + s.IcebergNamespace)}
 	for _, t := range s.icebergTables() {
 		arns = append(arns, jsii.String(prefix+"table/"+s.IcebergNamespace+"/"+strings.ToLower(t)))
+		if t != strings.ToLower(t) {
+			arns = append(arns, jsii.String(prefix+"table/"+s.IcebergNamespace+"/"+t))
+		}
 	}
 	return arns
 }

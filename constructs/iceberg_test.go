@@ -175,6 +175,18 @@ func TestIcebergS3Tables(t *testing.T) {
 	}
 }
 
+// TestIcebergGlueCapitals: a table name with capitals is granted as the consumer names it and
+// as Glue stores it (lowercase); its files keep the name as given.
+func TestIcebergGlueCapitals(t *testing.T) {
+	p := icebergProps("")
+	p.Table = "Orders"
+	st := synth(t, p, stackOptions{}).statements(t, "CdcTaskRole")
+	wantStatement(t, st, "IcebergCatalog", []string{"glue:CreateTable", "glue:GetDatabase", "glue:GetTable", "glue:UpdateTable"},
+		[]string{`:catalog"`, `:database/media"`, `:table/media/orders_changes"`, `:table/media/Orders_changes"`, `:table/media/orders"`, `:table/media/Orders"`})
+	wantStatement(t, st, "IcebergFiles", []string{"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"},
+		[]string{`/cdc/_iceberg/media.db/Orders_changes/*"`, `/cdc/_iceberg/media.db/Orders/*"`})
+}
+
 // TestIcebergRefusedProps: wrong values are refused at synth, naming the prop.
 func TestIcebergRefusedProps(t *testing.T) {
 	cases := []struct {
