@@ -50,8 +50,8 @@ func newNetwork(scope constructs.Construct, d *deployment, logsKey awskms.IKey) 
 	// No monitoring (CloudWatch) endpoint: the metrics are EMF lines in the logs, and Container
 	// Insights on Fargate is collected by ECS, not from the task. STS only when asked: the task
 	// gets its credentials from the ECS credential endpoint (169.254.170.2), never from STS.
-	// The Keyspaces (cassandra) endpoint only for Avro: JSON never calls the control plane
-	// (GetTable). AWS documents this endpoint for CQL on port 9142 and not for the HTTPS API the
+	// The Keyspaces (cassandra) endpoint only for the formats whose schema comes from the
+	// table's definition (Avro, Parquet, Iceberg): JSON never calls the control plane (GetTable). AWS documents this endpoint for CQL on port 9142 and not for the HTTPS API the
 	// consumer calls; if it does not serve it, the schema falls back to the records' own types,
 	// loudly (docs/operations.md, SchemaFallback).
 	keyspaces := s.createVpc && d.anyTableSchema()
