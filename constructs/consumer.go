@@ -105,8 +105,7 @@ func checkConsumerProp(s config.Setting, v reflect.Value) error {
 	return nil
 }
 
-// formatIceberg is the consumer's format the construct refuses: it creates no catalog (Glue
-// or S3 Tables) IAM nor tables for it yet.
+// formatIceberg is the format whose output is an Iceberg table in a catalog (iceberg.go).
 const formatIceberg = "iceberg"
 
 // resolveConsumer checks the consumer's props and fills those the construct needs to know:
@@ -131,9 +130,6 @@ func (s *settings) resolveConsumer() error {
 	defaults := config.Defaults()
 	if s.Format == "" {
 		s.Format = defaults.Format
-	}
-	if s.Format == formatIceberg {
-		return bad("Format", "format iceberg is not deployable by the construct yet: the catalog IAM and tables are not created; use json, avro or parquet")
 	}
 	if s.Compression == "" {
 		s.Compression = config.DefaultCompression(s.Format)
@@ -216,6 +212,7 @@ func constructEnvironment(scope constructs.Construct, s *settings, bucket awss3.
 		"CDC_LEASE_TABLE":      leaseTable,
 		"CDC_HTTP_PORT":        jsii.String(strconv.Itoa(config.Defaults().HTTPPort)),
 	}
+	maps.Copy(env, s.icebergEnv)
 	if _, own := s.ExtraEnvironment["GOMEMLIMIT"]; !own {
 		// Go's collector lets the heap grow to twice its live size (GOGC=100); with many shards
 		// under a backlog that can pass the task's memory and ECS kills the task. A soft limit

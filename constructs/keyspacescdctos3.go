@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3tables"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -94,6 +95,7 @@ type shared struct {
 	topic   awssns.ITopic
 	logsKey awskms.IKey
 	glueDBs map[string]awsglue.CfnDatabase
+	iceberg icebergShared
 }
 
 // NewKeyspacesCdcToS3 builds the construct. It panics with a *ValidationError naming the
@@ -109,7 +111,7 @@ func NewKeyspacesCdcToS3(scope constructs.Construct, id string, props *Keyspaces
 		panic(err)
 	}
 	s := d.shared()
-	sh := &shared{glueDBs: map[string]awsglue.CfnDatabase{}}
+	sh := &shared{glueDBs: map[string]awsglue.CfnDatabase{}, iceberg: icebergShared{namespaces: map[string]awss3tables.CfnNamespace{}}}
 	sh.logsKey = newLogsKey(this, s)
 	sh.net = newNetwork(this, d, sh.logsKey)
 	sh.storage = newStorage(this, s)
@@ -163,6 +165,9 @@ func newTable(this constructs.Construct, d *deployment, s *settings, sh *shared)
 	}
 	lease := newLeaseTable(scope)
 	role := newTaskRole(scope, s, sh.storage.bucket, lease)
+	if s.iceberg() {
+		s.icebergEnv = newIceberg(this, scope, s, sh, role)
+	}
 	c := newCompute(scope, s, sh, lease, role)
 	m := metrics{namespace: s.MetricsNamespace, app: s.ApplicationName}
 	insights := insightsMetrics(sh.cluster, c.service)

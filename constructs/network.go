@@ -50,8 +50,8 @@ func newNetwork(scope constructs.Construct, d *deployment, logsKey awskms.IKey) 
 	// No monitoring (CloudWatch) endpoint: the metrics are EMF lines in the logs, and Container
 	// Insights on Fargate is collected by ECS, not from the task. STS only when asked: the task
 	// gets its credentials from the ECS credential endpoint (169.254.170.2), never from STS.
-	// The Keyspaces (cassandra) endpoint only for Avro: JSON never calls the control plane
-	// (GetTable). AWS documents this endpoint for CQL on port 9142 and not for the HTTPS API the
+	// The Keyspaces (cassandra) endpoint only for the formats whose schema comes from the
+	// table's definition (Avro, Parquet, Iceberg): JSON never calls the control plane (GetTable). AWS documents this endpoint for CQL on port 9142 and not for the HTTPS API the
 	// consumer calls; if it does not serve it, the schema falls back to the records' own types,
 	// loudly (docs/operations.md, SchemaFallback).
 	keyspaces := s.createVpc && d.anyTableSchema()
@@ -65,6 +65,9 @@ func newNetwork(scope constructs.Construct, d *deployment, logsKey awskms.IKey) 
 		{"EcrDocker", on(s.EcrEndpoints), awsec2.InterfaceVpcEndpointAwsService_ECR_DOCKER()},
 		{"CloudWatchLogs", on(s.CloudWatchEndpoints), awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_LOGS()},
 		{"Sts", s.StsEndpoint != nil && *s.StsEndpoint, awsec2.InterfaceVpcEndpointAwsService_STS()},
+		// Format iceberg's catalogs, in the created VPC only (a given VPC brings its own routes).
+		{"Glue", s.createVpc && d.anyIceberg(catalogGlue), awsec2.InterfaceVpcEndpointAwsService_GLUE()},
+		{"S3Tables", s.createVpc && d.anyIceberg(catalogS3Tables), awsec2.InterfaceVpcEndpointAwsService_S3_TABLES()},
 	})
 	gateways := []gatewayEndpoint{
 		{"DynamoDb", "dynamodb", on(s.DynamoDbEndpoint), awsec2.GatewayVpcEndpointAwsService_DYNAMODB()},

@@ -88,10 +88,17 @@ type KeyspacesCdcToS3Props struct {
 	// bucket (which is the stack's own); "<stack name>/" in ExistingBucket, so two stacks
 	// reading the same table into one bucket never write the same keys.
 	Prefix string
-	// Format of the files: json (JSON Lines), avro (Avro OCF) or parquet (CDC_FORMAT).
-	// Default: the consumer's. The consumer's iceberg is refused: the construct creates no
-	// catalog IAM nor tables for it yet.
+	// Format of the files: json (JSON Lines), avro (Avro OCF), parquet, or iceberg (an Apache
+	// Iceberg table in a catalog, docs/iceberg.md) (CDC_FORMAT). Default: the consumer's.
 	Format string
+	// IcebergCatalog of Format iceberg: glue (the construct creates the Glue database, and the
+	// role of the Glue table optimizers the consumer turns on) or s3tables (the construct
+	// creates a table bucket and its namespace) (CDC_ICEBERG_CATALOG). sql (a local SQLite
+	// file) is refused. Default: the consumer's (glue).
+	IcebergCatalog string
+	// IcebergNamespace of Format iceberg: the Glue database or S3 Tables namespace the
+	// construct creates (CDC_ICEBERG_NAMESPACE). Default: the keyspace, lowercase.
+	IcebergNamespace string
 	// Compression of the files, one the Format allows (CDC_COMPRESSION). Default: the
 	// consumer's for the Format.
 	Compression string
@@ -240,6 +247,8 @@ type TableProps struct {
 	KeyspacesRegion    string
 	Prefix             string
 	Format             string
+	IcebergCatalog     string
+	IcebergNamespace   string
 	Compression        string
 	CellMetadata       bool
 	StartPosition      string

@@ -44,8 +44,20 @@ func (d *deployment) anyTableSchema() bool {
 }
 
 // tableSchema says whether the table's format takes its schema from the table's definition
-// (Keyspaces GetTable and GetType): Avro and Parquet do, JSON Lines carries no schema.
-func (s *settings) tableSchema() bool { return s.Format == "avro" || s.Format == "parquet" }
+// (Keyspaces GetTable and GetType): Avro, Parquet and Iceberg do, JSON Lines carries no schema.
+func (s *settings) tableSchema() bool {
+	return s.Format == "avro" || s.Format == "parquet" || s.Format == formatIceberg
+}
+
+// anyIceberg says whether a table writes format iceberg to the catalog.
+func (d *deployment) anyIceberg(catalog string) bool {
+	for _, s := range d.tables {
+		if s.iceberg() && s.IcebergCatalog == catalog {
+			return true
+		}
+	}
+	return false
+}
 
 // resolve validates the props and applies the defaults, into copies: p is not changed.
 // stackName is the name of the stack the construct goes into ("" when unknown).
@@ -162,6 +174,9 @@ func (s *settings) resourceCount() int {
 	}
 	if s.GlueTable != nil {
 		n++
+	}
+	if s.iceberg() && s.IcebergCatalog == catalogGlue {
+		n += 2 // the optimizers' role and its policy
 	}
 	return n
 }

@@ -29,8 +29,12 @@ var objectActions = []string{
 
 // keyPrefixes are the key prefixes the consumer of one table writes under: its data, its
 // poison records and its Avro schemas (consumer/sink's DataKey, ErrorKey and SchemaKey).
+// Format iceberg writes no data there (its files are the Iceberg tables', iceberg.go).
 func keyPrefixes(s *settings) []string {
 	table := s.Keyspace + "/" + s.Table + "/"
+	if s.iceberg() {
+		return []string{s.Prefix + "_errors/" + table, s.Prefix + "_schemas/" + table}
+	}
 	return []string{
 		s.Prefix + table,
 		s.Prefix + "_errors/" + table,

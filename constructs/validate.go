@@ -71,6 +71,9 @@ type settings struct {
 	createVpc    bool
 	stackName    string // the stack's name, "" when unknown (Validate)
 	id           string // the table's scope id with Tables ("<keyspace>.<table>"); "" for the one table
+	// icebergEnv is the consumer's environment of format iceberg (the warehouse, the
+	// optimizers' role), set when the table's resources are built.
+	icebergEnv map[string]*string
 }
 
 // Validate checks the props without building anything, so apps can report a bad parameter
@@ -96,7 +99,7 @@ func oneOf(prop, value string, allowed []string) error {
 func resolveTable(p KeyspacesCdcToS3Props, stackName, id string) (*settings, error) {
 	s := &settings{KeyspacesCdcToS3Props: p, stackName: stackName, id: id}
 	steps := []func() error{
-		s.resolveConsumer, s.checkBucket, s.checkExtraEnvironment, s.checkImage,
+		s.resolveConsumer, s.resolveIceberg, s.checkBucket, s.checkExtraEnvironment, s.checkImage,
 		s.resolveCompute, s.resolveNetwork,
 		s.checkAlarms, s.checkAlarmTopic, s.resolveAutoscaling, s.checkGlueTable,
 	}

@@ -50,9 +50,11 @@ func panicText(f func()) (msg string) {
 // deployments the docs show.
 func TestControlTowerRulesPass(t *testing.T) {
 	for name, ctx := range map[string]map[string]any{
-		"cdk.json":   nil,
-		"two tables": {"tables": "shop.orders,shop.customers"},
-		"operations": {"tables": `[{"keyspace":"shop","table":"orders","maxTasks":4},"shop.customers"]`, "alarmEmails": "oncall@example.com", "glueTable": "true"},
+		"cdk.json":          nil,
+		"two tables":        {"tables": "shop.orders,shop.customers"},
+		"operations":        {"tables": `[{"keyspace":"shop","table":"orders","maxTasks":4},"shop.customers"]`, "alarmEmails": "oncall@example.com", "glueTable": "true"},
+		"iceberg, glue":     {"format": "iceberg"},
+		"iceberg, s3tables": {"format": "iceberg", "icebergCatalog": "s3tables"},
 		"your VPC": {"vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
 			"availabilityZones": "us-east-1a,us-east-1b", "keyspacesStreamsEndpoint": "true"},
 	} {

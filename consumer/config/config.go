@@ -38,6 +38,8 @@ type Config struct {
 	IcebergNamespace  string // empty: derived from the keyspace
 	IcebergCatalogURI string // sql: the SQLite file; others: an endpoint override
 	IcebergTables     string // changes
+	// IcebergOptimizerRoleARN (glue): the role of the Glue table optimizers; empty: none.
+	IcebergOptimizerRoleARN string
 
 	LeaseTable      string
 	ApplicationName string
@@ -340,6 +342,9 @@ func (c *Config) validateIceberg() []error {
 		bad("CDC_ICEBERG_WAREHOUSE", fmt.Sprintf("%q: CDC_ICEBERG_CATALOG=s3tables takes the table bucket's ARN", c.IcebergWarehouse))
 	case c.IcebergCatalog != "s3tables" && arn:
 		bad("CDC_ICEBERG_WAREHOUSE", fmt.Sprintf("%q: CDC_ICEBERG_CATALOG=%s takes an s3://bucket/prefix location", c.IcebergWarehouse, c.IcebergCatalog))
+	}
+	if c.IcebergOptimizerRoleARN != "" && c.IcebergCatalog != "glue" {
+		bad("CDC_ICEBERG_OPTIMIZER_ROLE_ARN", fmt.Sprintf("only with CDC_ICEBERG_CATALOG=glue (Glue table optimizers), not %s", c.IcebergCatalog))
 	}
 	if c.IcebergCatalog == "sql" && c.IcebergCatalogURI == "" {
 		bad("CDC_ICEBERG_CATALOG_URI", "required with CDC_ICEBERG_CATALOG=sql: the SQLite file")

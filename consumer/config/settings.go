@@ -79,6 +79,8 @@ var (
 	keyPrefix = regexp.MustCompile(`^(?:` + prefixFolder + `/)*(?:` + prefixFolder + `)?$`)
 	// icebergWarehouse is an s3://bucket/prefix location or an S3 table bucket ARN.
 	icebergWarehouse = regexp.MustCompile(`^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?|arn:aws[a-z-]*:s3tables:[a-z0-9-]+:\d{12}:bucket/[a-z0-9][a-z0-9-]{1,61}[a-z0-9])$`)
+	// iamRoleARN is an IAM role's ARN (a path is allowed).
+	iamRoleARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
 	// icebergNamespace is a name Glue (a database) and S3 Tables (a namespace) both accept.
 	icebergNamespace = regexp.MustCompile(`^[a-z0-9][a-z0-9_]{0,254}$`)
 	// streamARN captures the region, account, keyspace, table and label.
@@ -196,7 +198,7 @@ var table = []Setting{
 		field:   func(c *Config) any { return &c.CellMetadata },
 	},
 	{
-		Env: "CDC_ICEBERG_CATALOG", Flag: "iceberg-catalog",
+		Env: "CDC_ICEBERG_CATALOG", Flag: "iceberg-catalog", Prop: "IcebergCatalog", Context: "icebergCatalog",
 		Kind: Choice, Default: "glue", Allowed: IcebergCatalogs,
 		Meaning: "format iceberg: the catalog: glue (AWS Glue Data Catalog), s3tables (Amazon S3 Tables' Iceberg REST endpoint) or sql (a SQLite file, for local runs)",
 		field:   func(c *Config) any { return &c.IcebergCatalog },
@@ -208,7 +210,7 @@ var table = []Setting{
 		field:   func(c *Config) any { return &c.IcebergWarehouse },
 	},
 	{
-		Env: "CDC_ICEBERG_NAMESPACE", Flag: "iceberg-namespace",
+		Env: "CDC_ICEBERG_NAMESPACE", Flag: "iceberg-namespace", Prop: "IcebergNamespace", Context: "icebergNamespace",
 		DefaultNote: "$CDC_KEYSPACE, lowercase", Pattern: icebergNamespace,
 		Shape:   "a namespace name (a lowercase letter or digit, then lowercase letters, digits, _; at most 255)",
 		Meaning: "format iceberg: the namespace (Glue database) of the tables",
@@ -225,6 +227,12 @@ var table = []Setting{
 		Shape:   "changes (the mirror table is not available yet)",
 		Meaning: "format iceberg: the tables kept: changes (the change log, {table}_changes)",
 		field:   func(c *Config) any { return &c.IcebergTables },
+	},
+	{
+		Env: "CDC_ICEBERG_OPTIMIZER_ROLE_ARN", Flag: "iceberg-optimizer-role-arn",
+		Pattern: iamRoleARN, Shape: "an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+		Meaning: "format iceberg, glue: turn on the Glue table optimizers (compaction, snapshot retention, orphan file deletion) of the tables, run as this role (the construct creates it); empty: none",
+		field:   func(c *Config) any { return &c.IcebergOptimizerRoleARN },
 	},
 	{
 		Env: "CDC_LEASE_TABLE", Flag: "lease-table",

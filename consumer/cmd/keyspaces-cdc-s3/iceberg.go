@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -46,7 +47,30 @@ func openIceberg(ctx context.Context, cfg *config.Config, s3Cfg aws.Config, gete
 		_ = cat.Close()
 		return target, nil, fmt.Errorf("iceberg: %w", err)
 	}
+	if cfg.IcebergOptimizerRoleARN != "" {
+		go func() {
+			_ = iceberg.EnsureOptimizers(ctx, iceberg.OptimizerConfig{
+				AWS: s3Cfg, Endpoint: cfg.IcebergCatalogURI, Namespace: cfg.IcebergNamespace,
+				Tables: icebergTables(cfg), RoleARN: cfg.IcebergOptimizerRoleARN, Logger: logger,
+			})
+		}()
+	}
 	logger.Info("iceberg change log", "catalog", cfg.IcebergCatalog, "warehouse", cfg.IcebergWarehouse,
 		"table", cfg.IcebergNamespace+"."+cfg.Table+iceberg.ChangesSuffix)
 	return target, func() { _ = cat.Close() }, nil
+}
+
+// icebergTables are the names of the Iceberg tables CDC_ICEBERG_TABLES keeps: changes is
+// <table>_changes, mirror is <table>.
+func icebergTables(cfg *config.Config) []string {
+	var out []string
+	for _, kind := range strings.Split(cfg.IcebergTables, ",") {
+		switch strings.TrimSpace(kind) {
+		case "changes":
+			out = append(out, cfg.Table+iceberg.ChangesSuffix)
+		case "mirror":
+			out = append(out, cfg.Table)
+		}
+	}
+	return out
 }
