@@ -38,6 +38,10 @@ type ShardCommit struct {
 	// Rows are the shard's changes of the mirror (a mirror's commits; Files are the change
 	// log's).
 	Rows *MirrorRows
+	// Mirror is the shard's part of the mirror's commit (a Committer with a Mirror), with
+	// the mirror's own Prev and Last: committed after the change log's part, in the same
+	// round. nil: nothing for the mirror.
+	Mirror *ShardCommit
 }
 
 // empty reports whether the shard has nothing for the table.

@@ -67,7 +67,7 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 	// coordinator, whose graceful drain goes on after ctx ends.
 	lakeCtx, stopLake := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLake()
-	lake, closeLake, err := openIceberg(lakeCtx, cfg, s3Cfg, getenv, workerID, logger)
+	lake, closeLake, err := openIceberg(lakeCtx, cfg, s3Cfg, getenv, workerID, desc.StreamViewType, logger)
 	if err != nil {
 		return err
 	}
