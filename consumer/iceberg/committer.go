@@ -16,7 +16,7 @@ type CommitterConfig struct {
 	// Mirror, when set, is the mirror table (NewMirrorTable): each commit of the change log
 	// is followed by one of the mirror with the shards' Mirror parts.
 	Mirror *ChangeTable
-	Writer string       // this worker's id, recorded in each snapshot's summary
+	Writer string // this worker's id, recorded in each snapshot's summary
 	// Interval opens a commit round this often (the flush interval): every shard writer
 	// answers it, with its files or with nothing, and the answers are committed together, in
 	// one snapshot. 0: rounds open only when NextRound is called (tests).

@@ -146,8 +146,8 @@ type mirrorBatch struct {
 	partial int
 }
 
-func (b *mirrorBatch) release() {
-	for _, r := range b.upsert {
+func (mb *mirrorBatch) release() {
+	for _, r := range mb.upsert {
 		r.Release()
 	}
 }
@@ -273,6 +273,11 @@ func (mb *mirrorBatch) add(sc *ice.Schema, keyNames []string, rec arrow.RecordBa
 	if len(upsert) == 0 {
 		return nil
 	}
+	return mb.addRows(sc, keyNames, keys, img, upsert)
+}
+
+// addRows takes the rows upsert of a batch: the key columns from keys, the others from img.
+func (mb *mirrorBatch) addRows(sc *ice.Schema, keyNames []string, keys, img *array.Struct, upsert []int) error {
 	isKey := map[string]bool{}
 	for _, k := range keyNames {
 		isKey[k] = true
@@ -358,22 +363,41 @@ func keyValue(a arrow.Array, i int) (any, error) {
 	return nil, fmt.Errorf("a %s cannot be a mirror key", a.DataType())
 }
 
-// keyFilter matches the rows of the keys: key columns names, values per key.
+// keyFilter matches the rows of the keys: key columns names, values per key. Several key
+// columns make an OR of ANDs, as a balanced tree (depth log2 of the keys: the evaluators
+// recurse over it, and a chain of 1,000 ORs costs them quadratic time).
 func keyFilter(names []string, keys [][]any) ice.BooleanExpression {
-	var out ice.BooleanExpression = ice.AlwaysFalse{}
 	if len(names) == 1 {
 		return inFilter(names[0], keys)
 	}
+	terms := make([]ice.BooleanExpression, 0, len(keys))
 	for _, k := range keys {
-		var and ice.BooleanExpression = ice.AlwaysTrue{}
+		var and ice.BooleanExpression
 		for j, name := range names {
-			if k[j] != nil {
+			if k[j] == nil {
+				continue
+			}
+			if and == nil {
+				and = equal(name, k[j])
+			} else {
 				and = ice.NewAnd(and, equal(name, k[j]))
 			}
 		}
-		out = ice.NewOr(out, and)
+		if and != nil {
+			terms = append(terms, and)
+		}
 	}
-	return out
+	return balancedOr(terms)
+}
+
+func balancedOr(terms []ice.BooleanExpression) ice.BooleanExpression {
+	switch len(terms) {
+	case 0:
+		return ice.AlwaysFalse{}
+	case 1:
+		return terms[0]
+	}
+	return ice.NewOr(balancedOr(terms[:len(terms)/2]), balancedOr(terms[len(terms)/2:]))
 }
 
 func inFilter(name string, keys [][]any) ice.BooleanExpression {
@@ -390,11 +414,11 @@ func inFilter(name string, keys [][]any) ice.BooleanExpression {
 	case ice.Timestamp:
 		return ice.IsIn(ref, pick[ice.Timestamp](keys)...)
 	}
-	var out ice.BooleanExpression = ice.AlwaysFalse{}
-	for _, k := range keys {
-		out = ice.NewOr(out, equal(name, k[0]))
+	terms := make([]ice.BooleanExpression, len(keys))
+	for i, k := range keys {
+		terms[i] = equal(name, k[0])
 	}
-	return out
+	return balancedOr(terms)
 }
 
 func pick[T ice.LiteralType](keys [][]any) []T {

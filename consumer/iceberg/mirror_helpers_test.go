@@ -57,7 +57,7 @@ func mirrorEvent(t testing.TB, shard string, seq int, c change) *record.Event {
 
 // mirrorWriter commits changes to the mirror as a shard writer would.
 type mirrorWriter struct {
-	t      *testing.T
+	t      testing.TB
 	mt     *ChangeTable
 	ks     *recordtest.FakeKeyspaces
 	shard  string
@@ -66,7 +66,7 @@ type mirrorWriter struct {
 	writer string
 }
 
-func newMirror(t *testing.T, cat *Catalog) *ChangeTable {
+func newMirror(t testing.TB, cat *Catalog) *ChangeTable {
 	t.Helper()
 	mt, err := NewMirrorTable(cat, ChangeTableConfig{Namespace: "ks", Table: "all_types",
 		MaxBackoff: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})

@@ -85,8 +85,14 @@ func TestMirrorSchemaAndConflicts(t *testing.T) {
 	rb, lb := b.rows(change{i: 3, text: "c", static: "s"}, change{i: 1})
 	rc, lc := c.rows(change{i: 4, text: "d", static: "s"})
 	done := make(chan CommitResult, 2)
-	go func() { r, _ := b.mt.Commit(t.Context(), "w3", []ShardCommit{{ShardID: "shard-b", Last: lb, Rows: rb}}); done <- r }()
-	go func() { r, _ := c.mt.Commit(t.Context(), "w4", []ShardCommit{{ShardID: "shard-c", Last: lc, Rows: rc}}); done <- r }()
+	go func() {
+		r, _ := b.mt.Commit(t.Context(), "w3", []ShardCommit{{ShardID: "shard-b", Last: lb, Rows: rb}})
+		done <- r
+	}()
+	go func() {
+		r, _ := c.mt.Commit(t.Context(), "w4", []ShardCommit{{ShardID: "shard-c", Last: lc, Rows: rc}})
+		done <- r
+	}()
 	for range 2 {
 		if r := <-done; len(r.Committed) != 1 {
 			t.Fatalf("concurrent commit: %+v", r)
