@@ -58,6 +58,9 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 	if err != nil {
 		return err
 	}
+	if err := checkMirrorViewType(cfg, desc.StreamViewType); err != nil {
+		return err // before any table is touched
+	}
 	table, err := openLeaseTable(ctx, ddbCfg, cfg, logger)
 	if err != nil {
 		return err

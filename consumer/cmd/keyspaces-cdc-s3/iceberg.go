@@ -24,9 +24,8 @@ func openIceberg(ctx context.Context, cfg *config.Config, s3Cfg aws.Config, gete
 	if cfg.Format != encode.FormatIceberg {
 		return target, func() {}, nil
 	}
-	if cfg.IcebergMirror() && (viewType == record.ViewKeysOnly || viewType == record.ViewOldImage) {
-		return target, nil, settingErrorf("CDC_ICEBERG_TABLES: the mirror needs each change's new image, and the stream's view type is %s: "+
-			"set CDC_ICEBERG_TABLES=changes, or use a stream with NEW_IMAGE or NEW_AND_OLD_IMAGES", viewType)
+	if err := checkMirrorViewType(cfg, viewType); err != nil {
+		return target, nil, err
 	}
 	endpoint := getenv("AWS_ENDPOINT_URL_S3")
 	if endpoint == "" {
@@ -60,4 +59,14 @@ func openIceberg(ctx context.Context, cfg *config.Config, s3Cfg aws.Config, gete
 	logger.Info("iceberg change log", "catalog", cfg.IcebergCatalog, "warehouse", cfg.IcebergWarehouse,
 		"table", cfg.IcebergNamespace+"."+cfg.Table+iceberg.ChangesSuffix, "mirror", target.Mirror != nil)
 	return target, func() { _ = cat.Close() }, nil
+}
+
+// checkMirrorViewType refuses the mirror (a setting error: exit status 2) for a stream whose
+// records carry no new image: KEYS_ONLY, OLD_IMAGE.
+func checkMirrorViewType(cfg *config.Config, viewType string) error {
+	if cfg.IcebergMirror() && (viewType == record.ViewKeysOnly || viewType == record.ViewOldImage) {
+		return settingErrorf("CDC_ICEBERG_TABLES: the mirror needs each change's new image, and the stream's view type is %s: "+
+			"set CDC_ICEBERG_TABLES=changes, or use a stream with NEW_IMAGE or NEW_AND_OLD_IMAGES", viewType)
+	}
+	return nil
 }
