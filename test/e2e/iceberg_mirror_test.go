@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -60,6 +59,8 @@ func TestIcebergMirror(t *testing.T) {
 		}
 	}
 
+	// Each phase starts once both workers hold an open shard, so that w1 has records to commit.
+	waitOwners(t, s, "w1", "w2")
 	generate(1)
 	waitGenerated(t, s, 2*time.Minute)
 	waitBothTables(t, s, changes, mirror)
@@ -69,6 +70,7 @@ func TestIcebergMirror(t *testing.T) {
 	checkMirror(t, s, changes, mirror)
 
 	before := mirrorSnapshotsBy(t, mirror, "w1")
+	waitOwners(t, s, "w1", "w2")
 	generate(2)
 	if err := harness.Poll(ctx, 2*time.Minute, 100*time.Millisecond, func() (bool, error) {
 		return mirrorSnapshotsBy(t, mirror, "w1") > before, nil
@@ -80,6 +82,33 @@ func TestIcebergMirror(t *testing.T) {
 	waitGenerated(t, s, 2*time.Minute)
 	waitBothTables(t, s, changes, mirror)
 	checkMirror(t, s, changes, mirror)
+}
+
+// waitOwners waits until each worker holds the lease of a shard that has not ended.
+func waitOwners(t *testing.T, s *harness.Stack, workers ...string) {
+	t.Helper()
+	var owners map[string]bool
+	err := harness.Poll(context.Background(), 2*time.Minute, 100*time.Millisecond, func() (bool, error) {
+		leases, err := s.Leases().List(context.Background())
+		if err != nil {
+			return false, err
+		}
+		owners = map[string]bool{}
+		for _, l := range leases {
+			if !l.Finished() {
+				owners[l.Owner] = true
+			}
+		}
+		for _, w := range workers {
+			if !owners[w] {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("not every worker of %v holds an open shard (owners %v): %v", workers, owners, err)
+	}
 }
 
 // streamARN is the emulator's stream.
@@ -99,56 +128,25 @@ func streamARN(t *testing.T, s *harness.Stack) string {
 	return page.Streams[0].StreamArn
 }
 
-// writtenRecords reads every record the emulator wrote, with its content, per shard in
-// sequence order, and the shards in lineage order.
-func writtenRecords(t *testing.T, s *harness.Stack) (map[string][]emulator.WrittenRecord, []string) {
-	t.Helper()
-	out := map[string][]emulator.WrittenRecord{}
-	var order []string
-	for offset := 0; ; offset += 5000 {
-		var page struct {
-			Streams []struct {
-				Shards []struct {
-					emulator.WrittenShard
-					NextOffset int `json:"nextOffset"`
-				} `json:"shards"`
-			} `json:"streams"`
-		}
-		if err := s.Admin(context.Background(), http.MethodGet, fmt.Sprintf("/_admin/written?offset=%d&limit=5000", offset), nil, &page); err != nil {
-			t.Fatal(err)
-		}
-		more := false
-		for _, st := range page.Streams {
-			for _, sh := range st.Shards {
-				if offset == 0 {
-					order = append(order, sh.ShardID)
-				}
-				out[sh.ShardID] = append(out[sh.ShardID], sh.Records...)
-				more = more || sh.NextOffset > 0
-			}
-		}
-		if !more {
-			return out, order
-		}
-	}
-}
-
 // waitBothTables waits until the change log's and the mirror's snapshots both say every
 // shard is committed up to its last written record.
 func waitBothTables(t *testing.T, s *harness.Stack, changes, mirror *iceberg.ChangeTable) {
 	t.Helper()
 	var lag []string
 	err := harness.Poll(context.Background(), 3*time.Minute, 500*time.Millisecond, func() (bool, error) {
-		written, _ := writtenRecords(t, s)
+		_, lastSeq, err := s.LiveKeys(context.Background())
+		if err != nil {
+			return false, err
+		}
 		lag = nil
 		for name, table := range map[string]*iceberg.ChangeTable{"changes": changes, "mirror": mirror} {
 			held, err := table.Committed(context.Background())
 			if err != nil {
 				return false, err
 			}
-			for shard, recs := range written {
-				if len(recs) > 0 && held[shard] != recs[len(recs)-1].SequenceNumber {
-					lag = append(lag, fmt.Sprintf("%s %s at %q of %s", name, shard, held[shard], recs[len(recs)-1].SequenceNumber))
+			for shard, last := range lastSeq {
+				if held[shard] != last {
+					lag = append(lag, fmt.Sprintf("%s %s at %q of %s", name, shard, held[shard], last))
 				}
 			}
 		}
@@ -179,33 +177,13 @@ func mirrorSnapshotsBy(t *testing.T, mirror *iceberg.ChangeTable, worker string)
 }
 
 // checkMirror: the emulator's records say which keys are live and which change of each is
-// the last (shards in lineage order, each in sequence order; a static-only update changes no
-// row); the mirror must hold one row per live key, equal to the key and new image of that
+// the last (harness.LiveKeys); the mirror must hold one row per live key, equal to the key and new image of that
 // change as the change log holds it.
 func checkMirror(t *testing.T, s *harness.Stack, changes, mirror *iceberg.ChangeTable) {
 	t.Helper()
-	written, order := writtenRecords(t, s)
-	last := map[string]string{} // live key → shard/seq of its last change
-	deletes, statics := 0, 0
-	for _, shard := range order {
-		for _, r := range written[shard] {
-			var rec struct {
-				Origin   string          `json:"origin"`
-				NewImage json.RawMessage `json:"newImage"`
-			}
-			if err := json.Unmarshal(r.Record, &rec); err != nil {
-				t.Fatal(err)
-			}
-			switch {
-			case strings.HasSuffix(r.Key, "/"):
-				statics++ // no clustering key: a static-only update
-			case rec.Origin == "TTL" || len(rec.NewImage) == 0 || string(rec.NewImage) == "null":
-				delete(last, r.Key)
-				deletes++
-			default:
-				last[r.Key] = shard + "/" + r.SequenceNumber
-			}
-		}
+	last, _, err := s.LiveKeys(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
 	mt, err := mirror.Scan(context.Background())
 	if err != nil {
@@ -237,16 +215,7 @@ func checkMirror(t *testing.T, s *harness.Stack, changes, mirror *iceberg.Change
 		}
 		t.Fatalf("the mirror holds %d rows, want %d (live keys)", len(got), len(want))
 	}
-	t.Logf("mirror: %d rows = the live keys of %d records (%d deletes and TTL expiries, %d static-only updates)",
-		len(got), countRecords(written), deletes, statics)
-}
-
-func countRecords(w map[string][]emulator.WrittenRecord) int {
-	n := 0
-	for _, recs := range w {
-		n += len(recs)
-	}
-	return n
+	t.Logf("mirror: %d rows = the live keys", len(got))
 }
 
 func columnNames(sc *arrow.Schema) []string {
