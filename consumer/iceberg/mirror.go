@@ -21,8 +21,8 @@ import (
 // The mirror, <namespace>.<table>: the Keyspaces table's current state. Its columns are the
 // table's own (those of the change log's new_image), the primary key columns required and the
 // table's identifier fields. Each commit deletes the rows of every key the commit changes
-// (position deletes: merge-on-read, see mirrorTableProperties) and appends the keys' new
-// images, in one transaction.
+// (a position delete file: merge-on-read, see mirrorTableProperties and mirrordelete.go) and
+// appends the keys' new images, in one transaction.
 
 // mirrorTableProperties are the mirror's table properties: the change log's, with deletes
 // written as position delete files (merge-on-read). Athena (engine 3) and Spark both read
@@ -363,33 +363,8 @@ func keyValue(a arrow.Array, i int) (any, error) {
 	return nil, fmt.Errorf("a %s cannot be a mirror key", a.DataType())
 }
 
-// keyFilter matches the rows of the keys: key columns names, values per key. Several key
-// columns make an OR of ANDs, as a balanced tree (depth log2 of the keys: the evaluators
-// recurse over it, and a chain of 1,000 ORs costs them quadratic time).
-func keyFilter(names []string, keys [][]any) ice.BooleanExpression {
-	if len(names) == 1 {
-		return inFilter(names[0], keys)
-	}
-	terms := make([]ice.BooleanExpression, 0, len(keys))
-	for _, k := range keys {
-		var and ice.BooleanExpression
-		for j, name := range names {
-			if k[j] == nil {
-				continue
-			}
-			if and == nil {
-				and = equal(name, k[j])
-			} else {
-				and = ice.NewAnd(and, equal(name, k[j]))
-			}
-		}
-		if and != nil {
-			terms = append(terms, and)
-		}
-	}
-	return balancedOr(terms)
-}
-
+// balancedOr is the OR of terms as a balanced tree (depth log2 of the terms: the evaluators
+// recurse over it).
 func balancedOr(terms []ice.BooleanExpression) ice.BooleanExpression {
 	switch len(terms) {
 	case 0:
@@ -400,6 +375,7 @@ func balancedOr(terms []ice.BooleanExpression) ice.BooleanExpression {
 	return ice.NewOr(balancedOr(terms[:len(terms)/2]), balancedOr(terms[len(terms)/2:]))
 }
 
+// inFilter matches the rows whose column name holds the first value of one of the keys.
 func inFilter(name string, keys [][]any) ice.BooleanExpression {
 	ref := ice.Reference(name)
 	switch keys[0][0].(type) {
@@ -467,10 +443,17 @@ func (t *ChangeTable) commitMirrorOnce(ctx context.Context, tbl *table.Table, pr
 	}
 	defer mb.release()
 	txn := tbl.NewTransaction()
+	changed := false
 	if len(mb.keys) > 0 {
-		filter := keyFilter(identifierNames(tbl.Schema()), mb.keys)
-		if err := txn.Delete(ctx, filter, props); err != nil {
+		del, err := positionDeletes(ctx, tbl, mb.keys)
+		if err != nil {
 			return nil, fmt.Errorf("delete the changed keys: %w", err)
+		}
+		if del != nil {
+			if err := txn.NewRowDelta(props).AddDeletes(del).Commit(ctx); err != nil {
+				return nil, fmt.Errorf("delete the changed keys: %w", err)
+			}
+			changed = true
 		}
 	}
 	// One append per run of batches of the same Arrow schema (shards whose events were
@@ -489,11 +472,12 @@ func (t *ChangeTable) commitMirrorOnce(ctx context.Context, tbl *table.Table, pr
 		if err != nil {
 			return nil, fmt.Errorf("append the new rows: %w", err)
 		}
+		changed = true
 		i = j
 	}
-	if len(mb.keys) == 0 && len(mb.upsert) == 0 {
-		// Nothing to change (writes of static columns only): a snapshot all the same, to
-		// record the shards' sequence numbers.
+	if !changed {
+		// Nothing to change (writes of static columns only, deletes of absent keys): a
+		// snapshot all the same, to record the shards' sequence numbers.
 		as, err := table.SchemaToArrowSchema(tbl.Schema(), nil, false, false)
 		if err != nil {
 			return nil, err
