@@ -37,7 +37,7 @@ type Config struct {
 	IcebergWarehouse  string // s3://bucket/prefix, or a table bucket ARN (s3tables)
 	IcebergNamespace  string // empty: derived from the keyspace
 	IcebergCatalogURI string // sql: the SQLite file; others: an endpoint override
-	IcebergTables     string // changes
+	IcebergTables     string // changes | changes,mirror
 	// IcebergOptimizerRoleARN (glue): the role of the Glue table optimizers; empty: none.
 	IcebergOptimizerRoleARN string
 
@@ -324,6 +324,11 @@ func (c *Config) validate() []error {
 		bad("CDC_LEASE_RENEW_INTERVAL", fmt.Sprintf("%s must be less than CDC_LEASE_FAILOVER_TIME (%s)", c.LeaseRenewInterval, c.LeaseFailoverTime))
 	}
 	return errs
+}
+
+// IcebergMirror reports whether format iceberg keeps the mirror table.
+func (c *Config) IcebergMirror() bool {
+	return c.Format == "iceberg" && slices.Contains(strings.Split(c.IcebergTables, ","), "mirror")
 }
 
 // validateIceberg checks the settings format iceberg needs: a warehouse of the catalog's kind,

@@ -36,7 +36,7 @@ func TestDefaults(t *testing.T) {
 	want := Config{
 		Keyspace: "media", Table: "media_content", Bucket: "my-cdc-bucket", LeaseTable: "media-cdc-leases",
 		KeyspacesRegion: "eu-west-1", S3Region: "eu-west-1", Format: "json", Compression: "gzip",
-		IcebergCatalog: "glue", IcebergNamespace: "media", IcebergTables: "changes",
+		IcebergCatalog: "glue", IcebergNamespace: "media", IcebergTables: "changes,mirror",
 		ApplicationName: "keyspaces-cdc-s3", StartPosition: "TRIM_HORIZON",
 		FlushRecords: 10000, FlushBytes: 64 << 20, FlushInterval: time.Minute,
 		LeaseFailoverTime: 10 * time.Second, LeaseRenewInterval: 3 * time.Second, ShardSyncInterval: time.Minute, MaxStealsPerCycle: 1,
@@ -102,7 +102,7 @@ func TestBadValuesAreNamed(t *testing.T) {
 			"CDC_ICEBERG_WAREHOUSE": "arn:aws:s3tables:us-east-1:123456789012:bucket/lake"}, []string{"CDC_ICEBERG_WAREHOUSE", "s3://bucket/prefix location"}},
 		{"iceberg namespace from the keyspace", map[string]string{"CDC_FORMAT": "iceberg", "CDC_KEYSPACE": "_media",
 			"CDC_ICEBERG_WAREHOUSE": "s3://lake/wh"}, []string{"CDC_ICEBERG_NAMESPACE", `"_media"`}},
-		{"iceberg mirror", map[string]string{"CDC_ICEBERG_TABLES": "changes,mirror"}, []string{"CDC_ICEBERG_TABLES", "not available yet"}},
+		{"iceberg mirror alone", map[string]string{"CDC_ICEBERG_TABLES": "mirror"}, []string{"CDC_ICEBERG_TABLES", "changes,mirror"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,7 +139,7 @@ func TestIcebergSettings(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", set, err)
 		}
-		if c.Compression != "zstd" || c.IcebergTables != "changes" || c.IcebergNamespace == "" ||
+		if c.Compression != "zstd" || c.IcebergTables != "changes,mirror" || c.IcebergNamespace == "" ||
 			!slices.Contains(IcebergCatalogs, c.IcebergCatalog) {
 			t.Errorf("%v: %+v", set, c)
 		}

@@ -223,9 +223,9 @@ var table = []Setting{
 	},
 	{
 		Env: "CDC_ICEBERG_TABLES", Flag: "iceberg-tables",
-		Default: "changes", NonEmpty: true, Pattern: regexp.MustCompile(`^changes$`),
-		Shape:   "changes (the mirror table is not available yet)",
-		Meaning: "format iceberg: the tables kept: changes (the change log, {table}_changes)",
+		Default: "changes,mirror", NonEmpty: true, Pattern: regexp.MustCompile(`^(changes|changes,mirror|mirror,changes)$`),
+		Shape:   "changes or changes,mirror (the mirror is kept with the change log)",
+		Meaning: "format iceberg: the tables kept: changes (the change log, {table}_changes) and mirror (the table's current state, {table}; needs a stream view type with new images)",
 		field:   func(c *Config) any { return &c.IcebergTables },
 	},
 	{

@@ -35,7 +35,17 @@ type ShardCommit struct {
 	ShardID    string
 	Prev, Last string
 	Files      []DataFile
+	// Rows are the shard's changes of the mirror (a mirror's commits; Files are the change
+	// log's).
+	Rows *MirrorRows
+	// Mirror is the shard's part of the mirror's commit (a Committer with a Mirror), with
+	// the mirror's own Prev and Last: committed after the change log's part, in the same
+	// round. nil: nothing for the mirror.
+	Mirror *ShardCommit
 }
+
+// empty reports whether the shard has nothing for the table.
+func (s ShardCommit) empty() bool { return len(s.Files) == 0 && (s.Rows == nil || s.Rows.Keys == 0) }
 
 // CommitResult is what a Commit stored.
 type CommitResult struct {
@@ -127,9 +137,14 @@ func isConflict(err error) bool {
 // commitOnce makes one attempt: one transaction adding every file of ok.
 func (t *ChangeTable) commitOnce(ctx context.Context, tbl *table.Table, writer, commitID string, ok []ShardCommit) (*table.Table, error) {
 	props := ice.Properties{CommitIDKey: commitID, WriterKey: writer}
-	var files []ice.DataFile
 	for _, s := range ok {
 		props[ShardKeyPrefix+s.ShardID] = s.Last
+	}
+	if t.mirror {
+		return t.commitMirrorOnce(ctx, tbl, props, ok)
+	}
+	var files []ice.DataFile
+	for _, s := range ok {
 		for _, f := range s.Files {
 			files = append(files, f.File)
 		}
@@ -148,13 +163,13 @@ func (t *ChangeTable) commitOnce(ctx context.Context, tbl *table.Table, writer, 
 func (t *ChangeTable) check(meta table.Metadata, shards []ShardCommit) (ok []ShardCommit, refused map[string]string) {
 	var ids []string
 	for _, s := range shards {
-		if len(s.Files) > 0 {
+		if !s.empty() {
 			ids = append(ids, s.ShardID)
 		}
 	}
 	held := committedIn(meta, ids)
 	for _, s := range shards {
-		if len(s.Files) == 0 {
+		if s.empty() {
 			continue
 		}
 		if got := held[s.ShardID]; got != s.Prev {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,8 +12,11 @@ import (
 
 // CommitterConfig configures a Committer. Zero values take the documented defaults.
 type CommitterConfig struct {
-	Table  *ChangeTable // required
-	Writer string       // this worker's id, recorded in each snapshot's summary
+	Table *ChangeTable // required
+	// Mirror, when set, is the mirror table (NewMirrorTable): each commit of the change log
+	// is followed by one of the mirror with the shards' Mirror parts.
+	Mirror *ChangeTable
+	Writer string // this worker's id, recorded in each snapshot's summary
 	// Interval opens a commit round this often (the flush interval): every shard writer
 	// answers it, with its files or with nothing, and the answers are committed together, in
 	// one snapshot. 0: rounds open only when NextRound is called (tests).
@@ -29,7 +33,7 @@ type CommitterConfig struct {
 // stored at once (shard end, drain). Commits run one at a time, with the context given to
 // NewCommitter; a writer waits for the commit of its answer with its own context.
 type Committer struct {
-	cfg   CommitterConfig
+	cfg   CommitterConfig // NewCommitter's
 	ctx   context.Context
 	round atomic.Int64
 
@@ -54,7 +58,8 @@ type batch struct {
 	answered map[int]bool
 	urgent   bool
 	done     chan struct{}
-	res      CommitResult
+	res      CommitResult // the change log's
+	mirror   CommitResult // the mirror's
 	err      error
 }
 
@@ -148,6 +153,8 @@ type ShardResult struct {
 	// TableHolds is, for a shard refused because another writer committed it since its
 	// Prev, the last sequence number the table holds for it.
 	TableHolds string
+	// Mirror says the refusal was the mirror's (the change log's part, if any, landed).
+	Mirror bool
 }
 
 // Due reports whether a round opened that the member has not answered.
@@ -194,12 +201,13 @@ func (m *Member) Commit(ctx context.Context, sc ShardCommit, now bool) (ShardRes
 	if b.err != nil {
 		return ShardResult{}, b.err
 	}
-	for _, id := range b.res.Committed {
-		if id == sc.ShardID {
-			return ShardResult{Committed: true}, nil
-		}
+	if !sc.empty() && !slices.Contains(b.res.Committed, sc.ShardID) {
+		return ShardResult{TableHolds: b.res.Refused[sc.ShardID]}, nil
 	}
-	return ShardResult{TableHolds: b.res.Refused[sc.ShardID]}, nil
+	if sc.Mirror != nil && !sc.Mirror.empty() && !slices.Contains(b.mirror.Committed, sc.ShardID) {
+		return ShardResult{TableHolds: b.mirror.Refused[sc.ShardID], Mirror: true}, nil
+	}
+	return ShardResult{Committed: true}, nil
 }
 
 // Close leaves the committer: its rounds no longer wait for this member.
@@ -242,17 +250,38 @@ func (c *Committer) takeLocked() {
 func (c *Committer) run(b *batch) {
 	c.commitMu.Lock()
 	defer c.commitMu.Unlock()
-	b.res, b.err = c.cfg.Table.Commit(c.ctx, c.cfg.Writer, b.shards)
-	c.stats.Commits++
-	if b.res.SnapshotID != 0 {
-		c.stats.Snapshots++
+	changes := make([]ShardCommit, len(b.shards))
+	var mirror []ShardCommit
+	for i, sc := range b.shards {
+		changes[i] = sc
+		changes[i].Mirror = nil
+		if sc.Mirror != nil {
+			m := *sc.Mirror
+			m.ShardID = sc.ShardID
+			mirror = append(mirror, m)
+		}
 	}
-	c.stats.Conflicts += int64(b.res.Conflicts)
-	c.stats.Errors += int64(b.res.Errors)
-	c.stats.Refused += int64(len(b.res.Refused))
+	b.res, b.err = c.cfg.Table.Commit(c.ctx, c.cfg.Writer, changes)
+	c.count(b.res)
+	if b.err == nil && c.cfg.Mirror != nil && len(mirror) > 0 {
+		// After the change log: a new owner that finds the change log ahead of the mirror
+		// writes the records in between to the mirror only.
+		b.mirror, b.err = c.cfg.Mirror.Commit(c.ctx, c.cfg.Writer, mirror)
+		c.count(b.mirror)
+	}
 	if b.err == nil {
 		c.cfg.Logger.Debug("iceberg commit", "snapshot_id", b.res.SnapshotID, "shards", len(b.res.Committed),
 			"refused", len(b.res.Refused), "conflicts", b.res.Conflicts, "round", b.round)
 	}
 	close(b.done)
+}
+
+func (c *Committer) count(res CommitResult) {
+	c.stats.Commits++
+	if res.SnapshotID != 0 {
+		c.stats.Snapshots++
+	}
+	c.stats.Conflicts += int64(res.Conflicts)
+	c.stats.Errors += int64(res.Errors)
+	c.stats.Refused += int64(len(res.Refused))
 }

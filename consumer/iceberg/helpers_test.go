@@ -28,7 +28,7 @@ type lake struct {
 	catalog string // the SQLite file
 }
 
-func newLake(t *testing.T) *lake {
+func newLake(t testing.TB) *lake {
 	t.Helper()
 	gw := devservers.VersityGW(t)
 	client := s3.NewFromConfig(gw.AWSConfig(), func(o *s3.Options) { o.UsePathStyle = true })
@@ -39,7 +39,7 @@ func newLake(t *testing.T) *lake {
 }
 
 // open opens a catalog over the lake (each call is another client: another writer).
-func (l *lake) open(t *testing.T) *Catalog {
+func (l *lake) open(t testing.TB) *Catalog {
 	t.Helper()
 	cat, err := OpenCatalog(context.Background(), CatalogConfig{
 		Type: CatalogSQL, URI: l.catalog, Warehouse: "s3://" + testBucket + "/warehouse",

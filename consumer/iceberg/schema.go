@@ -196,12 +196,13 @@ func missing(sc *ice.Schema, ps *encode.ParquetSchema) []string {
 	return out
 }
 
-// conflicts lists, sorted, the fields of ps (those whose type is known) that the table has
-// with another primitive type than the files would carry; Iceberg reads a file's int as the
-// table's long and a float as a double, nothing else. A file with a conflict would make the
+// conflicts lists, sorted, the fields of ps (those whose type is known, as schemaOf makes
+// them the table's: Schema, MirrorSchema) that the table has with another primitive type
+// than the files would carry; Iceberg reads a file's int as the table's long and a float as
+// a double, nothing else. A file with a conflict would make the
 // table unreadable (a scan fails on it), so none is written.
-func conflicts(sc *ice.Schema, ps *encode.ParquetSchema) ([]string, error) {
-	fileSc, err := Schema(ps)
+func conflicts(sc *ice.Schema, ps *encode.ParquetSchema, schemaOf func(*encode.ParquetSchema) (*ice.Schema, error)) ([]string, error) {
+	fileSc, err := schemaOf(ps)
 	if err != nil {
 		return nil, err
 	}

@@ -51,6 +51,7 @@ type ChangeTableConfig struct {
 type ChangeTable struct {
 	cat        *Catalog
 	ident      table.Identifier
+	mirror     bool // the mirror (NewMirrorTable), not the change log
 	maxBackoff time.Duration
 	logger     *slog.Logger
 
@@ -92,7 +93,11 @@ func (t *ChangeTable) create(ctx context.Context, ps *encode.ParquetSchema) erro
 	if err := ensureNamespace(ctx, t.cat, catalog.NamespaceFromIdent(t.ident)); err != nil {
 		return err
 	}
-	tbl, err := createChangeTable(ctx, t.cat, t.ident, ps)
+	create := createChangeTable
+	if t.mirror {
+		create = createMirrorTable
+	}
+	tbl, err := create(ctx, t.cat, t.ident, ps)
 	if err != nil {
 		return fmt.Errorf("iceberg create table %s: %w", strings.Join(t.ident, "."), err)
 	}
@@ -186,8 +191,17 @@ func (t *ChangeTable) Prepare(ctx context.Context, ps *encode.ParquetSchema) (fu
 			}
 			continue
 		}
-		if len(missing(tbl.Schema(), ps)) == 0 {
-			bad, err := conflicts(tbl.Schema(), ps)
+		lacks := missing(tbl.Schema(), ps)
+		schemaOf := Schema
+		if t.mirror {
+			var err error
+			if lacks, err = mirrorMissing(tbl.Schema(), ps); err != nil {
+				return nil, err
+			}
+			schemaOf = MirrorSchema
+		}
+		if len(lacks) == 0 {
+			bad, err := conflicts(tbl.Schema(), ps, schemaOf)
 			if err != nil {
 				return nil, err
 			}
@@ -199,7 +213,7 @@ func (t *ChangeTable) Prepare(ctx context.Context, ps *encode.ParquetSchema) (fu
 			defer t.mu.Unlock()
 			return t.ids, nil
 		}
-		sc, err := Schema(ps)
+		sc, err := schemaOf(ps)
 		if err != nil {
 			return nil, err
 		}

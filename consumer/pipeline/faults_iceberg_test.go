@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"log/slog"
@@ -44,6 +45,9 @@ const (
 	// until the next owners are done with the shard, then goes on (a zombie's commit).
 	staleCommit event = "lease-lost-stale-commit"
 )
+
+// mirrorDeleteIndex is the record that deletes its key (format iceberg: the mirror removes it).
+const mirrorDeleteIndex = 7
 
 // catalogOutLen is how many catalog calls a catalog outage fails.
 const catalogOutLen = 3
@@ -124,7 +128,14 @@ func newLakeWorld(w *world) (*lakeWorld, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = iceberg.EnsureChangeTable(context.Background(), cat, iceberg.ChangeTableConfig{Namespace: l.ns, Table: "t"}, ps)
+	cfg := iceberg.ChangeTableConfig{Namespace: l.ns, Table: "t"}
+	if _, err = iceberg.EnsureChangeTable(context.Background(), cat, cfg, ps); err != nil {
+		return l, err
+	}
+	mt, err := iceberg.NewMirrorTable(cat, cfg)
+	if err == nil {
+		_, err = mt.Prepare(context.Background(), ps)
+	}
 	return l, err
 }
 
@@ -136,14 +147,18 @@ func (l *lakeWorld) target(o *owner) (sink.IcebergTarget, error) {
 	if err != nil {
 		return sink.IcebergTarget{}, err
 	}
+	mt, err := iceberg.NewMirrorTable(cat, iceberg.ChangeTableConfig{Namespace: l.ns, Table: "t", MaxBackoff: time.Microsecond})
+	if err != nil {
+		return sink.IcebergTarget{}, err
+	}
 	// Rounds open only when the world says (every second GetRecords); with one member, a
 	// round is committed as soon as it answers, so the linger never runs out.
-	c, err := iceberg.NewCommitter(o.ctx, iceberg.CommitterConfig{Table: ct, Writer: o.id, Linger: time.Hour})
+	c, err := iceberg.NewCommitter(o.ctx, iceberg.CommitterConfig{Table: ct, Mirror: mt, Writer: o.id, Linger: time.Hour})
 	if err != nil {
 		return sink.IcebergTarget{}, err
 	}
 	o.committer = c
-	return sink.IcebergTarget{Table: ct, Committer: c}, nil
+	return sink.IcebergTarget{Table: ct, Mirror: mt, Committer: c}, nil
 }
 
 // worldCatalog is an owner's catalog client: LoadTable and CommitTable are points.
@@ -320,6 +335,57 @@ func (w *world) checkLake() error {
 	}
 	if last := w.records[len(w.records)-1].SequenceNumber; committed["shard-1"] != last {
 		return fmt.Errorf("the snapshots say shard-1 is committed up to %q, want %q", committed["shard-1"], last)
+	}
+	return w.checkMirror()
+}
+
+// checkMirror verifies the mirror: read by iceberg-go's scan, it holds each key's last image
+// (the n of its last decodable record; none for a key whose last change is a delete), and
+// its snapshots say the shard is committed up to its last record.
+func (w *world) checkMirror() error {
+	ctx := context.Background()
+	mt, err := iceberg.NewMirrorTable(w.lake.cat, iceberg.ChangeTableConfig{Namespace: w.lake.ns, Table: "t"})
+	if err != nil {
+		return err
+	}
+	want := map[string]string{}
+	for i, r := range w.records {
+		id := r.PartitionKeys[0].Value.Text
+		switch {
+		case i == poisonIndex:
+		case r.NewImage == nil:
+			delete(want, id)
+		default:
+			want[id] = strconv.Itoa(i * 7919) // recordtest.Row's n
+		}
+	}
+	at, err := mt.Scan(ctx)
+	if err != nil {
+		return err
+	}
+	defer at.Release()
+	got := map[string]string{}
+	tr := array.NewTableReader(at, 1024)
+	defer tr.Release()
+	for tr.Next() {
+		rec := tr.RecordBatch()
+		ids, ns := rec.Column(rec.Schema().FieldIndices("id")[0]), rec.Column(rec.Schema().FieldIndices("n")[0])
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if _, dup := got[ids.ValueStr(i)]; dup {
+				return fmt.Errorf("the mirror holds key %s twice", ids.ValueStr(i))
+			}
+			got[ids.ValueStr(i)] = ns.ValueStr(i)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		return fmt.Errorf("the mirror holds %v (id: n), want %v", got, want)
+	}
+	committed, err := mt.Committed(ctx)
+	if err != nil {
+		return err
+	}
+	if last := w.records[len(w.records)-1].SequenceNumber; committed["shard-1"] != last {
+		return fmt.Errorf("the mirror's snapshots say shard-1 is committed up to %q, want %q", committed["shard-1"], last)
 	}
 	return nil
 }

@@ -115,6 +115,9 @@ func newWorld(format, compression string, faults []fault) *world {
 		if i == poisonIndex {
 			r.DecodeErr = errors.New("unexpected token")
 		}
+		if format == encode.FormatIceberg && i == mirrorDeleteIndex {
+			r.OldImage, r.NewImage = r.NewImage, nil // a delete: the mirror removes the key
+		}
 		w.records = append(w.records, r)
 	}
 	if format == encode.FormatIceberg {

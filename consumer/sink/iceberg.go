@@ -45,10 +45,19 @@ type IcebergWriter struct {
 	member  *iceberg.Member
 	builder encode.Builder
 
+	// The mirror (nil when not kept): the changes since the mirror's last commit, and the
+	// builder that encodes them at a commit.
+	mirror        *iceberg.ChangeTable
+	mirrorChanges iceberg.MirrorChanges
+	mirrorBuilder encode.Builder
+
 	started bool
-	// prev is the shard's last sequence number the table holds, as far as this writer knows;
-	// records up to skipTo are skipped, the last of them (skipped) to be checkpointed.
-	prev, skipTo, skipped string
+	// prev is the shard's last sequence number the change log holds, as far as this writer
+	// knows; records up to skipTo are already in it. mirrorPrev and mirrorSkipTo are the
+	// same for the mirror. Records both tables hold are skipped, the last of them (skipped)
+	// to be checkpointed.
+	prev, skipTo, skipped    string
+	mirrorPrev, mirrorSkipTo string
 
 	// Records consumed since prev (converted and poison): count, the last one.
 	count int
@@ -82,6 +91,11 @@ func (s *Sink) OpenIcebergShard(shardID string, cp checkpoint.Checkpointer, pend
 		w.err = fmt.Errorf("shard %s: %w", shardID, err)
 	}
 	w.builder = b
+	if m := s.cfg.Iceberg.Mirror; m != nil && w.err == nil {
+		w.mirror = m
+		w.mirrorBuilder, w.err = encode.NewBuilder(encode.Options{Format: encode.FormatIceberg, Compression: s.cfg.Compression,
+			Schemas: s.schemas, KeepEvents: true, Parquet: encode.ParquetOptions{Prepare: m.Prepare}})
+	}
 	return w
 }
 
@@ -94,7 +108,16 @@ func (w *IcebergWriter) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("shard %s: read what the iceberg table holds: %w", w.shardID, err)
 	}
-	w.prev, w.skipTo, w.started = held, held, true
+	w.prev, w.skipTo = held, held
+	if w.mirror != nil {
+		m, err := w.mirror.CommittedShard(ctx, w.shardID)
+		if err != nil {
+			return fmt.Errorf("shard %s: read what the iceberg mirror holds: %w", w.shardID, err)
+		}
+		w.mirrorPrev, w.mirrorSkipTo = m, m
+		w.logger.Info("iceberg: the mirror holds the shard up to", "sequence_number", m)
+	}
+	w.started = true
 	w.member = w.s.cfg.Iceberg.Committer.Join()
 	w.logger.Info("iceberg: the table holds the shard up to", "sequence_number", held)
 	return nil
@@ -116,7 +139,9 @@ func (w *IcebergWriter) Add(ctx context.Context, rec *streams.Record) error {
 	if err := w.start(ctx); err != nil {
 		return err
 	}
-	if !iceberg.Later(rec.SequenceNumber, w.skipTo) {
+	toChanges := iceberg.Later(rec.SequenceNumber, w.skipTo)
+	toMirror := w.mirror != nil && iceberg.Later(rec.SequenceNumber, w.mirrorSkipTo)
+	if !toChanges && !toMirror {
 		w.skipped = rec.SequenceNumber // committed by a previous owner
 		return nil
 	}
@@ -127,7 +152,7 @@ func (w *IcebergWriter) Add(ctx context.Context, rec *streams.Record) error {
 		}
 		w.skipped = ""
 	}
-	if err := w.add(ctx, rec); err != nil {
+	if err := w.add(ctx, rec, toChanges, toMirror); err != nil {
 		return err
 	}
 	w.count++
@@ -140,10 +165,17 @@ func (w *IcebergWriter) Add(ctx context.Context, rec *streams.Record) error {
 	return w.commitIfDue(ctx)
 }
 
-// add puts the record into the file (cutting it first at a new day or schema version), or
-// under _errors/ when it cannot be converted.
-func (w *IcebergWriter) add(ctx context.Context, rec *streams.Record) error {
+// add puts the record into the file (cutting it first at a new day or schema version) if
+// toChanges, among the mirror's changes if toMirror, or under _errors/ when it cannot be
+// converted (unless the change log holds it: it was stored then).
+func (w *IcebergWriter) add(ctx context.Context, rec *streams.Record, toChanges, toMirror bool) error {
 	ev, err := record.FromStream(rec, w.src)
+	if err == nil && toMirror {
+		w.mirrorChanges.Add(ev)
+	}
+	if err == nil && !toChanges {
+		return nil // only for the mirror: the change log holds it
+	}
 	if err == nil {
 		day := ev.CreatedAt.UTC().Truncate(24 * time.Hour)
 		if w.builder.Len() > 0 && !day.Equal(w.fileDay) {
@@ -251,23 +283,50 @@ func (w *IcebergWriter) commit(ctx context.Context, now bool) error {
 	if err := w.cutFile(ctx); err != nil {
 		return err
 	}
-	if len(w.files) == 0 {
-		// Only poison records (stored under _errors/): nothing for the table.
+	if len(w.files) == 0 && w.mirrorChanges.Len() == 0 {
+		// Only poison records (stored under _errors/): nothing for the tables.
 		if !now {
 			w.member.Pass()
 		}
 		return w.checkpoint(ctx, w.last)
 	}
-	res, err := w.member.Commit(ctx, iceberg.ShardCommit{ShardID: w.shardID, Prev: w.prev, Last: w.last, Files: w.files}, now)
+	sc := iceberg.ShardCommit{ShardID: w.shardID, Prev: w.prev, Last: w.last, Files: w.files}
+	if w.mirrorChanges.Len() > 0 {
+		rows, rejected, err := w.mirrorChanges.Rows(ctx, w.mirrorBuilder)
+		if err != nil {
+			return fmt.Errorf("shard %s: mirror rows: %w", w.shardID, err)
+		}
+		for _, ev := range rejected {
+			w.logger.Warn("iceberg mirror: a change that cannot be written is left out (see _errors/)",
+				"sequence_number", ev.SequenceNumber)
+		}
+		if rows.Keys > 0 {
+			sc.Mirror = &iceberg.ShardCommit{Prev: w.mirrorPrev, Last: w.last, Rows: rows}
+		}
+	}
+	res, err := w.member.Commit(ctx, sc, now)
 	if err != nil {
 		return fmt.Errorf("shard %s: iceberg commit: %w", w.shardID, err)
 	}
 	if !res.Committed {
-		w.err = fmt.Errorf("shard %s: %w: the table holds it up to %s, this writer expected %s",
-			w.shardID, ErrShardCommittedElsewhere, res.TableHolds, w.prev)
+		table, expected := "table", w.prev
+		if res.Mirror {
+			table, expected = "mirror", w.mirrorPrev
+		}
+		w.err = fmt.Errorf("shard %s: %w: the %s holds it up to %s, this writer expected %s",
+			w.shardID, ErrShardCommittedElsewhere, table, res.TableHolds, expected)
 		return w.err
 	}
-	w.prev, w.files = w.last, nil
+	// Both tables hold every record up to w.last now (the change log from before if it
+	// had no files: they were all at or before what it held).
+	if len(w.files) > 0 {
+		w.prev = w.last
+	}
+	if sc.Mirror != nil {
+		w.mirrorPrev = w.last
+	}
+	w.files = nil
+	w.mirrorChanges.Reset()
 	return w.checkpoint(ctx, w.last)
 }
 

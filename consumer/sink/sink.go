@@ -78,9 +78,11 @@ type Config struct {
 	Iceberg IcebergTarget
 }
 
-// IcebergTarget is the change log table and this worker's committer.
+// IcebergTarget is the change log table, the mirror (nil when not kept) and this worker's
+// committer (whose Mirror is the same table).
 type IcebergTarget struct {
 	Table     *iceberg.ChangeTable
+	Mirror    *iceberg.ChangeTable
 	Committer *iceberg.Committer
 }
 

@@ -28,7 +28,7 @@ func main() {
 	records := flag.Int("records", 20000, "change records the emulator writes")
 	rate := flag.Int("rate", 1000, "records per second")
 	shards := flag.Int("shards", 4, "shards of the stream at start")
-	format := flag.String("format", "json", "the workers' CDC_FORMAT: json, avro, parquet or iceberg (an Iceberg change log in a SQLite catalog)")
+	format := flag.String("format", "json", "the workers' CDC_FORMAT: json, avro, parquet or iceberg (an Iceberg change log and mirror in a SQLite catalog)")
 	workers := flag.Int("workers", 2, "consumer workers")
 	dir := flag.String("dir", "demo-data", "folder for logs and the S3 server's data (kept afterwards)")
 	flag.Parse()
@@ -91,6 +91,38 @@ func run(ctx context.Context, out io.Writer, o options) error {
 	printSummary(out, last, time.Since(start), abs, s.Bucket, o.format)
 	if !last.OK() {
 		return fmt.Errorf("not every record landed exactly once: %s", last)
+	}
+	if o.format == "iceberg" {
+		return printMirror(ctx, out, s, filepath.Join(abs, "catalog.db"))
+	}
+	return nil
+}
+
+// printMirror waits until the mirror holds every shard up to its last record, and prints
+// its row count next to the count of live keys the emulator's records imply.
+func printMirror(ctx context.Context, out io.Writer, s *harness.Stack, catalogFile string) error {
+	mirror, closeMirror, err := s.OpenMirror(ctx, catalogFile)
+	if err != nil {
+		return err
+	}
+	defer closeMirror()
+	live, lastSeq, err := s.LiveKeys(ctx)
+	if err != nil {
+		return err
+	}
+	var rows int64
+	if err := harness.Poll(ctx, settle, tick, func() (bool, error) {
+		n, ok, err := harness.MirrorRows(ctx, mirror, lastSeq)
+		rows = n
+		return ok, err
+	}); err != nil {
+		return fmt.Errorf("the mirror does not hold every record: %w", err)
+	}
+	fmt.Fprintf(out, "\nthe mirror media.media_content (the table's current state):\n")
+	fmt.Fprintf(out, "  mirror rows:                         %d\n", rows)
+	fmt.Fprintf(out, "  live keys in the emulator's records: %d\n", len(live))
+	if rows != int64(len(live)) {
+		return fmt.Errorf("the mirror holds %d rows, the emulator's records leave %d live keys", rows, len(live))
 	}
 	return nil
 }
@@ -197,7 +229,7 @@ func printSummary(out io.Writer, last harness.Report, took time.Duration, abs, b
 	fmt.Fprintf(out, "\nwhere to look:\n")
 	fmt.Fprintf(out, "  logs:                            %s\n", filepath.Join(abs, "logs"))
 	if format == "iceberg" {
-		fmt.Fprintf(out, "  the change log media.media_content_changes, in the SQL catalog %s\n", filepath.Join(abs, "catalog.db"))
+		fmt.Fprintf(out, "  the change log media.media_content_changes and the mirror media.media_content, in the SQL catalog %s\n", filepath.Join(abs, "catalog.db"))
 		fmt.Fprintf(out, "  its files (the S3 server's):     %s\n", filepath.Join(abs, "s3", bucket, "warehouse", "media.db", "media_content_changes"))
 		return
 	}

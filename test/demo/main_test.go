@@ -64,3 +64,27 @@ func TestDemoRunsAndSuggestsTheFormatsReader(t *testing.T) {
 		t.Errorf("no progress line:\n%s", text)
 	}
 }
+
+// An iceberg run ends with the mirror's row count next to the live keys the emulator's records
+// leave, and they agree.
+func TestDemoIcebergPrintsTheMirror(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), &out, options{records: 600, rate: 300, shards: 2, workers: 2, format: "iceberg", dir: filepath.Join(t.TempDir(), "demo")})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	text := out.String()
+	var rows, live string
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case strings.HasPrefix(line, "  mirror rows:"):
+			rows = f[len(f)-1]
+		case strings.HasPrefix(line, "  live keys in the emulator's records:"):
+			live = f[len(f)-1]
+		}
+	}
+	if rows == "" || rows != live || rows == "0" {
+		t.Fatalf("mirror rows %q, live keys %q:\n%s", rows, live, text)
+	}
+}

@@ -58,6 +58,9 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 	if err != nil {
 		return err
 	}
+	if err := checkMirrorViewType(cfg, desc.StreamViewType); err != nil {
+		return err // before any table is touched
+	}
 	table, err := openLeaseTable(ctx, ddbCfg, cfg, logger)
 	if err != nil {
 		return err
@@ -67,7 +70,7 @@ func runConsumer(ctx context.Context, cfg *config.Config, getenv func(string) st
 	// coordinator, whose graceful drain goes on after ctx ends.
 	lakeCtx, stopLake := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLake()
-	lake, closeLake, err := openIceberg(lakeCtx, cfg, s3Cfg, getenv, workerID, logger)
+	lake, closeLake, err := openIceberg(lakeCtx, cfg, s3Cfg, getenv, workerID, desc.StreamViewType, logger)
 	if err != nil {
 		return err
 	}

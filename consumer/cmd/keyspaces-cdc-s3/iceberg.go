@@ -11,17 +11,22 @@ import (
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/config"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/encode"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/iceberg"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/sink"
 )
 
-// openIceberg opens what format iceberg writes to: the catalog, the table's change log and
-// this worker's committer, whose rounds follow CDC_FLUSH_INTERVAL. Its commits end with
+// openIceberg opens what format iceberg writes to: the catalog, the table's change log, its
+// mirror (CDC_ICEBERG_TABLES; refused, as a setting error, for a view type without new
+// images) and this worker's committer, whose rounds follow CDC_FLUSH_INTERVAL. Its commits end with
 // ctx, which must outlive the coordinator's drain (the drained shards commit last). closeFn
 // releases the catalog. Other formats get nothing (and a close that does nothing).
 func openIceberg(ctx context.Context, cfg *config.Config, s3Cfg aws.Config, getenv func(string) string,
-	workerID string, logger *slog.Logger) (target sink.IcebergTarget, closeFn func(), err error) {
+	workerID, viewType string, logger *slog.Logger) (target sink.IcebergTarget, closeFn func(), err error) {
 	if cfg.Format != encode.FormatIceberg {
 		return target, func() {}, nil
+	}
+	if err := checkMirrorViewType(cfg, viewType); err != nil {
+		return target, nil, err
 	}
 	endpoint := getenv("AWS_ENDPOINT_URL_S3")
 	if endpoint == "" {
@@ -37,10 +42,15 @@ func openIceberg(ctx context.Context, cfg *config.Config, s3Cfg aws.Config, gete
 	table, err := iceberg.NewChangeTable(cat, iceberg.ChangeTableConfig{
 		Namespace: cfg.IcebergNamespace, Table: cfg.Table, Logger: logger,
 	})
+	if err == nil && cfg.IcebergMirror() {
+		target.Mirror, err = iceberg.NewMirrorTable(cat, iceberg.ChangeTableConfig{
+			Namespace: cfg.IcebergNamespace, Table: cfg.Table, Logger: logger,
+		})
+	}
 	if err == nil {
 		target.Table = table
 		target.Committer, err = iceberg.NewCommitter(ctx, iceberg.CommitterConfig{
-			Table: table, Writer: workerID, Interval: cfg.FlushInterval, Logger: logger,
+			Table: table, Mirror: target.Mirror, Writer: workerID, Interval: cfg.FlushInterval, Logger: logger,
 		})
 	}
 	if err != nil {
@@ -56,7 +66,7 @@ func openIceberg(ctx context.Context, cfg *config.Config, s3Cfg aws.Config, gete
 		}()
 	}
 	logger.Info("iceberg change log", "catalog", cfg.IcebergCatalog, "warehouse", cfg.IcebergWarehouse,
-		"table", cfg.IcebergNamespace+"."+cfg.Table+iceberg.ChangesSuffix)
+		"table", cfg.IcebergNamespace+"."+cfg.Table+iceberg.ChangesSuffix, "mirror", target.Mirror != nil)
 	return target, func() { _ = cat.Close() }, nil
 }
 
@@ -73,4 +83,14 @@ func icebergTables(cfg *config.Config) []string {
 		}
 	}
 	return out
+}
+
+// checkMirrorViewType refuses the mirror (a setting error: exit status 2) for a stream whose
+// records carry no new image: KEYS_ONLY, OLD_IMAGE.
+func checkMirrorViewType(cfg *config.Config, viewType string) error {
+	if cfg.IcebergMirror() && (viewType == record.ViewKeysOnly || viewType == record.ViewOldImage) {
+		return settingErrorf("CDC_ICEBERG_TABLES: the mirror needs each change's new image, and the stream's view type is %s: "+
+			"set CDC_ICEBERG_TABLES=changes, or use a stream with NEW_IMAGE or NEW_AND_OLD_IMAGES", viewType)
+	}
+	return nil
 }
