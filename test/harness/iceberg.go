@@ -65,7 +65,8 @@ func IcebergLanded(ctx context.Context, table *iceberg.ChangeTable) ([]Landed, i
 // called. A worker's commit then waits for the file's busy timeout and fails, as a commit to
 // an unreachable catalog does.
 func LockCatalog(ctx context.Context, catalogFile string) (release func() error, err error) {
-	db, err := sql.Open(sqliteshim.ShimName, "file:"+catalogFile+"?_pragma=journal_mode(WAL)")
+	// The busy timeout: the workers may be committing right then (the lock waits for them).
+	db, err := sql.Open(sqliteshim.ShimName, "file:"+catalogFile+"?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)")
 	if err != nil {
 		return nil, err
 	}
