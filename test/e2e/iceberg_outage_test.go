@@ -15,8 +15,9 @@ import (
 // an exclusive transaction on its SQLite file, longer than the workers' busy timeout) while
 // two workers have files to commit; the commits fail, are retried, and land once the catalog
 // is back. The change log then holds every change once and the snapshots each shard's last
-// sequence number; after the outage both workers' pending commits race, so conflicts are
-// retried too (counted, not required: they depend on timing).
+// sequence number, and the mirror each live key's last image. After the outage both workers'
+// pending commits race, so conflicts are retried too (counted, not required: they depend on
+// timing).
 func TestIcebergCatalogOutage(t *testing.T) {
 	s := startStack(t, "-shards", "2", "-records", "800", "-rate", "800", "-throttle-rate", "0.2", "-seed", "21")
 	catalogFile := filepath.Join(t.TempDir(), "catalog.db")
@@ -61,6 +62,13 @@ func TestIcebergCatalogOutage(t *testing.T) {
 	}
 	t.Logf("change log: %s", r)
 	checkSnapshots(t, table, w)
+	mirror, closeMirror, err := s.OpenMirror(ctx, catalogFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeMirror()
+	waitBothTables(t, s, table, mirror)
+	checkMirror(t, s, table, mirror)
 	logs := w1.Log() + w2.Log()
 	t.Logf("failed commit attempts: %d against the locked catalog, %d conflicts", outageFailures(logs),
 		strings.Count(logs, `"conflict":true`))
