@@ -2,6 +2,7 @@ package record
 
 import (
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -177,5 +178,25 @@ func TestFromStreamAllTypes(t *testing.T) {
 	rec.NewImage.ValueCells[5].Value = recordtest.S(streams.TypeDate, "2024-13-01")
 	if _, err := FromStream(rec, Source{}); err == nil || !strings.Contains(err.Error(), "column c_date") {
 		t.Errorf("bad date: error %v", err)
+	}
+}
+
+// The hand-written UUID and decimal checks accept exactly what the regular expressions they
+// replaced accepted.
+func TestTextChecksMatchTheirRegexps(t *testing.T) {
+	uuidRE := regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	decimalRE := regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+	inputs := []string{"", "0", "-1.5", "+.5", "5.", ".", "-", "+e1", "1e", "1e+", "1E-7", "1.5e10", "1.5e1.0",
+		" 1", "1 ", "1..2", "0x10", "12345678901234567890.123", ".e1", "1.e5",
+		"123e4567-e89b-12d3-a456-426614174000", "123E4567-E89B-12D3-A456-426614174000",
+		"123e4567e89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456-42661417400", "123e4567-e89b-12d3-a456-4266141740000",
+		"123g4567-e89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456_426614174000", "{123e4567-e89b-12d3-a456-426614174000}"}
+	for _, s := range inputs {
+		if got, want := isUUID(s), uuidRE.MatchString(s); got != want {
+			t.Errorf("isUUID(%q) = %v, the regexp says %v", s, got, want)
+		}
+		if got, want := isDecimal(s), decimalRE.MatchString(s); got != want {
+			t.Errorf("isDecimal(%q) = %v, the regexp says %v", s, got, want)
+		}
 	}
 }
