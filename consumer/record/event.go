@@ -103,19 +103,31 @@ func convertRow(r *streams.Row) (*Image, error) {
 		return nil, nil
 	}
 	img := &Image{Columns: make([]Field, 0, len(r.ValueCells)+len(r.StaticCells))}
+	// One allocation for the image's cell metadata, not one per cell.
+	withMeta := 0
+	for _, cells := range [][]streams.NamedCell{r.ValueCells, r.StaticCells} {
+		for i := range cells {
+			if cells[i].Metadata != nil {
+				withMeta++
+			}
+		}
+	}
+	metas := make([]Meta, 0, withMeta)
 	parts := []struct {
 		cells  []streams.NamedCell
 		static bool
 	}{{r.ValueCells, false}, {r.StaticCells, true}}
 	for _, part := range parts {
-		for _, c := range part.cells {
+		for i := range part.cells {
+			c := &part.cells[i]
 			v, err := ConvertValue(c.Value)
 			if err != nil {
 				return nil, fmt.Errorf("column %s: %w", c.Name, err)
 			}
 			f := Field{Name: c.Name, Value: v, Static: part.static}
 			if c.Metadata != nil {
-				f.Meta = &Meta{WriteTime: c.Metadata.WriteTime, ExpirationTime: c.Metadata.ExpirationTime}
+				metas = append(metas, Meta{WriteTime: c.Metadata.WriteTime, ExpirationTime: c.Metadata.ExpirationTime})
+				f.Meta = &metas[len(metas)-1]
 			}
 			img.Columns = append(img.Columns, f)
 		}
