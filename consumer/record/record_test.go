@@ -1,7 +1,9 @@
 package record
 
 import (
+	"errors"
 	"math"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -198,5 +200,43 @@ func TestTextChecksMatchTheirRegexps(t *testing.T) {
 		if got, want := isDecimal(s), decimalRE.MatchString(s); got != want {
 			t.Errorf("isDecimal(%q) = %v, the regexp says %v", s, got, want)
 		}
+	}
+}
+
+// An event converted into again holds the new record alone: nothing of the one before.
+func TestFromStreamIntoReusesWithoutTrace(t *testing.T) {
+	cell := func(text string, meta bool) streams.Cell {
+		c := streams.Cell{Value: streams.CellValue{Type: streams.TypeText, Text: text}}
+		if meta {
+			c.Metadata = &streams.Metadata{WriteTime: "w-" + text}
+		}
+		return c
+	}
+	big := &streams.Record{SequenceNumber: "1", Origin: "USER",
+		PartitionKeys:  []streams.Column{{Name: "k", Value: streams.CellValue{Type: streams.TypeText, Text: "a"}}},
+		ClusteringKeys: []streams.Column{{Name: "c", Value: streams.CellValue{Type: streams.TypeText, Text: "b"}}},
+		NewImage:       &streams.Row{ValueCells: []streams.NamedCell{{Name: "x", Cell: cell("1", true)}, {Name: "y", Cell: cell("2", true)}}},
+		OldImage:       &streams.Row{ValueCells: []streams.NamedCell{{Name: "x", Cell: cell("0", true)}}}}
+	small := &streams.Record{SequenceNumber: "2", Origin: "USER",
+		PartitionKeys: []streams.Column{{Name: "k", Value: streams.CellValue{Type: streams.TypeText, Text: "z"}}},
+		NewImage:      &streams.Row{ValueCells: []streams.NamedCell{{Name: "x", Cell: cell("9", false)}, {Name: "y", Cell: cell("8", true)}}}}
+	src := Source{Keyspace: "ks", Table: "t", ShardID: "s"}
+	var ev Event
+	for _, rec := range []*streams.Record{big, small, big, small} {
+		if err := FromStreamInto(&ev, rec, src); err != nil {
+			t.Fatal(err)
+		}
+		want, err := FromStream(rec, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(ev.Keys, want.Keys) || ev.SequenceNumber != want.SequenceNumber ||
+			!reflect.DeepEqual(ev.NewImage.Columns, want.NewImage.Columns) || (ev.OldImage == nil) != (want.OldImage == nil) ||
+			(want.OldImage != nil && !reflect.DeepEqual(ev.OldImage.Columns, want.OldImage.Columns)) {
+			t.Fatalf("record %s: reused event %+v, want %+v", rec.SequenceNumber, ev, want)
+		}
+	}
+	if err := FromStreamInto(&ev, &streams.Record{DecodeErr: errors.New("bad")}, src); err == nil {
+		t.Fatal("an undecodable record converted")
 	}
 }
