@@ -118,6 +118,19 @@ func FromStreamInto(ev *Event, rec *streams.Record, src Source) error {
 	return nil
 }
 
+// Clear drops every value e holds (which may share the memory of the stream's answer it was
+// read from) but keeps the room of its slices for the next FromStreamInto.
+func (e *Event) Clear() {
+	// Up to the capacities: a shorter record leaves a longer one's values past its length.
+	clear(e.Keys[:cap(e.Keys)])
+	for i := range e.images {
+		img := &e.images[i]
+		clear(img.Columns[:cap(img.Columns)])
+		clear(img.metas[:cap(img.metas)])
+	}
+	*e = Event{Keys: e.Keys[:0], images: e.images}
+}
+
 // convertRow converts r into img, reusing its slices; nil when r is.
 func convertRow(r *streams.Row, img *Image) (*Image, error) {
 	if r == nil {

@@ -236,6 +236,20 @@ func TestFromStreamIntoReusesWithoutTrace(t *testing.T) {
 			t.Fatalf("record %s: reused event %+v, want %+v", rec.SequenceNumber, ev, want)
 		}
 	}
+	ev.Clear()
+	if ev.NewImage != nil || len(ev.Keys) != 0 || ev.SequenceNumber != "" {
+		t.Fatalf("cleared event %+v", ev)
+	}
+	for _, f := range append(ev.Keys[:cap(ev.Keys)], ev.images[0].Columns[:cap(ev.images[0].Columns)]...) {
+		if f.Name != "" || f.Value.Text != "" || f.Meta != nil {
+			t.Fatalf("a cleared event still holds %+v", f)
+		}
+	}
+	for _, m := range ev.images[1].metas[:cap(ev.images[1].metas)] {
+		if m.WriteTime != "" {
+			t.Fatalf("a cleared event still holds metadata %+v", m)
+		}
+	}
 	if err := FromStreamInto(&ev, &streams.Record{DecodeErr: errors.New("bad")}, src); err == nil {
 		t.Fatal("an undecodable record converted")
 	}

@@ -133,6 +133,9 @@ func (w *ShardWriter) Add(ctx context.Context, rec *streams.Record) error {
 			err = w.cur().Add(ctx, ev)
 		}
 	}
+	if ev == &w.event {
+		w.event.Clear() // the encoder is done with it: keep no value of the answer alive
+	}
 	if err != nil {
 		if perr := w.s.writePoison(ctx, w.shardID, rec, err); perr != nil {
 			return fmt.Errorf("shard %s: store poison record %s: %w", w.shardID, rec.SequenceNumber, perr)
@@ -171,6 +174,7 @@ func (w *ShardWriter) convert(rec *streams.Record) (*record.Event, error) {
 		return record.FromStream(rec, w.src)
 	}
 	if err := record.FromStreamInto(&w.event, rec, w.src); err != nil {
+		w.event.Clear()
 		return nil, err
 	}
 	return &w.event, nil
