@@ -228,6 +228,9 @@ func decodeGetRecords(body []byte) (*GetRecordsOutput, error) {
 				return err
 			}
 			it, err := d.Text(name, false)
+			// A copy: the reader keeps the iterator until its next call, and must not keep
+			// this answer's memory alive with it meanwhile.
+			it = strings.Clone(it)
 			out.NextShardIterator = &it
 			return err
 		case "iteratorDescription":

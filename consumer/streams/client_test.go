@@ -483,14 +483,15 @@ func TestDecodeGetRecordsAnswer(t *testing.T) {
 }
 
 // The records of one answer share the decoder's chunks: each slice must still be its own
-// (an append copies), and the sequence number must not keep the answer alive.
+// (an append copies), and the sequence number and the next iterator, which outlive the
+// answer, must not keep it alive.
 func TestDecodeGetRecordsRecordsAreIndependent(t *testing.T) {
 	rec := func(seq, v string) string {
 		return `{"sequenceNumber":"` + seq + `","newImage":{"valueCells":{"a":{"value":{"textT":"` + v +
 			`"},"metadata":{"writeTime":"1"}},"l":{"value":{"listT":[{"value":{"intT":1}}]}}}},` +
 			`"partitionKeys":{"k":{"intT":"` + seq + `"}}}`
 	}
-	body := []byte(`{"changeRecords":[` + rec("1", "x") + `,` + rec("2", "y") + `,` + rec("3", "z") + `]}`)
+	body := []byte(`{"changeRecords":[` + rec("1", "x") + `,` + rec("2", "y") + `,` + rec("3", "z") + `],"nextShardIterator":"next-one"}`)
 	out, err := decodeGetRecords(body)
 	if err != nil {
 		t.Fatal(err)
@@ -507,6 +508,10 @@ func TestDecodeGetRecordsRecordsAreIndependent(t *testing.T) {
 		if p, lo := uintptr(unsafe.Pointer(seq)), uintptr(unsafe.Pointer(&body[0])); p >= lo && p < lo+uintptr(len(body)) {
 			t.Fatalf("record %d: the sequence number shares the answer's memory", i)
 		}
+	}
+	if it := unsafe.StringData(*out.NextShardIterator); uintptr(unsafe.Pointer(it)) >= uintptr(unsafe.Pointer(&body[0])) &&
+		uintptr(unsafe.Pointer(it)) < uintptr(unsafe.Pointer(&body[0]))+uintptr(len(body)) {
+		t.Fatal("the next iterator shares the answer's memory")
 	}
 	recs[0].NewImage.ValueCells = append(recs[0].NewImage.ValueCells, NamedCell{Name: "added"})
 	recs[0].PartitionKeys = append(recs[0].PartitionKeys, Column{Name: "added"})
