@@ -68,6 +68,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	// Announced, as AWS does (net/http would stream a large answer in chunks without it).
+	w.Header().Set("Content-Length", strconv.Itoa(len(resp)))
 	w.Write(resp)
 }
 

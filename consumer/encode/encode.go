@@ -155,3 +155,17 @@ func NewBuilder(opts Options) (Builder, error) {
 	}
 	return newJSONLines(opts.Compression, opts.CellMetadata)
 }
+
+// RetainsEvents says whether b may keep the events it is given after Add returns (Parquet
+// buffers them; an Avro replay encodes them at Finish). JSON Lines and Avro write each
+// event at once: their caller may reuse an event for the next record
+// (record.FromStreamInto).
+func RetainsEvents(b Builder) bool {
+	switch b := b.(type) {
+	case *jsonLines:
+		return false
+	case *avroFile:
+		return b.keepEvents
+	}
+	return true
+}

@@ -528,3 +528,23 @@ func TestDatumMatchesGeneric(t *testing.T) {
 		}
 	}
 }
+
+func TestRetainsEvents(t *testing.T) {
+	for _, tt := range []struct {
+		opts Options
+		want bool
+	}{
+		{Options{Format: FormatJSON, Compression: CompressionGzip}, false},
+		{Options{Format: FormatAvro, Compression: CodecDeflate, Schemas: NewSchemas(nil, false, nil)}, false},
+		{Options{Format: FormatAvro, Compression: CodecDeflate, Schemas: NewSchemas(nil, false, nil), KeepEvents: true}, true},
+		{Options{Format: FormatParquet, Compression: CompressionZstd, Schemas: NewSchemas(nil, false, nil)}, true},
+	} {
+		b, err := NewBuilder(tt.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := RetainsEvents(b); got != tt.want {
+			t.Errorf("%s/%s keep %v: RetainsEvents %v, want %v", tt.opts.Format, tt.opts.Compression, tt.opts.KeepEvents, got, tt.want)
+		}
+	}
+}

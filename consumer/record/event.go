@@ -46,11 +46,14 @@ type Event struct {
 	// nil when the record has no such image.
 	NewImage *Image
 	OldImage *Image
+	// images are the Images FromStreamInto reuses.
+	images [2]Image
 }
 
 // Image is a row image.
 type Image struct {
 	Columns []Field
+	metas   []Meta // the Meta of Columns, one allocation for the image
 }
 
 // Source names where records come from: they do not carry their keyspace, table or shard.
@@ -66,10 +69,23 @@ type Source struct {
 // FromStream converts one change record. An error (a value that cannot be converted
 // exactly) names the column; the caller routes such a record to the error prefix.
 func FromStream(rec *streams.Record, src Source) (*Event, error) {
-	if rec.DecodeErr != nil {
-		return nil, fmt.Errorf("undecodable record: %w", rec.DecodeErr)
+	ev := &Event{}
+	if err := FromStreamInto(ev, rec, src); err != nil {
+		return nil, err
 	}
-	ev := &Event{
+	return ev, nil
+}
+
+// FromStreamInto is FromStream into ev, whose previous content it overwrites, reusing its
+// slices: a caller that is done with each event before converting the next (an encoder
+// that writes it at once) converts without allocating the event again. After an error ev
+// holds nothing meaningful.
+func FromStreamInto(ev *Event, rec *streams.Record, src Source) error {
+	if rec.DecodeErr != nil {
+		return fmt.Errorf("undecodable record: %w", rec.DecodeErr)
+	}
+	keys := ev.Keys[:0]
+	*ev = Event{
 		Keyspace:       src.Keyspace,
 		Table:          src.Table,
 		ShardID:        src.ShardID,
@@ -77,45 +93,82 @@ func FromStream(rec *streams.Record, src Source) (*Event, error) {
 		CreatedAt:      rec.CreatedAt.UTC().Truncate(time.Millisecond),
 		Origin:         rec.Origin,
 		Op:             InferOp(rec, src.ViewType),
+		images:         ev.images,
 	}
-	ev.Keys = make([]Field, 0, len(rec.PartitionKeys)+len(rec.ClusteringKeys))
+	if n := len(rec.PartitionKeys) + len(rec.ClusteringKeys); cap(keys) < n {
+		keys = make([]Field, 0, n)
+	}
+	ev.Keys = keys
 	for _, keys := range [][]streams.Column{rec.PartitionKeys, rec.ClusteringKeys} {
 		for _, k := range keys {
 			v, err := ConvertValue(k.Value)
 			if err != nil {
-				return nil, fmt.Errorf("key column %s: %w", k.Name, err)
+				return fmt.Errorf("key column %s: %w", k.Name, err)
 			}
 			ev.Keys = append(ev.Keys, Field{Name: k.Name, Value: v})
 		}
 	}
 	var err error
-	if ev.NewImage, err = convertRow(rec.NewImage); err != nil {
-		return nil, fmt.Errorf("new image: %w", err)
+	if ev.NewImage, err = convertRow(rec.NewImage, &ev.images[0]); err != nil {
+		return fmt.Errorf("new image: %w", err)
 	}
-	if ev.OldImage, err = convertRow(rec.OldImage); err != nil {
-		return nil, fmt.Errorf("old image: %w", err)
+	if ev.OldImage, err = convertRow(rec.OldImage, &ev.images[1]); err != nil {
+		return fmt.Errorf("old image: %w", err)
 	}
-	return ev, nil
+	return nil
 }
 
-func convertRow(r *streams.Row) (*Image, error) {
+// Clear drops every value e holds (which may share the memory of the stream's answer it was
+// read from) but keeps the room of its slices for the next FromStreamInto.
+func (e *Event) Clear() {
+	// Up to the capacities: a shorter record leaves a longer one's values past its length.
+	clear(e.Keys[:cap(e.Keys)])
+	for i := range e.images {
+		img := &e.images[i]
+		clear(img.Columns[:cap(img.Columns)])
+		clear(img.metas[:cap(img.metas)])
+	}
+	*e = Event{Keys: e.Keys[:0], images: e.images}
+}
+
+// convertRow converts r into img, reusing its slices; nil when r is.
+func convertRow(r *streams.Row, img *Image) (*Image, error) {
 	if r == nil {
 		return nil, nil
 	}
-	img := &Image{Columns: make([]Field, 0, len(r.ValueCells)+len(r.StaticCells))}
+	n := len(r.ValueCells) + len(r.StaticCells)
+	if cap(img.Columns) < n {
+		img.Columns = make([]Field, 0, n)
+	}
+	img.Columns = img.Columns[:0]
+	// One allocation for the image's cell metadata, not one per cell.
+	withMeta := 0
+	for _, cells := range [][]streams.NamedCell{r.ValueCells, r.StaticCells} {
+		for i := range cells {
+			if cells[i].Metadata != nil {
+				withMeta++
+			}
+		}
+	}
+	if cap(img.metas) < withMeta {
+		img.metas = make([]Meta, 0, withMeta)
+	}
+	metas := img.metas[:0]
 	parts := []struct {
 		cells  []streams.NamedCell
 		static bool
 	}{{r.ValueCells, false}, {r.StaticCells, true}}
 	for _, part := range parts {
-		for _, c := range part.cells {
+		for i := range part.cells {
+			c := &part.cells[i]
 			v, err := ConvertValue(c.Value)
 			if err != nil {
 				return nil, fmt.Errorf("column %s: %w", c.Name, err)
 			}
 			f := Field{Name: c.Name, Value: v, Static: part.static}
 			if c.Metadata != nil {
-				f.Meta = &Meta{WriteTime: c.Metadata.WriteTime, ExpirationTime: c.Metadata.ExpirationTime}
+				metas = append(metas, Meta{WriteTime: c.Metadata.WriteTime, ExpirationTime: c.Metadata.ExpirationTime})
+				f.Meta = &metas[len(metas)-1]
 			}
 			img.Columns = append(img.Columns, f)
 		}

@@ -1,7 +1,10 @@
 package record
 
 import (
+	"errors"
 	"math"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -177,5 +180,77 @@ func TestFromStreamAllTypes(t *testing.T) {
 	rec.NewImage.ValueCells[5].Value = recordtest.S(streams.TypeDate, "2024-13-01")
 	if _, err := FromStream(rec, Source{}); err == nil || !strings.Contains(err.Error(), "column c_date") {
 		t.Errorf("bad date: error %v", err)
+	}
+}
+
+// The hand-written UUID and decimal checks accept exactly what the regular expressions they
+// replaced accepted.
+func TestTextChecksMatchTheirRegexps(t *testing.T) {
+	uuidRE := regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	decimalRE := regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+	inputs := []string{"", "0", "-1.5", "+.5", "5.", ".", "-", "+e1", "1e", "1e+", "1E-7", "1.5e10", "1.5e1.0",
+		" 1", "1 ", "1..2", "0x10", "12345678901234567890.123", ".e1", "1.e5",
+		"123e4567-e89b-12d3-a456-426614174000", "123E4567-E89B-12D3-A456-426614174000",
+		"123e4567e89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456-42661417400", "123e4567-e89b-12d3-a456-4266141740000",
+		"123g4567-e89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456_426614174000", "{123e4567-e89b-12d3-a456-426614174000}"}
+	for _, s := range inputs {
+		if got, want := isUUID(s), uuidRE.MatchString(s); got != want {
+			t.Errorf("isUUID(%q) = %v, the regexp says %v", s, got, want)
+		}
+		if got, want := isDecimal(s), decimalRE.MatchString(s); got != want {
+			t.Errorf("isDecimal(%q) = %v, the regexp says %v", s, got, want)
+		}
+	}
+}
+
+// An event converted into again holds the new record alone: nothing of the one before.
+func TestFromStreamIntoReusesWithoutTrace(t *testing.T) {
+	cell := func(text string, meta bool) streams.Cell {
+		c := streams.Cell{Value: streams.CellValue{Type: streams.TypeText, Text: text}}
+		if meta {
+			c.Metadata = &streams.Metadata{WriteTime: "w-" + text}
+		}
+		return c
+	}
+	big := &streams.Record{SequenceNumber: "1", Origin: "USER",
+		PartitionKeys:  []streams.Column{{Name: "k", Value: streams.CellValue{Type: streams.TypeText, Text: "a"}}},
+		ClusteringKeys: []streams.Column{{Name: "c", Value: streams.CellValue{Type: streams.TypeText, Text: "b"}}},
+		NewImage:       &streams.Row{ValueCells: []streams.NamedCell{{Name: "x", Cell: cell("1", true)}, {Name: "y", Cell: cell("2", true)}}},
+		OldImage:       &streams.Row{ValueCells: []streams.NamedCell{{Name: "x", Cell: cell("0", true)}}}}
+	small := &streams.Record{SequenceNumber: "2", Origin: "USER",
+		PartitionKeys: []streams.Column{{Name: "k", Value: streams.CellValue{Type: streams.TypeText, Text: "z"}}},
+		NewImage:      &streams.Row{ValueCells: []streams.NamedCell{{Name: "x", Cell: cell("9", false)}, {Name: "y", Cell: cell("8", true)}}}}
+	src := Source{Keyspace: "ks", Table: "t", ShardID: "s"}
+	var ev Event
+	for _, rec := range []*streams.Record{big, small, big, small} {
+		if err := FromStreamInto(&ev, rec, src); err != nil {
+			t.Fatal(err)
+		}
+		want, err := FromStream(rec, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(ev.Keys, want.Keys) || ev.SequenceNumber != want.SequenceNumber ||
+			!reflect.DeepEqual(ev.NewImage.Columns, want.NewImage.Columns) || (ev.OldImage == nil) != (want.OldImage == nil) ||
+			(want.OldImage != nil && !reflect.DeepEqual(ev.OldImage.Columns, want.OldImage.Columns)) {
+			t.Fatalf("record %s: reused event %+v, want %+v", rec.SequenceNumber, ev, want)
+		}
+	}
+	ev.Clear()
+	if ev.NewImage != nil || len(ev.Keys) != 0 || ev.SequenceNumber != "" {
+		t.Fatalf("cleared event %+v", ev)
+	}
+	for _, f := range append(ev.Keys[:cap(ev.Keys)], ev.images[0].Columns[:cap(ev.images[0].Columns)]...) {
+		if f.Name != "" || f.Value.Text != "" || f.Meta != nil {
+			t.Fatalf("a cleared event still holds %+v", f)
+		}
+	}
+	for _, m := range ev.images[1].metas[:cap(ev.images[1].metas)] {
+		if m.WriteTime != "" {
+			t.Fatalf("a cleared event still holds metadata %+v", m)
+		}
+	}
+	if err := FromStreamInto(&ev, &streams.Record{DecodeErr: errors.New("bad")}, src); err == nil {
+		t.Fatal("an undecodable record converted")
 	}
 }

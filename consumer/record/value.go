@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/big"
 	"net/netip"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -131,7 +130,7 @@ func checkText(t streams.CQLType, s string) error {
 			return err
 		}
 	case streams.TypeUUID, streams.TypeTimeuuid:
-		if !uuidRE.MatchString(s) {
+		if !isUUID(s) {
 			return fmt.Errorf("not a UUID")
 		}
 	case streams.TypeVarint:
@@ -139,7 +138,7 @@ func checkText(t streams.CQLType, s string) error {
 			return fmt.Errorf("not an integer")
 		}
 	case streams.TypeDecimal:
-		if !decimalRE.MatchString(s) {
+		if !isDecimal(s) {
 			return fmt.Errorf("not a decimal number")
 		}
 	case streams.TypeDuration:
@@ -190,10 +189,66 @@ func convertUDT(c streams.CellValue) (Value, error) {
 	return v, nil
 }
 
-var (
-	uuidRE    = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	decimalRE = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
-)
+// isUUID says whether s is 8-4-4-4-12 hex digits (either case): every record of a table
+// keyed by UUIDs checks several, so it is written out rather than a regular expression.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !isHexDigit(c) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// isDecimal says whether s is [+-] digits [. digits] [e [+-] digits], with at least one digit
+// before the exponent.
+func isDecimal(s string) bool {
+	i := 0
+	digits := func() int {
+		n := 0
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	n := digits()
+	if i < len(s) && s[i] == '.' {
+		i++
+		n += digits()
+	}
+	if n == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
+}
 
 func parseInt(s string, bits int) (int64, error) {
 	return strconv.ParseInt(strings.TrimSpace(s), 10, bits)

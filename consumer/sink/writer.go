@@ -46,6 +46,8 @@ type ShardWriter struct {
 	sealed *sealedFile
 	// err is sticky once the lease is lost: the writer does nothing more.
 	err error
+	// event is reused for each record when the builder does not keep events.
+	event record.Event
 }
 
 type sealedFile struct {
@@ -119,7 +121,7 @@ func (w *ShardWriter) Add(ctx context.Context, rec *streams.Record) error {
 		}
 	}
 
-	ev, err := record.FromStream(rec, w.src)
+	ev, err := w.convert(rec)
 	if err == nil {
 		err = w.cur().Add(ctx, ev)
 		if errors.Is(err, encode.ErrSchemaChanged) {
@@ -130,6 +132,9 @@ func (w *ShardWriter) Add(ctx context.Context, rec *streams.Record) error {
 			}
 			err = w.cur().Add(ctx, ev)
 		}
+	}
+	if ev == &w.event {
+		w.event.Clear() // the encoder is done with it: keep no value of the answer alive
 	}
 	if err != nil {
 		if perr := w.s.writePoison(ctx, w.shardID, rec, err); perr != nil {
@@ -160,6 +165,19 @@ func (w *ShardWriter) Add(ctx context.Context, rec *streams.Record) error {
 		return w.cut(ctx)
 	}
 	return nil
+}
+
+// convert converts a record into an event: into the writer's own event, reused for every
+// record, when the builder writes each event at once; else into a new one.
+func (w *ShardWriter) convert(rec *streams.Record) (*record.Event, error) {
+	if encode.RetainsEvents(w.cur()) {
+		return record.FromStream(rec, w.src)
+	}
+	if err := record.FromStreamInto(&w.event, rec, w.src); err != nil {
+		w.event.Clear()
+		return nil, err
+	}
+	return &w.event, nil
 }
 
 // FlushIfDue cuts the file when its first record was buffered FlushInterval or more

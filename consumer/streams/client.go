@@ -192,7 +192,7 @@ func (c *Client) GetRecords(ctx context.Context, in *GetRecordsInput) (*GetRecor
 // decodeGetRecords reads a GetRecords answer in one pass of the scanner. Each record's Raw
 // aliases body.
 func decodeGetRecords(body []byte) (*GetRecordsOutput, error) {
-	d := newDecoder(body)
+	d := newAliasDecoder(body) // body is this answer's own, never written again
 	out := &GetRecordsOutput{ChangeRecords: []Record{}}
 	_, err := d.Object("GetRecords answer", func(name string) error {
 		switch name {
@@ -228,6 +228,9 @@ func decodeGetRecords(body []byte) (*GetRecordsOutput, error) {
 				return err
 			}
 			it, err := d.Text(name, false)
+			// A copy: the reader keeps the iterator until its next call, and must not keep
+			// this answer's memory alive with it meanwhile.
+			it = strings.Clone(it)
 			out.NextShardIterator = &it
 			return err
 		case "iteratorDescription":
@@ -409,7 +412,7 @@ func (c *Client) sendAttempt(ctx context.Context, op string, body []byte) ([]byt
 		return nil, &sendError{err}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	data, err := readBody(resp)
 	if err != nil {
 		return nil, &sendError{err}
 	}
@@ -417,6 +420,33 @@ func (c *Client) sendAttempt(ctx context.Context, op string, body []byte) ([]byt
 		return nil, parseAPIError(resp.StatusCode, resp.Header, data)
 	}
 	return data, nil
+}
+
+// maxPresized bounds the buffer readBody sizes from Content-Length at once (a GetRecords
+// answer is at most a few MB); a longer or unknown length grows as it is read.
+const maxPresized = 32 << 20
+
+// readBody reads a whole answer into a buffer sized once from Content-Length: io.ReadAll
+// would grow it step by step, copying and clearing a GetRecords answer several times.
+func readBody(resp *http.Response) ([]byte, error) {
+	n := resp.ContentLength
+	if n < 0 || n > maxPresized {
+		return io.ReadAll(resp.Body)
+	}
+	buf := make([]byte, 0, n+1) // +1: the read that meets EOF needs no room of its own
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // a longer answer than announced: grow
+		}
+		m, err := resp.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // wrapRetryer adapts a legacy aws.Retryer to RetryerV2 (as the SDK middleware does).

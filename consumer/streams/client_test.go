@@ -17,7 +17,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -477,5 +479,61 @@ func TestDecodeGetRecordsAnswer(t *testing.T) {
 				t.Fatalf("got %+v", out)
 			}
 		})
+	}
+}
+
+// The records of one answer share the decoder's chunks: each slice must still be its own
+// (an append copies), and the sequence number and the next iterator, which outlive the
+// answer, must not keep it alive.
+func TestDecodeGetRecordsRecordsAreIndependent(t *testing.T) {
+	rec := func(seq, v string) string {
+		return `{"sequenceNumber":"` + seq + `","newImage":{"valueCells":{"a":{"value":{"textT":"` + v +
+			`"},"metadata":{"writeTime":"1"}},"l":{"value":{"listT":[{"value":{"intT":1}}]}}}},` +
+			`"partitionKeys":{"k":{"intT":"` + seq + `"}}}`
+	}
+	body := []byte(`{"changeRecords":[` + rec("1", "x") + `,` + rec("2", "y") + `,` + rec("3", "z") + `],"nextShardIterator":"next-one"}`)
+	out, err := decodeGetRecords(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := out.ChangeRecords
+	for i, r := range recs {
+		if cells := r.NewImage.ValueCells; len(cells) != 2 || cap(cells) != 2 || cap(r.PartitionKeys) != 1 || cap(cells[1].Value.Elems) != 1 {
+			t.Fatalf("record %d: cells %d (cap %d), keys cap %d", i, len(cells), cap(cells), cap(r.PartitionKeys))
+		}
+		if r.NewImage.ValueCells[0].Metadata == recs[(i+1)%3].NewImage.ValueCells[0].Metadata {
+			t.Fatalf("records %d and %d share their metadata", i, (i+1)%3)
+		}
+		seq := unsafe.StringData(r.SequenceNumber)
+		if p, lo := uintptr(unsafe.Pointer(seq)), uintptr(unsafe.Pointer(&body[0])); p >= lo && p < lo+uintptr(len(body)) {
+			t.Fatalf("record %d: the sequence number shares the answer's memory", i)
+		}
+	}
+	if it := unsafe.StringData(*out.NextShardIterator); uintptr(unsafe.Pointer(it)) >= uintptr(unsafe.Pointer(&body[0])) &&
+		uintptr(unsafe.Pointer(it)) < uintptr(unsafe.Pointer(&body[0]))+uintptr(len(body)) {
+		t.Fatal("the next iterator shares the answer's memory")
+	}
+	recs[0].NewImage.ValueCells = append(recs[0].NewImage.ValueCells, NamedCell{Name: "added"})
+	recs[0].PartitionKeys = append(recs[0].PartitionKeys, Column{Name: "added"})
+	if got := recs[1].NewImage.ValueCells[0].Value.Text; got != "y" || recs[1].PartitionKeys[0].Value.Text != "2" {
+		t.Fatalf("an append to record 0 changed record 1: %q", got)
+	}
+	if recs[2].NewImage.ValueCells[0].Value.Text != "z" || recs[2].SequenceNumber != "3" {
+		t.Fatalf("record 3: %+v", recs[2])
+	}
+}
+
+func TestReadBodyWhateverTheAnnouncedLength(t *testing.T) {
+	for _, tt := range []struct {
+		length int64
+		body   string
+	}{{-1, "unknown"}, {5, "exact"}, {3, "longer than said"}, {100, "shorter"}, {0, ""}, {maxPresized + 1, "huge"}} {
+		got, err := readBody(&http.Response{ContentLength: tt.length, Body: io.NopCloser(iotest.OneByteReader(strings.NewReader(tt.body)))})
+		if err != nil || string(got) != tt.body {
+			t.Errorf("length %d: got %q, %v; want %q", tt.length, got, err, tt.body)
+		}
+	}
+	if _, err := readBody(&http.Response{ContentLength: 4, Body: io.NopCloser(iotest.ErrReader(io.ErrUnexpectedEOF))}); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("a failed read: %v", err)
 	}
 }

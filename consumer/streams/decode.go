@@ -22,8 +22,8 @@ const maxNesting = 64
 // could overflow and nothing real sends such a value.
 const maxEpochSeconds = 1e11
 
-// DecodeRecord decodes one change record from its wire JSON. Record.Raw aliases data (not a
-// copy). Unknown record members are ignored, unknown CellValue union members are kept in
+// DecodeRecord decodes one change record from its wire JSON. Record.Raw and the record's
+// strings alias data (not a copy): data must not be modified afterwards. Unknown record members are ignored, unknown CellValue union members are kept in
 // CellValue.Unknown and CellValue.Raw; JSON of the wrong kind for a known member is an error.
 //
 // The JSON is read by a hand-written scanner (consumer/internal/jsonscan: object members are
@@ -31,7 +31,7 @@ const maxEpochSeconds = 1e11
 // does (invalid UTF-8 and lone surrogates become U+FFFD).
 func DecodeRecord(data []byte) (Record, error) {
 	var r Record
-	err := decodeWhole(data, func(d *decoder) error { return d.record(&r) })
+	err := decodeWhole(newAliasDecoder(data), func(d *decoder) error { return d.record(&r) })
 	if err != nil {
 		return Record{}, err
 	}
@@ -41,11 +41,10 @@ func DecodeRecord(data []byte) (Record, error) {
 
 // UnmarshalJSON decodes a record (see DecodeRecord); Raw is a copy of data.
 func (r *Record) UnmarshalJSON(data []byte) error {
-	rec, err := DecodeRecord(data)
+	rec, err := DecodeRecord(bytes.Clone(data)) // encoding/json reuses data
 	if err != nil {
 		return err
 	}
-	rec.Raw = bytes.Clone(data)
 	*r = rec
 	return nil
 }
@@ -53,7 +52,7 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 // UnmarshalJSON decodes a CellValue union object.
 func (v *CellValue) UnmarshalJSON(data []byte) error {
 	var out CellValue
-	if err := decodeWhole(data, func(d *decoder) error { return d.cellValue(&out, 0) }); err != nil {
+	if err := decodeWhole(newDecoder(data), func(d *decoder) error { return d.cellValue(&out, 0) }); err != nil {
 		return err
 	}
 	*v = out
@@ -63,7 +62,7 @@ func (v *CellValue) UnmarshalJSON(data []byte) error {
 // UnmarshalJSON decodes a cell ({value, metadata}).
 func (c *Cell) UnmarshalJSON(data []byte) error {
 	var out Cell
-	if err := decodeWhole(data, func(d *decoder) error { return d.cell(&out, 0) }); err != nil {
+	if err := decodeWhole(newDecoder(data), func(d *decoder) error { return d.cell(&out, 0) }); err != nil {
 		return err
 	}
 	*c = out
@@ -72,7 +71,7 @@ func (c *Cell) UnmarshalJSON(data []byte) error {
 
 // UnmarshalJSON decodes a row image ({valueCells, staticCells, rowMetadata}).
 func (r *Row) UnmarshalJSON(data []byte) error {
-	return decodeWhole(data, func(d *decoder) error {
+	return decodeWhole(newDecoder(data), func(d *decoder) error {
 		row, err := d.row()
 		if err == nil && row != nil {
 			*r = *row
@@ -83,7 +82,7 @@ func (r *Row) UnmarshalJSON(data []byte) error {
 
 // UnmarshalJSON decodes cell or row metadata ({writeTime, expirationTime}).
 func (m *Metadata) UnmarshalJSON(data []byte) error {
-	return decodeWhole(data, func(d *decoder) error {
+	return decodeWhole(newDecoder(data), func(d *decoder) error {
 		md, err := d.metadata()
 		if err == nil && md != nil {
 			*m = *md
@@ -93,19 +92,33 @@ func (m *Metadata) UnmarshalJSON(data []byte) error {
 }
 
 // decoder reads the record grammar from JSON; the JSON itself is read by the embedded
-// scanner.
+// scanner. The records it decodes share its arenas' chunks.
 type decoder struct {
 	jsonscan.Scanner
+	cellA  arena[NamedCell]
+	colA   arena[Column]
+	elemA  arena[Cell]
+	entryA arena[MapEntry]
+	rowA   arena[Row]
+	metaA  arena[Metadata]
 }
 
+// newDecoder returns a decoder whose strings are copies of data's.
 func newDecoder(data []byte) *decoder {
 	d := &decoder{}
 	d.Init(data, memberNames)
 	return d
 }
 
-func decodeWhole(data []byte, fn func(*decoder) error) error {
-	d := newDecoder(data)
+// newAliasDecoder returns a decoder whose strings share data's memory (see
+// jsonscan.Scanner.InitAlias): data must never change afterwards.
+func newAliasDecoder(data []byte) *decoder {
+	d := &decoder{}
+	d.InitAlias(data, memberNames)
+	return d
+}
+
+func decodeWhole(d *decoder, fn func(*decoder) error) error {
 	if err := fn(d); err != nil {
 		return fmt.Errorf("decode record: %w", err)
 	}
@@ -137,7 +150,11 @@ func (d *decoder) record(r *Record) error {
 		case "oldImage":
 			r.OldImage, err = d.row()
 		case "sequenceNumber":
-			r.SequenceNumber, err = d.Text(name, true)
+			// A copy: the last sequence number read outlives its answer (checkpoints, the
+			// read position), and must not keep the answer's memory alive.
+			var seq string
+			seq, err = d.Text(name, true)
+			r.SequenceNumber = strings.Clone(seq)
 		default:
 			err = d.Skip() // newer members: ignore, the record stays readable
 		}
@@ -155,15 +172,16 @@ func (d *decoder) record(r *Record) error {
 // columns reads a key map ({col: CellValue}); an empty object gives an empty, non-nil
 // slice so presence survives a re-encode.
 func (d *decoder) columns(what string) ([]Column, error) {
-	cols := []Column{}
+	mark := d.colA.mark()
 	present, err := d.Object(what, func(name string) error {
 		var v CellValue
 		if err := d.cellValue(&v, 0); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		cols = append(cols, Column{Name: name, Value: v})
+		d.colA.push(Column{Name: name, Value: v})
 		return nil
 	})
+	cols := d.colA.take(mark)
 	if !present {
 		return nil, err
 	}
@@ -171,7 +189,7 @@ func (d *decoder) columns(what string) ([]Column, error) {
 }
 
 func (d *decoder) row() (*Row, error) {
-	r := &Row{}
+	var r Row
 	present, err := d.Object("row", func(name string) error {
 		var err error
 		switch name {
@@ -192,20 +210,21 @@ func (d *decoder) row() (*Row, error) {
 	if !present {
 		return nil, err
 	}
-	return r, err
+	return d.rowA.one(r), err
 }
 
 // namedCells reads {name: Cell} (row cells, UDT fields) in wire order.
 func (d *decoder) namedCells(what string, depth int) ([]NamedCell, error) {
-	cells := []NamedCell{}
+	mark := d.cellA.mark()
 	present, err := d.Object(what, func(name string) error {
 		nc := NamedCell{Name: name}
 		if err := d.cell(&nc.Cell, depth); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		cells = append(cells, nc)
+		d.cellA.push(nc)
 		return nil
 	})
+	cells := d.cellA.take(mark)
 	if !present {
 		return nil, err
 	}
@@ -213,7 +232,7 @@ func (d *decoder) namedCells(what string, depth int) ([]NamedCell, error) {
 }
 
 func (d *decoder) metadata() (*Metadata, error) {
-	m := &Metadata{}
+	var m Metadata
 	present, err := d.Object("metadata", func(name string) error {
 		var err error
 		switch name {
@@ -229,7 +248,7 @@ func (d *decoder) metadata() (*Metadata, error) {
 	if !present {
 		return nil, err
 	}
-	return m, err
+	return d.metaA.one(m), err
 }
 
 // cell reads {value, metadata}; a null cell reads as a null value.
@@ -365,30 +384,30 @@ func (d *decoder) boolean(name string) (bool, error) {
 
 // elems reads the cells of a list, set or tuple; an empty array gives an empty, non-nil slice.
 func (d *decoder) elems(name string, depth int) ([]Cell, error) {
-	elems := []Cell{}
+	mark := d.elemA.mark()
 	err := d.Array(name, func() error {
 		var c Cell
 		if err := d.cell(&c, depth); err != nil {
 			return err
 		}
-		elems = append(elems, c)
+		d.elemA.push(c)
 		return nil
 	})
-	return elems, err
+	return d.elemA.take(mark), err
 }
 
 // entries reads the entries of a map; an empty array gives an empty, non-nil slice.
 func (d *decoder) entries(name string, depth int) ([]MapEntry, error) {
-	entries := []MapEntry{}
+	mark := d.entryA.mark()
 	err := d.Array(name, func() error {
 		e, err := d.mapEntry(depth)
 		if err != nil {
 			return err
 		}
-		entries = append(entries, e)
+		d.entryA.push(e)
 		return nil
 	})
-	return entries, err
+	return d.entryA.take(mark), err
 }
 
 // udt reads the fields of a user-defined type value, which may not be null.

@@ -401,10 +401,15 @@ func runBacklog(b *testing.B, enc encoder, shards, records int, extra ...string)
 // BenchmarkThroughput: one worker, one shard, a backlog of 100,000 changes of ~1 KB rows,
 // for each encoder. The real binary's runs also report their cost against the identity
 // worker's (same reading, leasing, uploading, checkpointing; no conversion or encoding).
+//
+// To see where the CPU goes, build the workers with the profiling hook and name a folder:
+// each worker then writes its CPU profile there (cmd/keyspaces-cdc-s3/cpuprofile.go).
+//
+//	GOFLAGS=-tags=cdcprofile CDC_TEST_CPU_PROFILE_DIR=/tmp/prof make bench-pipeline
 func BenchmarkThroughput(b *testing.B) {
 	const records = 100_000
 	results := map[string]backlogResult{}
-	for _, enc := range []encoder{identity, jsonGzip, avroDeflate} {
+	for _, enc := range []encoder{identity, jsonGzip, avroDeflate, parquetZstd} {
 		b.Run(enc.name, func(b *testing.B) {
 			r := runBacklog(b, enc, 1, records)
 			r.report(b)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unsafe"
 )
 
 // maxSkipDepth bounds the nesting of skipped (unknown) members, as encoding/json does.
@@ -22,7 +23,13 @@ type Scanner struct {
 	pos   int
 	buf   []byte            // scratch for unescaping strings
 	names map[string]string // object member names returned without allocating
+	seen  map[string]string // other member names met so far, each allocated once
+	alias bool
 }
+
+// maxSeenNames bounds how many distinct member names outside Init's names a Scanner keeps,
+// so that a document with endless distinct names cannot grow it without end.
+const maxSeenNames = 1024
 
 var errEOF = fmt.Errorf("unexpected end of JSON: %w", io.ErrUnexpectedEOF)
 
@@ -31,6 +38,14 @@ var errEOF = fmt.Errorf("unexpected end of JSON: %w", io.ErrUnexpectedEOF)
 // names may be nil.
 func (s *Scanner) Init(data []byte, names map[string]string) {
 	*s = Scanner{data: data, names: names}
+}
+
+// InitAlias is Init, but the strings Str and Text return share data's memory when they need
+// no unescaping, instead of being copies: reading them allocates nothing. The caller promises
+// that data is never modified afterwards (a string's bytes must not change). Member names are
+// still copies (each distinct one once), so a name kept for long does not keep data alive.
+func (s *Scanner) InitAlias(data []byte, names map[string]string) {
+	*s = Scanner{data: data, names: names, alias: true}
 }
 
 // Offset returns the offset in data of the next unread byte.
@@ -130,10 +145,7 @@ func (s *Scanner) Object(what string, fn func(name string) error) (present bool,
 		if err != nil {
 			return true, err
 		}
-		name, ok := s.names[string(b)] // no allocation for the document's usual names
-		if !ok {
-			name = string(b)
-		}
+		name := s.name(b)
 		if s.Peek() != ':' {
 			return true, s.SyntaxError("after object key")
 		}
@@ -151,6 +163,25 @@ func (s *Scanner) Object(what string, fn func(name string) error) (present bool,
 			return true, s.SyntaxError("after object key:value pair")
 		}
 	}
+}
+
+// name returns a member name: the document's usual ones, and the ones met before, without
+// allocating.
+func (s *Scanner) name(b []byte) string {
+	if name, ok := s.names[string(b)]; ok {
+		return name
+	}
+	if name, ok := s.seen[string(b)]; ok {
+		return name
+	}
+	name := string(b)
+	if s.seen == nil {
+		s.seen = map[string]string{}
+	}
+	if len(s.seen) < maxSeenNames {
+		s.seen[name] = name
+	}
+	return name
 }
 
 // Array reads an array element by element, calling fn to read each element. what names the
@@ -187,15 +218,32 @@ func (s *Scanner) Text(what string, numberOK bool) (string, error) {
 		return s.Str()
 	case numberOK && (c == '-' || (c >= '0' && c <= '9')):
 		b, err := s.Number()
-		return string(b), err
+		if err != nil {
+			return "", err
+		}
+		return s.str(b, true), nil
 	}
 	return "", fmt.Errorf("%s: want a JSON string, got %s", what, s.Kind())
 }
 
 // Str reads a JSON string; the next byte must be its opening quote.
 func (s *Scanner) Str() (string, error) {
+	start := s.pos + 1
 	b, err := s.StrBytes()
-	return string(b), err
+	if err != nil {
+		return "", err
+	}
+	// Unescaped strings are read in place: b is then data's own bytes.
+	return s.str(b, len(b) > 0 && &b[0] == &s.data[start]), nil
+}
+
+// str returns b as a string: sharing its memory when the Scanner aliases and b is data's own
+// (inData), else a copy.
+func (s *Scanner) str(b []byte, inData bool) string {
+	if s.alias && inData && len(b) > 0 {
+		return unsafe.String(&b[0], len(b))
+	}
+	return string(b)
 }
 
 // Number reads a JSON number (grammar checked) and returns its text.

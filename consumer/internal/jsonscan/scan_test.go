@@ -5,6 +5,7 @@ import (
 	"io"
 	"reflect"
 	"testing"
+	"unsafe"
 )
 
 // walk reads any JSON value into a flat list of its tokens: member names, string values and
@@ -92,5 +93,54 @@ func TestScannerInternsNamesAndSpans(t *testing.T) {
 	})
 	if err != nil || !s.End() {
 		t.Fatalf("error %v, end %v", err, s.End())
+	}
+}
+
+// within says whether s's bytes lie inside data.
+func within(s string, data []byte) bool {
+	if s == "" || len(data) == 0 {
+		return false
+	}
+	p, lo := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(&data[0]))
+	return p >= lo && p < lo+uintptr(len(data))
+}
+
+func TestAliasSharesOnlyPlainValues(t *testing.T) {
+	data := []byte(`{"plain":"abc","escaped":"a\nb","num":12.5,"plain":"x"}`)
+	for _, alias := range []bool{false, true} {
+		var s Scanner
+		if alias {
+			s.InitAlias(data, nil)
+		} else {
+			s.Init(data, nil)
+		}
+		var names []string
+		values := map[string]string{}
+		if _, err := s.Object("", func(name string) error {
+			names = append(names, name)
+			v, err := s.Text(name, true)
+			values[name] = v
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if values["escaped"] != "a\nb" || values["num"] != "12.5" || values["plain"] != "x" {
+			t.Fatalf("alias %v: values %q", alias, values)
+		}
+		if got := within(values["num"], data) && within(values["plain"], data); got != alias {
+			t.Errorf("alias %v: plain strings and numbers share data: %v", alias, got)
+		}
+		if within(values["escaped"], data) {
+			t.Errorf("alias %v: an unescaped string shares data", alias)
+		}
+		for _, n := range names {
+			if within(n, data) {
+				t.Errorf("alias %v: member name %q shares data", alias, n)
+			}
+		}
+		// A name met again is the same string, not a new copy.
+		if unsafe.StringData(names[0]) != unsafe.StringData(names[3]) {
+			t.Errorf("alias %v: the repeated name %q was allocated twice", alias, names[0])
+		}
 	}
 }
