@@ -70,6 +70,10 @@ type CommitResult struct {
 func (t *ChangeTable) Commit(ctx context.Context, writer string, shards []ShardCommit) (CommitResult, error) {
 	ctx = t.cat.withAWS(ctx)
 	commitID := uuid.NewString()
+	if t.mirror {
+		t.indexMu.Lock() // the mirror's key index: one commit at a time
+		defer t.indexMu.Unlock()
+	}
 	var res CommitResult
 	var lastErr error
 	stale := false
@@ -79,29 +83,45 @@ func (t *ChangeTable) Commit(ctx context.Context, writer string, shards []ShardC
 				return res, err
 			}
 		}
-		tbl := t.Table()
+		tbl, fresh := t.Table(), false
 		if stale || tbl == nil {
-			fresh, err := t.Refresh(ctx)
+			loaded, err := t.Refresh(ctx)
 			if err != nil {
 				res.Errors++
 				lastErr = err
 				continue
 			}
-			if fresh == nil {
+			if loaded == nil {
 				return res, fmt.Errorf("iceberg commit: table %s does not exist", strings.Join(t.ident, "."))
 			}
-			tbl = fresh
+			tbl, fresh = loaded, true
 		}
 		if s := findCommit(tbl.Metadata(), commitID); s != nil {
+			if t.mirror {
+				t.index.markDeleted(t.pending)
+			}
 			return landed(res, s, shards), nil // an attempt whose answer was lost did land
 		}
 		ok, refused := t.check(tbl.Metadata(), shards)
+		if len(refused) > 0 && !fresh {
+			// The table as this process last saw it may be older than its own last commit
+			// (a concurrent load finished after it): refuse only on the table as it is.
+			stale = true
+			continue
+		}
 		res.Refused = refused
+		for id, got := range refused {
+			t.logger.Warn("iceberg commit: another writer committed the shard; its files are left out",
+				"table", strings.Join(t.ident, "."), "shard_id", id, "table_holds", got)
+		}
 		if len(ok) == 0 {
 			return res, nil
 		}
 		next, err := t.commitOnce(ctx, tbl, writer, commitID, ok)
 		if err == nil {
+			if t.mirror {
+				t.index.markDeleted(t.pending)
+			}
 			if err := t.setTable(next); err != nil {
 				return res, err
 			}
@@ -177,8 +197,6 @@ func (t *ChangeTable) check(meta table.Metadata, shards []ShardCommit) (ok []Sha
 				refused = map[string]string{}
 			}
 			refused[s.ShardID] = got
-			t.logger.Warn("iceberg commit: another writer committed the shard; its files are left out",
-				"table", strings.Join(t.ident, "."), "shard_id", s.ShardID, "expected", s.Prev, "table_holds", got)
 			continue
 		}
 		ok = append(ok, s)

@@ -363,73 +363,6 @@ func keyValue(a arrow.Array, i int) (any, error) {
 	return nil, fmt.Errorf("a %s cannot be a mirror key", a.DataType())
 }
 
-// balancedOr is the OR of terms as a balanced tree (depth log2 of the terms: the evaluators
-// recurse over it).
-func balancedOr(terms []ice.BooleanExpression) ice.BooleanExpression {
-	switch len(terms) {
-	case 0:
-		return ice.AlwaysFalse{}
-	case 1:
-		return terms[0]
-	}
-	return ice.NewOr(balancedOr(terms[:len(terms)/2]), balancedOr(terms[len(terms)/2:]))
-}
-
-// inFilter matches the rows whose column name holds the first value of one of the keys.
-func inFilter(name string, keys [][]any) ice.BooleanExpression {
-	ref := ice.Reference(name)
-	switch keys[0][0].(type) {
-	case string:
-		return ice.IsIn(ref, pick[string](keys)...)
-	case int32:
-		return ice.IsIn(ref, pick[int32](keys)...)
-	case int64:
-		return ice.IsIn(ref, pick[int64](keys)...)
-	case ice.Date:
-		return ice.IsIn(ref, pick[ice.Date](keys)...)
-	case ice.Timestamp:
-		return ice.IsIn(ref, pick[ice.Timestamp](keys)...)
-	}
-	terms := make([]ice.BooleanExpression, len(keys))
-	for i, k := range keys {
-		terms[i] = equal(name, k[0])
-	}
-	return balancedOr(terms)
-}
-
-func pick[T ice.LiteralType](keys [][]any) []T {
-	out := make([]T, len(keys))
-	for i, k := range keys {
-		out[i] = k[0].(T)
-	}
-	return out
-}
-
-func equal(name string, v any) ice.BooleanExpression {
-	ref := ice.Reference(name)
-	switch v := v.(type) {
-	case string:
-		return ice.EqualTo(ref, v)
-	case []byte:
-		return ice.EqualTo(ref, v)
-	case int32:
-		return ice.EqualTo(ref, v)
-	case int64:
-		return ice.EqualTo(ref, v)
-	case float32:
-		return ice.EqualTo(ref, v)
-	case float64:
-		return ice.EqualTo(ref, v)
-	case bool:
-		return ice.EqualTo(ref, v)
-	case ice.Date:
-		return ice.EqualTo(ref, v)
-	case ice.Timestamp:
-		return ice.EqualTo(ref, v)
-	}
-	panic(fmt.Sprintf("mirror key of type %T", v)) // keyValue returns only the types above
-}
-
 // commitMirrorOnce makes one attempt of a mirror commit: in one transaction, delete the
 // rows of every key the shards changed, then append their new rows.
 func (t *ChangeTable) commitMirrorOnce(ctx context.Context, tbl *table.Table, props ice.Properties, ok []ShardCommit) (*table.Table, error) {
@@ -444,8 +377,10 @@ func (t *ChangeTable) commitMirrorOnce(ctx context.Context, tbl *table.Table, pr
 	defer mb.release()
 	txn := tbl.NewTransaction()
 	changed := false
+	t.pending = nil
 	if len(mb.keys) > 0 {
-		del, err := positionDeletes(ctx, tbl, mb.keys)
+		del, found, err := t.index.positionDeletes(ctx, tbl, mb.keys)
+		t.pending = found
 		if err != nil {
 			return nil, fmt.Errorf("delete the changed keys: %w", err)
 		}

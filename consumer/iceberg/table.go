@@ -49,9 +49,14 @@ type ChangeTableConfig struct {
 
 // ChangeTable is a Keyspaces table's change log in the catalog. Safe for concurrent use.
 type ChangeTable struct {
-	cat        *Catalog
-	ident      table.Identifier
-	mirror     bool // the mirror (NewMirrorTable), not the change log
+	cat    *Catalog
+	ident  table.Identifier
+	mirror bool // the mirror (NewMirrorTable), not the change log
+	// The mirror's key index and the positions of the attempt being committed (under
+	// indexMu: one commit at a time).
+	indexMu    sync.Mutex
+	index      keyIndex
+	pending    []position
 	maxBackoff time.Duration
 	logger     *slog.Logger
 
@@ -156,6 +161,9 @@ func (t *ChangeTable) setTable(tbl *table.Table) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.tbl != nil && tbl.Metadata().LastSequenceNumber() < t.tbl.Metadata().LastSequenceNumber() {
+		return nil // a load that started before this process's last commit: keep the newer
+	}
 	t.tbl, t.ids = tbl, ids
 	return nil
 }

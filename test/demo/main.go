@@ -209,7 +209,10 @@ func output(ctx context.Context, s *harness.Stack, abs, format string) (env []st
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		return s.IcebergEnv(catalogFile), func(ctx context.Context) ([]harness.Landed, int, error) {
+		// A commit round of both tables (the change log, then the mirror) takes a few
+		// seconds here: a flush interval of 1 s would leave each round a handful of records.
+		env := append(s.IcebergEnv(catalogFile), "CDC_FLUSH_INTERVAL=5s")
+		return env, func(ctx context.Context) ([]harness.Landed, int, error) {
 			return harness.IcebergLanded(ctx, table)
 		}, closeLog, nil
 	}
