@@ -446,55 +446,36 @@ func BenchmarkShards(b *testing.B) {
 	}
 }
 
+// latencyEnv are the latency benchmarks' worker settings: a 2 s flush interval and the
+// consumer's default 1 s poll interval at the tip.
+var latencyEnv = []string{"CDC_FLUSH_INTERVAL=" + latencyFlush.String(), "CDC_POLL_INTERVAL=1s"}
+
+const latencyFlush = 2 * time.Second
+
 // BenchmarkLatency: a steady 200 changes per second over 4 shards for 30 s with a 2 s flush
 // interval, the consumer's default 1 s poll interval at the tip; per record, the time from
 // its write in the emulator (createdAt) to the first LIST that shows its object.
 func BenchmarkLatency(b *testing.B) {
 	const (
-		shards   = 4
-		rate     = 200
-		records  = 30 * rate
-		interval = 2 * time.Second
+		shards  = 4
+		rate    = 200
+		records = 30 * rate
 	)
 	bin := build(b)
 	s := startStack(b, bin, "-shards", strconv.Itoa(shards))
-	w := startWorker(b, s, bin, jsonGzip, "w1", "CDC_FLUSH_INTERVAL="+interval.String(), "CDC_POLL_INTERVAL=1s")
+	w := startWorker(b, s, bin, jsonGzip, "w1", latencyEnv...)
 	ctx := context.Background()
-	// The generator starts once the worker reads every shard, so that no record waits for
-	// the worker's start.
-	if err := harness.Poll(ctx, time.Minute, 50*time.Millisecond, func() (bool, error) {
-		leases, err := s.Leases().List(ctx)
-		if err != nil {
-			return false, err
-		}
-		owned := 0
-		for _, l := range leases {
-			if l.Owner == "w1" {
-				owned++
-			}
-		}
-		return owned == shards, nil
-	}); err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Admin(ctx, http.MethodPost, "/_admin/generator/start", emulator.GeneratorConfig{
-		Rate: rate, Records: records, RowBytes: rowBytes, Partitions: 4096, Seed: 1,
-	}, nil); err != nil {
-		b.Fatal(err)
-	}
+	startLoad(b, s, "w1", shards, rate, records)
 
 	var last map[string]string
 	var written harness.Written
 	seen := watch(b, s, 5*time.Minute, func(seen map[string]time.Time) (bool, error) {
 		if last == nil {
-			st, err := s.Generator(ctx)
-			if err != nil || st.Running {
+			wr, done, err := generated(ctx, s)
+			if err != nil || !done {
 				return false, err
 			}
-			if written, err = s.Written(ctx); err != nil {
-				return false, err
-			}
-			last = lastSeqs(written)
+			written, last = wr, lastSeqs(wr)
 		}
 		return allLanded(last, seen), nil
 	})
@@ -516,14 +497,67 @@ func BenchmarkLatency(b *testing.B) {
 	for _, l := range ls {
 		lat = append(lat, seen[l.Key].Sub(created[l.Shard+"/"+l.Seq]))
 	}
-	slices.Sort(lat)
-	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Milliseconds()) }
-	b.ReportMetric(q(0.50), "p50_ms")
-	b.ReportMetric(q(0.99), "p99_ms")
-	b.ReportMetric(float64(lat[len(lat)-1].Milliseconds()), "max_ms")
-	b.ReportMetric(float64(interval.Milliseconds()), "flush_interval_ms")
+	reportLatency(b, lat)
 	b.ReportMetric(usage.CPU().Seconds(), "cpu_s")
 	b.ReportMetric(float64(peak)/1024, "peak_rss_MiB")
 	b.ReportMetric(float64(rep.Objects), "objects")
-	b.Logf("%s; latency p50 %.0f ms, p99 %.0f ms, max %d ms", rep, q(0.5), q(0.99), lat[len(lat)-1].Milliseconds())
+	b.Log(rep)
+}
+
+// startLoad waits until worker id reads every one of the stack's shards, so that no record
+// waits for the worker's start, then starts the generator: rate changes per second of
+// ~rowBytes rows over 4096 partitions, records in all.
+func startLoad(b *testing.B, s *harness.Stack, id string, shards, rate, records int) {
+	b.Helper()
+	ctx := context.Background()
+	if err := harness.Poll(ctx, time.Minute, 50*time.Millisecond, func() (bool, error) {
+		leases, err := s.Leases().List(ctx)
+		if err != nil {
+			return false, err
+		}
+		owned := 0
+		for _, l := range leases {
+			if l.Owner == id {
+				owned++
+			}
+		}
+		return owned == shards, nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Admin(ctx, http.MethodPost, "/_admin/generator/start", emulator.GeneratorConfig{
+		Rate: float64(rate), Records: records, RowBytes: rowBytes, Partitions: 4096, Seed: 1,
+	}, nil); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// generated returns what the emulator wrote once its generator is done (done false before).
+func generated(ctx context.Context, s *harness.Stack) (w harness.Written, done bool, err error) {
+	st, err := s.Generator(ctx)
+	if err != nil || st.Running {
+		return w, false, err
+	}
+	w, err = s.Written(ctx)
+	return w, err == nil, err
+}
+
+// reportLatency reports the p50, p99 and maximum of lat (sorted in place) and the flush
+// interval of latencyEnv.
+func reportLatency(b *testing.B, lat []time.Duration) {
+	b.Helper()
+	if len(lat) == 0 {
+		b.Fatal("no latency measured")
+	}
+	b.ReportMetric(quantile(lat, 0.50), "p50_ms")
+	b.ReportMetric(quantile(lat, 0.99), "p99_ms")
+	b.ReportMetric(quantile(lat, 1), "max_ms")
+	b.ReportMetric(float64(latencyFlush.Milliseconds()), "flush_interval_ms")
+	b.Logf("%d records; latency p50 %.0f ms, p99 %.0f ms, max %.0f ms", len(lat), quantile(lat, 0.5), quantile(lat, 0.99), quantile(lat, 1))
+}
+
+// quantile is the p quantile of lat (sorted in place), in milliseconds.
+func quantile(lat []time.Duration, p float64) float64 {
+	slices.Sort(lat)
+	return float64(lat[int(p*float64(len(lat)-1))].Milliseconds())
 }
