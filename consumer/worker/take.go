@@ -329,15 +329,27 @@ func (c *Coordinator) scheduleExpiry(now time.Time) {
 // lease missing from it is left alone (a write to a lease that was deleted fails anyway).
 func (c *Coordinator) reconcile(hard context.Context, byKey map[string]lease.Lease) {
 	me := c.cfg.WorkerID
+	// Give up, outside c.mu, the leases the table shows owned by another worker (their next
+	// write would fail anyway): GiveUp runs the lease's OnLost, which emits an event, and the
+	// OnEvent hook is the caller's code: under c.mu, a hook that waits for a caller's lock
+	// while the caller, holding it, reads Stats (which takes c.mu) deadlocks both.
+	var giveUp []*lease.Held
+	c.mu.Lock()
+	for key, sh := range c.owned {
+		if l, ok := byKey[key]; ok && l.Counter >= sh.held.Counter() && l.Owner != me && !sh.held.Lost() {
+			c.log.Warn("the table shows the lease owned by another worker: stopping it", "shard", key, "owner", l.Owner)
+			giveUp = append(giveUp, sh.held)
+		}
+	}
+	c.mu.Unlock()
+	for _, h := range giveUp {
+		h.GiveUp()
+	}
 	c.mu.Lock()
 	var handOverNow []*ownedShard
 	for key, sh := range c.owned {
 		l, ok := byKey[key]
 		current := ok && l.Counter >= sh.held.Counter()
-		if !sh.held.Lost() && current && l.Owner != me {
-			c.log.Warn("the table shows the lease owned by another worker: stopping it", "shard", key, "owner", l.Owner)
-			sh.held.GiveUp() // its next write would fail anyway
-		}
 		if sh.held.Lost() {
 			if !sh.running {
 				delete(c.owned, key)

@@ -187,6 +187,7 @@ func TestLeasesLiveByTheirOwnersHeartbeat(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.stopWatchdog()
+	defer func() { cancel(); c.waitProcessors(nil) }() // no Run reads the processors' exits
 	c.soft = ctx
 	c.beat(ctx)
 	c.takeCycle(ctx) // looks: sees the leases and the peer's heartbeat
@@ -210,6 +211,79 @@ func TestLeasesLiveByTheirOwnersHeartbeat(t *testing.T) {
 	if l := loads(h.owners()); l["w1"] != 2 {
 		t.Fatalf("loads %v: w1 should hold both expired leases of the gone peer", l)
 	}
+}
+
+// TestEventHookMayReadStats: the coordinator never calls the OnEvent hook while it holds its
+// lock. reconcile gave up a lease the table showed owned by another worker, and so emitted
+// EventLost, under it: a hook that read Stats deadlocked at once, and TestZombieCannotCheckpoint
+// hung in about 1 of 140 runs (its harness's hook waits for the harness lock, under which the
+// test reads Stats).
+func TestEventHookMayReadStats(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := h.table.CreateLease(ctx, "shard-00", nil, checkpoint.TrimHorizon); err != nil {
+		t.Fatal(err)
+	}
+	h.stream.addShard("shard-00")
+	var c *Coordinator
+	lost := make(chan Stats, 1)
+	cfg := fastConfig("w1")
+	cfg.Logger = testLogger()
+	cfg.OnEvent = func(e Event) {
+		if e.Type == EventLost {
+			lost <- c.Stats()
+		}
+	}
+	c, err := New(cfg, h.table, h.stream, &fakeProc{h: h, worker: "w1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hung := false
+	defer func() {
+		cancel()
+		if !hung { // else the coordinator's lock is held for good
+			c.waitProcessors(nil) // no Run reads the processors' exits
+			c.stopWatchdog()
+		}
+	}()
+	c.soft = ctx
+	c.beat(ctx)
+	c.takeCycle(ctx) // looks
+	c.lookUntil = time.Now()
+	c.wantScan.Store(true)
+	c.takeCycle(ctx) // takes the free lease
+	l, _, err := h.table.Get(ctx, "shard-00")
+	if err != nil || l.Owner != "w1" {
+		t.Fatalf("lease after w1's take: %+v, %v", l, err)
+	}
+	// Another worker takes it; w1's next scan shows it and gives it up.
+	for {
+		if _, err := h.table.Take(ctx, l, "intruder"); err == nil {
+			break
+		} else if !errors.Is(err, lease.ErrConflict) {
+			t.Fatal(err)
+		}
+		if l, _, err = h.table.Get(ctx, "shard-00"); err != nil { // w1's processor wrote meanwhile
+			t.Fatal(err)
+		}
+	}
+	c.wantScan.Store(true)
+	done := make(chan struct{})
+	go func() {
+		c.takeCycle(ctx)
+		close(done)
+	}()
+	select {
+	case st := <-lost:
+		if st.LeasesHeld != 0 {
+			t.Errorf("stats read by the hook: %+v, want no lease held", st)
+		}
+	case <-time.After(10 * time.Second):
+		hung = true
+		t.Fatal("no EventLost in 10 s: the hook's Stats call deadlocked on the coordinator's lock")
+	}
+	<-done
 }
 
 // TestGoneWorkersPresenceIsDeleted: the presence item of a worker that crashed (no heartbeat
