@@ -44,23 +44,7 @@ func TestIcebergCatalogOutage(t *testing.T) {
 	}
 	waitGenerated(t, s, 2*time.Minute)
 
-	var r harness.Report
-	var w harness.Written
-	if err := harness.Poll(ctx, 3*time.Minute, time.Second, func() (bool, error) {
-		var err error
-		if w, err = s.Written(ctx); err != nil {
-			return false, err
-		}
-		landed, _, err := harness.IcebergLanded(ctx, table)
-		if err != nil {
-			return false, err
-		}
-		r = harness.Compare(w, landed)
-		return r.Landed >= r.Written && len(r.Missing) == 0, nil
-	}); err != nil || !r.OK() {
-		t.Fatalf("change log: %v; %s", err, r)
-	}
-	t.Logf("change log: %s", r)
+	w := waitChangeLog(t, s, table)
 	checkSnapshots(t, table, w)
 	mirror, closeMirror, err := s.OpenMirror(ctx, catalogFile)
 	if err != nil {

@@ -52,6 +52,28 @@ func TestIcebergChangeLog(t *testing.T) {
 	generate(t, s, emulator.GeneratorConfig{Rate: 800, Records: 1000, Seed: 15, Partitions: 64})
 	waitGenerated(t, s, 2*time.Minute)
 
+	w := waitChangeLog(t, s, table)
+	writers := checkSnapshots(t, table, w)
+	checkDataFiles(t, s, table, w.Total)
+	// The metric, in the log of each live worker that committed (a worker may get no shard
+	// with records after the kill, and then commits nothing).
+	for _, p := range []*harness.Process{w2, w3} {
+		if writers[p.Name] == 0 {
+			continue
+		}
+		if err := harness.Poll(ctx, 10*time.Second, 200*time.Millisecond, func() (bool, error) {
+			return strings.Contains(p.Log(), `"IcebergCommits"`), nil
+		}); err != nil {
+			t.Errorf("%s committed %d snapshots but its EMF metrics lack IcebergCommits", p.Name, writers[p.Name])
+		}
+	}
+}
+
+// waitChangeLog waits until the change log holds every record the emulator wrote, exactly
+// once (iceberg-go's scan), and returns what the emulator wrote.
+func waitChangeLog(t *testing.T, s *harness.Stack, table *iceberg.ChangeTable) harness.Written {
+	t.Helper()
+	ctx := context.Background()
 	var r harness.Report
 	var w harness.Written
 	if err := harness.Poll(ctx, 3*time.Minute, time.Second, func() (bool, error) {
@@ -69,20 +91,7 @@ func TestIcebergChangeLog(t *testing.T) {
 		t.Fatalf("change log: %v; %s", err, r)
 	}
 	t.Logf("change log: %s", r)
-	writers := checkSnapshots(t, table, w)
-	checkDataFiles(t, s, table, w.Total)
-	// The metric, in the log of each live worker that committed (a worker may get no shard
-	// with records after the kill, and then commits nothing).
-	for _, p := range []*harness.Process{w2, w3} {
-		if writers[p.Name] == 0 {
-			continue
-		}
-		if err := harness.Poll(ctx, 10*time.Second, 200*time.Millisecond, func() (bool, error) {
-			return strings.Contains(p.Log(), `"IcebergCommits"`), nil
-		}); err != nil {
-			t.Errorf("%s committed %d snapshots but its EMF metrics lack IcebergCommits", p.Name, writers[p.Name])
-		}
-	}
+	return w
 }
 
 // holdsOpenShards says whether worker owns a lease of a shard that has not ended.
