@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 
-	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/emulator"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/iceberg"
 )
 
@@ -34,36 +32,12 @@ func (s *Stack) OpenMirror(ctx context.Context, catalogFile string) (table *iceb
 // a delete or TTL expiry ends the key.
 func (s *Stack) LiveKeys(ctx context.Context) (live, lastSeq map[string]string, err error) {
 	live, lastSeq = map[string]string{}, map[string]string{}
-	shards := map[string][]emulator.WrittenRecord{}
-	var order []string
-	for offset := 0; ; offset += 5000 {
-		var page struct {
-			Streams []struct {
-				Shards []struct {
-					emulator.WrittenShard
-					NextOffset int `json:"nextOffset"`
-				} `json:"shards"`
-			} `json:"streams"`
-		}
-		if err := s.Admin(ctx, http.MethodGet, fmt.Sprintf("/_admin/written?offset=%d&limit=5000", offset), nil, &page); err != nil {
-			return nil, nil, err
-		}
-		more := false
-		for _, st := range page.Streams {
-			for _, sh := range st.Shards {
-				if offset == 0 {
-					order = append(order, sh.ShardID)
-				}
-				shards[sh.ShardID] = append(shards[sh.ShardID], sh.Records...)
-				more = more || sh.NextOffset > 0
-			}
-		}
-		if !more {
-			break
-		}
+	w, err := s.written(ctx, true)
+	if err != nil {
+		return nil, nil, err
 	}
-	for _, shard := range order {
-		for _, r := range shards[shard] {
+	for _, shard := range w.Order {
+		for _, r := range w.Shards[shard] {
 			var rec struct {
 				Origin   string          `json:"origin"`
 				NewImage json.RawMessage `json:"newImage"`

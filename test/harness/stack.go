@@ -233,11 +233,18 @@ type Written struct {
 	Order  []string // shards in lineage order
 }
 
-// Written reads every record the emulator wrote (all streams), page by page.
+// Written reads every record the emulator wrote (all streams), page by page, without their
+// content (the content is checked through Landed events).
 func (s *Stack) Written(ctx context.Context) (Written, error) {
+	return s.written(ctx, false)
+}
+
+// written pages through the emulator's /_admin/written; withContent keeps each record's
+// JSON (LiveKeys needs it), which otherwise is dropped to keep long runs small.
+func (s *Stack) written(ctx context.Context, withContent bool) (Written, error) {
+	const pageSize = 5000
 	w := Written{Shards: map[string][]emulator.WrittenRecord{}}
-	offset := 0
-	for {
+	for offset := 0; ; offset += pageSize {
 		var page struct {
 			Streams []struct {
 				Shards []struct {
@@ -246,7 +253,8 @@ func (s *Stack) Written(ctx context.Context) (Written, error) {
 				} `json:"shards"`
 			} `json:"streams"`
 		}
-		if err := s.Admin(ctx, http.MethodGet, fmt.Sprintf("/_admin/written?offset=%d&limit=5000", offset), nil, &page); err != nil {
+		path := fmt.Sprintf("/_admin/written?offset=%d&limit=%d", offset, pageSize)
+		if err := s.Admin(ctx, http.MethodGet, path, nil, &page); err != nil {
 			return Written{}, err
 		}
 		more := false
@@ -256,19 +264,18 @@ func (s *Stack) Written(ctx context.Context) (Written, error) {
 					w.Order = append(w.Order, sh.ShardID)
 				}
 				for _, r := range sh.Records {
-					r.Record = nil // the content is checked through Landed events
+					if !withContent {
+						r.Record = nil
+					}
 					w.Shards[sh.ShardID] = append(w.Shards[sh.ShardID], r)
 					w.Total++
 				}
-				if sh.NextOffset > 0 {
-					more = true
-				}
+				more = more || sh.NextOffset > 0
 			}
 		}
 		if !more {
 			return w, nil
 		}
-		offset += 5000
 	}
 }
 
