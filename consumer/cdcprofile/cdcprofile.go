@@ -17,7 +17,7 @@ import (
 // DirEnv names the folder the profiles go to; nothing is profiled when it is unset.
 const DirEnv = "CDC_TEST_CPU_PROFILE_DIR"
 
-// Start, when DirEnv is set, writes to that folder a CPU profile of the process's whole life
+// Start writes, when DirEnv is set, to that folder a CPU profile of the process's whole life
 // until SIGTERM or SIGINT (<name>-<pid>.prof) and a profile of the live heap at its largest,
 // as of the collection after it (<name>-<pid>.heap). It is called from an init function, so
 // it reports a failure on stderr and goes on without profiling.
