@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,7 +26,12 @@ type CommitterConfig struct {
 	// Interval/4, at most 5 s; 1 s without Interval). A writer answers at its next read, so
 	// the answers of a worker's shards come within about a poll interval.
 	Linger time.Duration
-	Logger *slog.Logger
+	// SnapshotRetention, when set, expires the tables' snapshots older than this
+	// (ChangeTable.ExpireSnapshots) after a commit, at most once per ExpireEvery (default
+	// an hour). 0: snapshots are left to the catalog's maintenance.
+	SnapshotRetention time.Duration
+	ExpireEvery       time.Duration
+	Logger            *slog.Logger
 }
 
 // Committer makes one commit per round for the shard writers of one worker (Members), plus
@@ -44,11 +50,15 @@ type Committer struct {
 
 	commitMu sync.Mutex
 	stats    CommitterStats
+	expired  time.Time // the last expiry that succeeded (under commitMu)
 }
 
 // CommitterStats are a Committer's counters.
 type CommitterStats struct {
 	Commits, Snapshots, Conflicts, Errors, Refused int64
+	// Expired counts the snapshots removed by expiry, ExpireErrors the expiries that failed
+	// (tried again after a later commit).
+	Expired, ExpireErrors int64
 }
 
 // batch is the answers committed together.
@@ -76,6 +86,9 @@ func NewCommitter(ctx context.Context, cfg CommitterConfig) (*Committer, error) 
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ExpireEvery <= 0 {
+		cfg.ExpireEvery = time.Hour
 	}
 	c := &Committer{cfg: cfg, ctx: ctx, members: map[int]int64{}}
 	if cfg.Interval > 0 {
@@ -274,6 +287,40 @@ func (c *Committer) run(b *batch) {
 			"refused", len(b.res.Refused), "conflicts", b.res.Conflicts, "round", b.round)
 	}
 	close(b.done)
+	if b.err == nil {
+		c.expireIfDue()
+	}
+}
+
+// expireIfDue expires old snapshots of both tables when SnapshotRetention is set and the
+// last expiry is ExpireEvery old. It runs after the round's writers were released, under
+// commitMu: the next commit waits for it, the writers do not.
+func (c *Committer) expireIfDue() {
+	if c.cfg.SnapshotRetention <= 0 || time.Since(c.expired) < c.cfg.ExpireEvery {
+		return
+	}
+	failed := false
+	for _, t := range []*ChangeTable{c.cfg.Table, c.cfg.Mirror} {
+		if t == nil {
+			continue
+		}
+		n, err := t.ExpireSnapshots(c.ctx, c.cfg.SnapshotRetention)
+		c.stats.Expired += int64(n)
+		if err != nil {
+			failed = true
+			c.stats.ExpireErrors++
+			c.cfg.Logger.Warn("iceberg snapshot expiry failed; tried again after a later commit",
+				"table", strings.Join(t.Identifier(), "."), "error", err.Error())
+			continue
+		}
+		if n > 0 {
+			c.cfg.Logger.Info("iceberg snapshots expired", "table", strings.Join(t.Identifier(), "."),
+				"removed", n, "older_than", c.cfg.SnapshotRetention.String())
+		}
+	}
+	if !failed {
+		c.expired = time.Now()
+	}
 }
 
 func (c *Committer) count(res CommitResult) {

@@ -53,7 +53,7 @@ func (l *lake) open(t testing.TB) *Catalog {
 }
 
 // local is where versitygw (posix) keeps the object of an s3:// path.
-func (l *lake) local(t *testing.T, path string) string {
+func (l *lake) local(t testing.TB, path string) string {
 	t.Helper()
 	bucket, key, err := SplitS3(path)
 	if err != nil {
@@ -93,7 +93,7 @@ func schemaOf(t testing.TB, ev *record.Event) *encode.ParquetSchema {
 	return ps
 }
 
-func ensure(t *testing.T, cat *Catalog, evs []*record.Event) *ChangeTable {
+func ensure(t testing.TB, cat *Catalog, evs []*record.Event) *ChangeTable {
 	t.Helper()
 	tbl, err := EnsureChangeTable(context.Background(), cat, ChangeTableConfig{Namespace: "ks", Table: "all_types",
 		MaxBackoff: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}, schemaOf(t, evs[0]))
@@ -105,7 +105,7 @@ func ensure(t *testing.T, cat *Catalog, evs []*record.Event) *ChangeTable {
 
 // writeFile encodes the events (all of one day) as a Parquet file with the table's field
 // ids, uploads it under the table's data folder and describes it.
-func (l *lake) writeFile(t *testing.T, ct *ChangeTable, evs []*record.Event) DataFile {
+func (l *lake) writeFile(t testing.TB, ct *ChangeTable, evs []*record.Event) DataFile {
 	t.Helper()
 	ctx := context.Background()
 	ids, err := ct.Prepare(ctx, schemaOf(t, evs[0]))
