@@ -40,6 +40,8 @@ type Config struct {
 	IcebergTables     string // changes | changes,mirror
 	// IcebergOptimizerRoleARN (glue): the role of the Glue table optimizers; empty: none.
 	IcebergOptimizerRoleARN string
+	// IcebergSnapshotRetention: the age past which each worker expires the tables' snapshots.
+	IcebergSnapshotRetention time.Duration
 
 	LeaseTable      string
 	ApplicationName string

@@ -36,7 +36,7 @@ func TestDefaults(t *testing.T) {
 	want := Config{
 		Keyspace: "media", Table: "media_content", Bucket: "my-cdc-bucket", LeaseTable: "media-cdc-leases",
 		KeyspacesRegion: "eu-west-1", S3Region: "eu-west-1", Format: "json", Compression: "gzip",
-		IcebergCatalog: "glue", IcebergNamespace: "media", IcebergTables: "changes,mirror",
+		IcebergCatalog: "glue", IcebergNamespace: "media", IcebergTables: "changes,mirror", IcebergSnapshotRetention: 48 * time.Hour,
 		ApplicationName: "keyspaces-cdc-s3", StartPosition: "TRIM_HORIZON",
 		FlushRecords: 10000, FlushBytes: 64 << 20, FlushInterval: time.Minute,
 		LeaseFailoverTime: 10 * time.Second, LeaseRenewInterval: 3 * time.Second, ShardSyncInterval: time.Minute, MaxStealsPerCycle: 1,
@@ -82,6 +82,7 @@ func TestBadValuesAreNamed(t *testing.T) {
 		{"flush records", map[string]string{"CDC_FLUSH_RECORDS": "0"}, []string{"CDC_FLUSH_RECORDS", "--flush-records"}},
 		{"flush bytes", map[string]string{"CDC_FLUSH_BYTES": "lots"}, []string{"CDC_FLUSH_BYTES"}},
 		{"flush interval", map[string]string{"CDC_FLUSH_INTERVAL": "soon"}, []string{"CDC_FLUSH_INTERVAL", "soon"}},
+		{"snapshot retention below the stream's", map[string]string{"CDC_ICEBERG_SNAPSHOT_RETENTION": "24h"}, []string{"CDC_ICEBERG_SNAPSHOT_RETENTION", "[25h, 8760h]"}},
 		{"start position", map[string]string{"CDC_START_POSITION": "AT_SEQUENCE_NUMBER"}, []string{"CDC_START_POSITION", "TRIM_HORIZON, LATEST"}},
 		{"renew vs failover", map[string]string{"CDC_LEASE_RENEW_INTERVAL": "20s"}, []string{"CDC_LEASE_RENEW_INTERVAL", "CDC_LEASE_FAILOVER_TIME"}},
 		{"bool", map[string]string{"CDC_CREATE_LEASE_TABLE": "yes please"}, []string{"CDC_CREATE_LEASE_TABLE"}},

@@ -235,6 +235,15 @@ var table = []Setting{
 		field:   func(c *Config) any { return &c.IcebergOptimizerRoleARN },
 	},
 	{
+		// At least the stream's 24-hour retention and an hour for a late trim: a shard's
+		// summary entry may go with an expired snapshot, and the records it covered must be
+		// gone from the stream by then (docs/iceberg.md, "Snapshot expiry").
+		Env: "CDC_ICEBERG_SNAPSHOT_RETENTION", Flag: "iceberg-snapshot-retention",
+		Kind: Duration, Default: "48h", Min: int64(25 * time.Hour), Max: int64(365 * 24 * time.Hour),
+		Meaning: "format iceberg: each worker expires the tables' snapshots older than this, once an hour (time travel reaches this far back; the metadata file grows with it)",
+		field:   func(c *Config) any { return &c.IcebergSnapshotRetention },
+	},
+	{
 		Env: "CDC_LEASE_TABLE", Flag: "lease-table",
 		Required: "the DynamoDB lease table",
 		Pattern:  tableName, Shape: "a DynamoDB table name (3-255 of a-z, A-Z, 0-9, _ . -)",

@@ -50,7 +50,8 @@ func openIceberg(ctx context.Context, cfg *config.Config, s3Cfg aws.Config, gete
 	if err == nil {
 		target.Table = table
 		target.Committer, err = iceberg.NewCommitter(ctx, iceberg.CommitterConfig{
-			Table: table, Mirror: target.Mirror, Writer: workerID, Interval: cfg.FlushInterval, Logger: logger,
+			Table: table, Mirror: target.Mirror, Writer: workerID, Interval: cfg.FlushInterval,
+			SnapshotRetention: cfg.IcebergSnapshotRetention, Logger: logger,
 		})
 	}
 	if err != nil {
