@@ -216,9 +216,24 @@ func landed(res CommitResult, s *table.Snapshot, shards []ShardCommit) CommitRes
 	return res
 }
 
-// wait sleeps before attempt: exponential backoff with full jitter, capped at maxBackoff.
+// conflictJitter bounds the wait before the retry of a commit refused by a conflict.
+const conflictJitter = 250 * time.Millisecond
+
+// backoff is the most the wait before attempt lasts. After a conflict another writer has
+// just committed, so the retry comes soon, within a short jitter: an exponential wait would
+// let a worker that commits every round keep winning while this one waits longer after each
+// loss (a worker's commits starved for minutes at a 1 s flush interval under load, its
+// backoff at 10 s). Other failures (the catalog or S3 unreachable) back off exponentially.
+func (t *ChangeTable) backoff(attempt int, conflict bool) time.Duration {
+	if conflict {
+		return min(t.maxBackoff, conflictJitter)
+	}
+	return min(t.maxBackoff, 50*time.Millisecond<<min(attempt, 12))
+}
+
+// wait sleeps before attempt: a random time up to backoff (full jitter).
 func (t *ChangeTable) wait(ctx context.Context, attempt int, cause error) error {
-	ceiling := min(t.maxBackoff, 50*time.Millisecond<<min(attempt, 12))
+	ceiling := t.backoff(attempt, cause != nil && isConflict(cause))
 	timer := time.NewTimer(time.Duration(rand.Int64N(int64(ceiling))) + time.Millisecond)
 	defer timer.Stop()
 	select {
