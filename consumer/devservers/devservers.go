@@ -205,13 +205,28 @@ func StartDynaliteAt(ctx context.Context, dataDir, logDir string) (*Server, erro
 		}
 	}
 	return start(ctx, "dynalite", logDir, dataDir, func(port int) []string {
-		argv := []string{bin, "--port", strconv.Itoa(port), "--host", "127.0.0.1"}
+		argv := []string{"node", "-e", dynaliteGuard, bin, "--port", strconv.Itoa(port), "--host", "127.0.0.1"}
 		if dataDir != "" {
 			argv = append(argv, "--path", dataDir)
 		}
 		return argv
 	})
 }
+
+// dynaliteGuard runs dynalite's command line (process.argv[1]; its options follow, where
+// dynalite reads them) in a process that survives a client going away mid-request: dynalite
+// 4.0.0 throws the request's "aborted" error (ECONNRESET), which ended the whole server when
+// a test killed a worker during a call. That request is lost, as it would be at DynamoDB;
+// any other uncaught error still ends the process.
+const dynaliteGuard = `process.on('uncaughtException', (err) => {
+  if (err && (err.code === 'ECONNRESET' || err.message === 'aborted')) {
+    console.error('dynalite: a client went away mid-request:', err.message)
+    return
+  }
+  console.error(err)
+  process.exit(1)
+})
+require(require('path').resolve(process.argv[1]))`
 
 // StartVersityGW starts versitygw in posix mode over dataDir (created if missing) on a free
 // loopback port, with the AccessKey/SecretKey credentials.
