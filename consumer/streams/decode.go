@@ -269,24 +269,24 @@ func (d *decoder) cell(c *Cell, depth int) error {
 
 // memberNames holds the member names of the protocol's objects, so reading them allocates
 // nothing.
-var memberNames = func() map[string]string {
-	m := map[string]string{}
-	for _, n := range strings.Fields("eventVersion createdAt origin partitionKeys clusteringKeys newImage " +
-		"oldImage sequenceNumber valueCells staticCells rowMetadata value metadata writeTime expirationTime key") {
-		m[n] = n
-	}
+var memberNames = func() *jsonscan.Names {
+	names := strings.Fields("eventVersion createdAt origin partitionKeys clusteringKeys newImage " +
+		"oldImage sequenceNumber valueCells staticCells rowMetadata value metadata writeTime expirationTime key")
 	for n := range memberTypes {
-		m[n] = n
+		names = append(names, n)
 	}
-	return m
+	return jsonscan.NewNames(names...)
 }()
 
-// memberTypes maps a union member name to its type, and says whether the member may also
-// arrive as a JSON number (numeric scalars: their text is kept either way).
-var memberTypes = map[string]struct {
+// unionMember is a union member's type, and whether the member may also arrive as a JSON
+// number (numeric scalars: their text is kept either way).
+type unionMember struct {
 	typ      CQLType
 	numberOK bool
-}{
+}
+
+// memberTypes maps a union member name to its type.
+var memberTypes = map[string]unionMember{
 	"asciiT": {TypeASCII, false}, "bigintT": {TypeBigint, true}, "blobT": {TypeBlob, false},
 	"boolT": {TypeBool, false}, "counterT": {TypeCounter, true}, "dateT": {TypeDate, true},
 	"decimalT": {TypeDecimal, true}, "doubleT": {TypeDouble, true}, "durationT": {TypeDuration, false},
@@ -296,6 +296,34 @@ var memberTypes = map[string]struct {
 	"timeT": {TypeTime, true}, "timeuuidT": {TypeTimeuuid, false}, "tinyintT": {TypeTinyint, true},
 	"tupleT": {TypeTuple, false}, "udtT": {TypeUDT, false}, "uuidT": {TypeUUID, false},
 	"varcharT": {TypeVarchar, false}, "varintT": {TypeVarint, true},
+}
+
+// memberIndex is memberTypes by the names' first byte: every cell value looks its member
+// up, and comparing a few short strings is cheaper than hashing one.
+var memberIndex = func() (idx [256][]struct {
+	name string
+	unionMember
+}) {
+	for name, m := range memberTypes {
+		idx[name[0]] = append(idx[name[0]], struct {
+			name string
+			unionMember
+		}{name, m})
+	}
+	return idx
+}()
+
+// lookupMember returns the union member called name.
+func lookupMember(name string) (unionMember, bool) {
+	if name == "" {
+		return unionMember{}, false
+	}
+	for _, m := range memberIndex[name[0]] {
+		if m.name == name {
+			return m.unionMember, true
+		}
+	}
+	return unionMember{}, false
 }
 
 // cellValue reads a union object. {} and null are a null value.
@@ -311,7 +339,7 @@ func (d *decoder) cellValue(v *CellValue, depth int) error {
 		if members++; members > 1 {
 			return fmt.Errorf("cell value has several union members (%q and more)", name)
 		}
-		m, ok := memberTypes[name]
+		m, ok := lookupMember(name)
 		if !ok {
 			v.Type, v.Unknown, unknown = TypeNull, name, true
 			return d.Skip()

@@ -22,7 +22,7 @@ type Scanner struct {
 	data  []byte
 	pos   int
 	buf   []byte            // scratch for unescaping strings
-	names map[string]string // object member names returned without allocating
+	names *Names            // object member names returned without allocating
 	seen  map[string]string // other member names met so far, each allocated once
 	alias bool
 }
@@ -36,7 +36,7 @@ var errEOF = fmt.Errorf("unexpected end of JSON: %w", io.ErrUnexpectedEOF)
 // Init makes s read data from its start. Object member names found in names are returned
 // as names' own strings, so reading a document's usual member names allocates nothing;
 // names may be nil.
-func (s *Scanner) Init(data []byte, names map[string]string) {
+func (s *Scanner) Init(data []byte, names *Names) {
 	*s = Scanner{data: data, names: names}
 }
 
@@ -44,7 +44,7 @@ func (s *Scanner) Init(data []byte, names map[string]string) {
 // no unescaping, instead of being copies: reading them allocates nothing. The caller promises
 // that data is never modified afterwards (a string's bytes must not change). Member names are
 // still copies (each distinct one once), so a name kept for long does not keep data alive.
-func (s *Scanner) InitAlias(data []byte, names map[string]string) {
+func (s *Scanner) InitAlias(data []byte, names *Names) {
 	*s = Scanner{data: data, names: names, alias: true}
 }
 
@@ -168,7 +168,7 @@ func (s *Scanner) Object(what string, fn func(name string) error) (present bool,
 // name returns a member name: the document's usual ones, and the ones met before, without
 // allocating.
 func (s *Scanner) name(b []byte) string {
-	if name, ok := s.names[string(b)]; ok {
+	if name, ok := s.names.Lookup(b); ok {
 		return name
 	}
 	if name, ok := s.seen[string(b)]; ok {
@@ -300,8 +300,7 @@ func (s *Scanner) skip(depth int) error {
 	}
 	switch c := s.Peek(); {
 	case c == '{':
-		_, err := s.Object("", func(string) error { return s.skip(depth + 1) })
-		return err
+		return s.skipObject(depth)
 	case c == '[':
 		return s.Array("", func() error { return s.skip(depth + 1) })
 	case c == '"':
@@ -318,4 +317,37 @@ func (s *Scanner) skip(depth int) error {
 		return err
 	}
 	return s.SyntaxError("looking for beginning of value")
+}
+
+// skipObject consumes an object without looking its member names up (they are not kept).
+func (s *Scanner) skipObject(depth int) error {
+	s.pos++ // '{'
+	if s.Peek() == '}' {
+		s.pos++
+		return nil
+	}
+	for {
+		if s.Peek() != '"' {
+			return s.SyntaxError("looking for the beginning of an object key string")
+		}
+		if _, err := s.StrBytes(); err != nil {
+			return err
+		}
+		if s.Peek() != ':' {
+			return s.SyntaxError("after object key")
+		}
+		s.pos++
+		if err := s.skip(depth + 1); err != nil {
+			return err
+		}
+		switch s.Peek() {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return nil
+		default:
+			return s.SyntaxError("after object key:value pair")
+		}
+	}
 }

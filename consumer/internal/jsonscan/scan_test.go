@@ -72,7 +72,7 @@ func TestScannerEOFIsUnexpected(t *testing.T) {
 }
 
 func TestScannerInternsNamesAndSpans(t *testing.T) {
-	names := map[string]string{"key": "key"}
+	names := NewNames("key")
 	var s Scanner
 	s.Init([]byte(`{"key": [1, 2]} `), names)
 	var start int
