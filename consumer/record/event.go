@@ -5,6 +5,7 @@
 package record
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -80,6 +81,9 @@ func FromStream(rec *streams.Record, src Source) (*Event, error) {
 // slices: a caller that is done with each event before converting the next (an encoder
 // that writes it at once) converts without allocating the event again. After an error ev
 // holds nothing meaningful.
+//
+// A deferred record (streams.Record.Deferred: keys and images still in Raw) is read from Raw
+// straight into ev, which gives the event the record's decoded tree would.
 func FromStreamInto(ev *Event, rec *streams.Record, src Source) error {
 	if rec.DecodeErr != nil {
 		return fmt.Errorf("undecodable record: %w", rec.DecodeErr)
@@ -92,9 +96,30 @@ func FromStreamInto(ev *Event, rec *streams.Record, src Source) error {
 		SequenceNumber: rec.SequenceNumber,
 		CreatedAt:      rec.CreatedAt.UTC().Truncate(time.Millisecond),
 		Origin:         rec.Origin,
-		Op:             InferOp(rec, src.ViewType),
+		Keys:           keys,
 		images:         ev.images,
 	}
+	if !rec.Deferred {
+		return convertTree(ev, rec, src)
+	}
+	err := fromWire(ev, rec.Raw, src.ViewType)
+	if !errors.Is(err, errReshape) {
+		return err
+	}
+	// A shape the one pass leaves to the reference path: the tree, then its conversion.
+	whole, err := streams.DecodeRecord(rec.Raw)
+	if err != nil {
+		return fmt.Errorf("undecodable record: %w", err)
+	}
+	clear(ev.Keys[:cap(ev.Keys)])
+	ev.Keys = ev.Keys[:0]
+	return convertTree(ev, &whole, src)
+}
+
+// convertTree converts rec's decoded keys and images into ev, which holds its envelope.
+func convertTree(ev *Event, rec *streams.Record, src Source) error {
+	ev.Op = InferOp(rec, src.ViewType)
+	keys := ev.Keys
 	if n := len(rec.PartitionKeys) + len(rec.ClusteringKeys); cap(keys) < n {
 		keys = make([]Field, 0, n)
 	}
@@ -190,21 +215,26 @@ func convertRow(r *streams.Row, img *Image) (*Image, error) {
 //
 // An empty view type is treated as NEW_AND_OLD_IMAGES.
 func InferOp(rec *streams.Record, viewType string) Op {
-	if rec.Origin == "TTL" {
+	return inferOp(rec.Origin, rec.NewImage != nil, rec.OldImage != nil, viewType)
+}
+
+// inferOp is InferOp from the record's origin and which images it has.
+func inferOp(origin string, hasNew, hasOld bool, viewType string) Op {
+	if origin == "TTL" {
 		return OpDelete
 	}
 	switch viewType {
 	case ViewKeysOnly:
 		return OpUnknown
 	case ViewOldImage:
-		if rec.NewImage == nil {
+		if !hasNew {
 			return OpUnknown
 		}
 	}
 	switch {
-	case rec.NewImage != nil && rec.OldImage != nil:
+	case hasNew && hasOld:
 		return OpUpdate
-	case rec.NewImage != nil:
+	case hasNew:
 		return OpInsert
 	default:
 		return OpDelete

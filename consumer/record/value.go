@@ -71,52 +71,63 @@ func (v Value) IsNull() bool { return v.Type == streams.TypeNull }
 // exactly — an unknown union member, a number that does not parse or overflows its CQL
 // type, a bad date — is an error, never a guess.
 func ConvertValue(c streams.CellValue) (Value, error) {
-	if c.Unknown != "" {
+	// Raw is only kept for an unknown member, so it also catches one named "" (found by
+	// FuzzDeferredRecordsConvertAlike: it was taken for a null).
+	if c.Unknown != "" || c.Raw != nil {
 		return Value{}, fmt.Errorf("unknown CQL value type %q", c.Unknown)
 	}
-	v := Value{Type: c.Type}
-	var err error
 	switch c.Type {
-	case streams.TypeNull:
-	case streams.TypeTinyint:
-		v.Int, err = parseInt(c.Text, 8)
-	case streams.TypeSmallint:
-		v.Int, err = parseInt(c.Text, 16)
-	case streams.TypeInt:
-		v.Int, err = parseInt(c.Text, 32)
-	case streams.TypeBigint, streams.TypeCounter:
-		v.Int, err = parseInt(c.Text, 64)
-	case streams.TypeFloat:
-		v.Float, err = strconv.ParseFloat(strings.TrimSpace(c.Text), 32)
-	case streams.TypeDouble:
-		v.Float, err = strconv.ParseFloat(strings.TrimSpace(c.Text), 64)
 	case streams.TypeBool:
-		v.Bool = c.Bool
-	case streams.TypeText, streams.TypeASCII, streams.TypeVarchar, streams.TypeInet, streams.TypeUUID,
-		streams.TypeTimeuuid, streams.TypeVarint, streams.TypeDecimal, streams.TypeDuration:
-		v.Text, err = c.Text, checkText(c.Type, c.Text)
+		return Value{Type: c.Type, Bool: c.Bool}, nil
 	case streams.TypeBlob:
-		v.Bytes = c.Blob
+		v := Value{Type: c.Type, Bytes: c.Blob}
 		if v.Bytes == nil {
 			v.Bytes = []byte{}
 		}
-	case streams.TypeTimestamp:
-		v.Time, err = ParseTimestamp(c.Text)
-	case streams.TypeDate:
-		v.Time, err = parseDate(c.Text)
-	case streams.TypeTime:
-		v.TimeOfDay, err = parseTimeOfDay(c.Text)
+		return v, nil
 	case streams.TypeList, streams.TypeSet, streams.TypeTuple:
 		return convertElems(c)
 	case streams.TypeMap:
 		return convertMap(c)
 	case streams.TypeUDT:
 		return convertUDT(c)
+	}
+	return convertText(c.Type, c.Text)
+}
+
+// convertText converts a value the wire sends as text: every type but bool, blob and the
+// collections (null too: its text is ignored).
+func convertText(t streams.CQLType, text string) (Value, error) {
+	v := Value{Type: t}
+	var err error
+	switch t {
+	case streams.TypeNull:
+	case streams.TypeTinyint:
+		v.Int, err = parseInt(text, 8)
+	case streams.TypeSmallint:
+		v.Int, err = parseInt(text, 16)
+	case streams.TypeInt:
+		v.Int, err = parseInt(text, 32)
+	case streams.TypeBigint, streams.TypeCounter:
+		v.Int, err = parseInt(text, 64)
+	case streams.TypeFloat:
+		v.Float, err = strconv.ParseFloat(strings.TrimSpace(text), 32)
+	case streams.TypeDouble:
+		v.Float, err = strconv.ParseFloat(strings.TrimSpace(text), 64)
+	case streams.TypeText, streams.TypeASCII, streams.TypeVarchar, streams.TypeInet, streams.TypeUUID,
+		streams.TypeTimeuuid, streams.TypeVarint, streams.TypeDecimal, streams.TypeDuration:
+		v.Text, err = text, checkText(t, text)
+	case streams.TypeTimestamp:
+		v.Time, err = ParseTimestamp(text)
+	case streams.TypeDate:
+		v.Time, err = parseDate(text)
+	case streams.TypeTime:
+		v.TimeOfDay, err = parseTimeOfDay(text)
 	default:
-		return Value{}, fmt.Errorf("unknown CQL value type %q", c.Type)
+		return Value{}, fmt.Errorf("unknown CQL value type %q", t)
 	}
 	if err != nil {
-		return Value{}, fmt.Errorf("%s %q: %w", c.Type, c.Text, err)
+		return Value{}, fmt.Errorf("%s %q: %w", t, text, err)
 	}
 	return v, nil
 }

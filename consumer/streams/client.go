@@ -180,7 +180,7 @@ func (c *Client) GetRecords(ctx context.Context, in *GetRecordsInput) (*GetRecor
 	var out *GetRecordsOutput
 	err := c.callRaw(ctx, "GetRecords", in, func(body []byte) error {
 		var err error
-		out, err = decodeGetRecords(body)
+		out, err = decodeGetRecords(body, in.EnvelopeOnly)
 		return err
 	})
 	if err != nil {
@@ -191,8 +191,9 @@ func (c *Client) GetRecords(ctx context.Context, in *GetRecordsInput) (*GetRecor
 
 // decodeGetRecords reads a GetRecords answer in one pass of the scanner. Each record's Raw
 // aliases body.
-func decodeGetRecords(body []byte) (*GetRecordsOutput, error) {
+func decodeGetRecords(body []byte, envelopeOnly bool) (*GetRecordsOutput, error) {
 	d := newAliasDecoder(body) // body is this answer's own, never written again
+	d.envelopeOnly = envelopeOnly
 	out := &GetRecordsOutput{ChangeRecords: []Record{}}
 	_, err := d.Object("GetRecords answer", func(name string) error {
 		switch name {

@@ -14,9 +14,9 @@ import (
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/internal/jsonscan"
 )
 
-// maxNesting bounds how deep collections, tuples and UDTs may nest inside one cell value, so a
+// MaxNesting bounds how deep collections, tuples and UDTs may nest inside one cell value, so a
 // hostile record cannot exhaust the stack. CQL itself rarely nests more than a few levels.
-const maxNesting = 64
+const MaxNesting = 64
 
 // maxEpochSeconds bounds createdAt (about the year 5138): beyond it time.Time arithmetic
 // could overflow and nothing real sends such a value.
@@ -33,6 +33,19 @@ func DecodeRecord(data []byte) (Record, error) {
 	var r Record
 	err := decodeWhole(newAliasDecoder(data), func(d *decoder) error { return d.record(&r) })
 	if err != nil {
+		return Record{}, err
+	}
+	r.Raw = data
+	return r, nil
+}
+
+// DecodeRecordEnvelope is DecodeRecord of the envelope only: the record comes back Deferred,
+// its keys and images left in Raw (see GetRecordsInput.EnvelopeOnly).
+func DecodeRecordEnvelope(data []byte) (Record, error) {
+	var r Record
+	d := newAliasDecoder(data)
+	d.envelopeOnly = true
+	if err := decodeWhole(d, func(d *decoder) error { return d.record(&r) }); err != nil {
 		return Record{}, err
 	}
 	r.Raw = data
@@ -101,6 +114,9 @@ type decoder struct {
 	entryA arena[MapEntry]
 	rowA   arena[Row]
 	metaA  arena[Metadata]
+	// envelopeOnly skips the keys and images of records (syntax checked only), and marks
+	// the records Deferred.
+	envelopeOnly bool
 }
 
 // newDecoder returns a decoder whose strings are copies of data's.
@@ -129,9 +145,16 @@ func decodeWhole(d *decoder, fn func(*decoder) error) error {
 }
 
 func (d *decoder) record(r *Record) error {
+	r.Deferred = d.envelopeOnly
 	present, err := d.Object("record", func(name string) error {
 		var err error
 		switch name {
+		case "partitionKeys", "clusteringKeys", "newImage", "oldImage":
+			if d.envelopeOnly {
+				err = d.Skip()
+				break
+			}
+			err = d.keysOrImage(r, name)
 		case "eventVersion":
 			r.EventVersion, err = d.Text(name, true)
 		case "createdAt":
@@ -141,14 +164,6 @@ func (d *decoder) record(r *Record) error {
 			}
 		case "origin":
 			r.Origin, err = d.Text(name, false)
-		case "partitionKeys":
-			r.PartitionKeys, err = d.columns(name)
-		case "clusteringKeys":
-			r.ClusteringKeys, err = d.columns(name)
-		case "newImage":
-			r.NewImage, err = d.row()
-		case "oldImage":
-			r.OldImage, err = d.row()
 		case "sequenceNumber":
 			// A copy: the last sequence number read outlives its answer (checkpoints, the
 			// read position), and must not keep the answer's memory alive.
@@ -165,6 +180,22 @@ func (d *decoder) record(r *Record) error {
 	})
 	if err == nil && !present {
 		return errors.New("record is null")
+	}
+	return err
+}
+
+// keysOrImage reads the record member name: partitionKeys, clusteringKeys, newImage or oldImage.
+func (d *decoder) keysOrImage(r *Record, name string) error {
+	var err error
+	switch name {
+	case "partitionKeys":
+		r.PartitionKeys, err = d.columns(name)
+	case "clusteringKeys":
+		r.ClusteringKeys, err = d.columns(name)
+	case "newImage":
+		r.NewImage, err = d.row()
+	case "oldImage":
+		r.OldImage, err = d.row()
 	}
 	return err
 }
@@ -313,6 +344,14 @@ var memberIndex = func() (idx [256][]struct {
 	return idx
 }()
 
+// UnionMember returns the CQL type of the CellValue union member called name ("textT":
+// TypeText), and whether the member may also arrive as a JSON number; ok is false for a
+// member this code does not know.
+func UnionMember(name string) (t CQLType, numberOK bool, ok bool) {
+	m, ok := lookupMember(name)
+	return m.typ, m.numberOK, ok
+}
+
 // lookupMember returns the union member called name.
 func lookupMember(name string) (unionMember, bool) {
 	if name == "" {
@@ -328,8 +367,8 @@ func lookupMember(name string) (unionMember, bool) {
 
 // cellValue reads a union object. {} and null are a null value.
 func (d *decoder) cellValue(v *CellValue, depth int) error {
-	if depth > maxNesting {
-		return fmt.Errorf("values nested deeper than %d", maxNesting)
+	if depth > MaxNesting {
+		return fmt.Errorf("values nested deeper than %d", MaxNesting)
 	}
 	d.Peek()
 	start := d.Offset() // the '{' of the union, if it is one
