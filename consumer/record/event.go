@@ -49,6 +49,8 @@ type Event struct {
 	OldImage *Image
 	// images are the Images FromStreamInto reuses.
 	images [2]Image
+	// wire reads deferred records; reused with the event.
+	wire *wireDecoder
 }
 
 // Image is a row image.
@@ -98,6 +100,7 @@ func FromStreamInto(ev *Event, rec *streams.Record, src Source) error {
 		Origin:         rec.Origin,
 		Keys:           keys,
 		images:         ev.images,
+		wire:           ev.wire,
 	}
 	if !rec.Deferred {
 		return convertTree(ev, rec, src)
@@ -153,7 +156,7 @@ func (e *Event) Clear() {
 		clear(img.Columns[:cap(img.Columns)])
 		clear(img.metas[:cap(img.metas)])
 	}
-	*e = Event{Keys: e.Keys[:0], images: e.images}
+	*e = Event{Keys: e.Keys[:0], images: e.images, wire: e.wire}
 }
 
 // convertRow converts r into img, reusing its slices; nil when r is.

@@ -58,8 +58,14 @@ type wireDecoder struct {
 // fromWire fills ev's keys, images and operation from raw, the wire JSON of a deferred
 // record whose envelope ev already holds. errReshape hands the record to the reference path.
 func fromWire(ev *Event, raw []byte, viewType string) error {
-	d := &wireDecoder{}
+	// The event's own decoder, kept from record to record: the column names it has met are
+	// not allocated again.
+	if ev.wire == nil {
+		ev.wire = &wireDecoder{}
+	}
+	d := ev.wire
 	d.InitAlias(raw, wireNames)
+	defer d.InitAlias(nil, wireNames) // keep no pointer into the record's answer
 	const (
 		partition = 1 << iota
 		clustering

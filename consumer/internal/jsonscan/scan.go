@@ -43,9 +43,11 @@ func (s *Scanner) Init(data []byte, names *Names) {
 // InitAlias is Init, but the strings Str and Text return share data's memory when they need
 // no unescaping, instead of being copies: reading them allocates nothing. The caller promises
 // that data is never modified afterwards (a string's bytes must not change). Member names are
-// still copies (each distinct one once), so a name kept for long does not keep data alive.
+// still copies (each distinct one once), so a name kept for long does not keep data alive;
+// those met in the documents s read before are kept, so a Scanner reused for document after
+// document of the same kind (records of one table) allocates each name once.
 func (s *Scanner) InitAlias(data []byte, names *Names) {
-	*s = Scanner{data: data, names: names, alias: true}
+	*s = Scanner{data: data, names: names, alias: true, seen: s.seen, buf: s.buf[:0]}
 }
 
 // Offset returns the offset in data of the next unread byte.
