@@ -123,8 +123,8 @@ func fromWire(ev *Event, raw []byte, viewType string) error {
 // keys reads a key map ({column: CellValue}) onto ev.Keys.
 func (d *wireDecoder) keys(ev *Event, what string) error {
 	_, err := d.Object(what, func(name string) error {
-		var v Value
-		if err := d.value(&v, 0); err != nil {
+		v, err := d.value(0)
+		if err != nil {
 			return fmt.Errorf("key column %s: %w", name, err)
 		}
 		ev.Keys = append(ev.Keys, Field{Name: name, Value: v})
@@ -167,15 +167,18 @@ func (d *wireDecoder) image(img *Image) (*Image, error) {
 	return img, nil
 }
 
+// The functions below return values rather than fill them through pointers: they recurse
+// (a list of maps of UDTs...), and the compiler moves to the heap any local whose address
+// goes round such a cycle, which cost an allocation per element.
+
 // cells reads {column: {value, metadata}} onto img's columns.
 func (d *wireDecoder) cells(img *Image, what string, static bool) error {
 	_, err := d.Object(what, func(name string) error {
-		f := Field{Name: name, Static: static}
-		var meta Meta
-		hasMeta, err := d.cell(&f.Value, &meta, 0)
+		v, meta, hasMeta, err := d.cell(0)
 		if err != nil {
 			return fmt.Errorf("column %s: %w", name, err)
 		}
+		f := Field{Name: name, Value: v, Static: static}
 		if hasMeta {
 			// A pointer into metas: should the append move metas, the pointers taken before
 			// still read the values written there, which do not change.
@@ -190,28 +193,29 @@ func (d *wireDecoder) cells(img *Image, what string, static bool) error {
 
 // cell reads {value, metadata}; a null cell is a null value. hasMeta says whether metadata
 // was present (not null).
-func (d *wireDecoder) cell(v *Value, meta *Meta, depth int) (hasMeta bool, err error) {
+func (d *wireDecoder) cell(depth int) (v Value, meta Meta, hasMeta bool, err error) {
 	var seenValue, seenMeta bool
 	_, err = d.Object("cell", func(name string) error {
+		var err error
 		switch name {
 		case "value":
 			if seenValue {
 				return errReshape
 			}
 			seenValue = true
-			return d.value(v, depth)
+			v, err = d.value(depth)
 		case "metadata":
 			if seenMeta {
 				return errReshape
 			}
 			seenMeta = true
-			var err error
-			*meta, hasMeta, err = d.metadata()
-			return err
+			meta, hasMeta, err = d.metadata()
+		default:
+			err = d.Skip()
 		}
-		return d.Skip()
+		return err
 	})
-	return hasMeta, err
+	return v, meta, hasMeta, err
 }
 
 // metadata reads {writeTime, expirationTime}; present is false for null.
@@ -233,10 +237,11 @@ func (d *wireDecoder) metadata() (m Meta, present bool, err error) {
 
 // value reads a CellValue union object converted: {} and null are a null value; an unknown
 // member is an error, never a guess.
-func (d *wireDecoder) value(v *Value, depth int) error {
+func (d *wireDecoder) value(depth int) (Value, error) {
 	if depth > streams.MaxNesting {
-		return fmt.Errorf("values nested deeper than %d", streams.MaxNesting)
+		return Value{}, fmt.Errorf("values nested deeper than %d", streams.MaxNesting)
 	}
+	var v Value
 	members := 0
 	_, err := d.Object("cell value", func(name string) error {
 		if members++; members > 1 {
@@ -246,106 +251,103 @@ func (d *wireDecoder) value(v *Value, depth int) error {
 		if !ok {
 			return fmt.Errorf("unknown CQL value type %q", name)
 		}
-		return d.member(v, t, name, numberOK, depth)
+		var err error
+		v, err = d.member(t, name, numberOK, depth)
+		return err
 	})
-	return err
+	return v, err
 }
 
 // member reads the value of the union member name, of type t.
-func (d *wireDecoder) member(v *Value, t streams.CQLType, name string, numberOK bool, depth int) error {
+func (d *wireDecoder) member(t streams.CQLType, name string, numberOK bool, depth int) (Value, error) {
 	switch t {
 	case streams.TypeBlob:
 		if d.Peek() != '"' {
-			return fmt.Errorf("%s: want a JSON string, got %s", name, d.Kind())
+			return Value{}, fmt.Errorf("%s: want a JSON string, got %s", name, d.Kind())
 		}
 		b, err := d.StrBytes()
 		if err != nil {
-			return err
+			return Value{}, err
 		}
 		blob := make([]byte, base64.StdEncoding.DecodedLen(len(b)))
 		n, err := base64.StdEncoding.Decode(blob, b)
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return Value{}, fmt.Errorf("%s: %w", name, err)
 		}
-		*v = Value{Type: t, Bytes: blob[:n]}
-		return nil
+		return Value{Type: t, Bytes: blob[:n]}, nil
 	case streams.TypeBool:
-		var err error
 		switch d.Peek() {
 		case 't':
-			*v, err = Value{Type: t, Bool: true}, d.Literal("true")
+			return Value{Type: t, Bool: true}, d.Literal("true")
 		case 'f':
-			*v, err = Value{Type: t}, d.Literal("false")
-		default:
-			err = fmt.Errorf("%s: want a JSON boolean, got %s", name, d.Kind())
+			return Value{Type: t}, d.Literal("false")
 		}
-		return err
+		return Value{}, fmt.Errorf("%s: want a JSON boolean, got %s", name, d.Kind())
 	case streams.TypeList, streams.TypeSet, streams.TypeTuple:
-		return d.elems(v, t, name, depth+1)
+		return d.elems(t, name, depth+1)
 	case streams.TypeMap:
-		return d.mapEntries(v, name, depth+1)
+		return d.mapEntries(name, depth+1)
 	case streams.TypeUDT:
 		if isNull, err := d.Null(); isNull || err != nil {
 			if err != nil {
-				return err
+				return Value{}, err
 			}
-			return fmt.Errorf("%s: want a JSON object, got null", name)
+			return Value{}, fmt.Errorf("%s: want a JSON object, got null", name)
 		}
-		return d.udt(v, name, depth+1)
+		return d.udt(name, depth+1)
 	}
 	text, err := d.Text(name, numberOK)
 	if err != nil {
-		return err
+		return Value{}, err
 	}
-	*v, err = convertText(t, text)
-	return err
+	return convertText(t, text)
 }
 
 // elems reads the cells of a list, set or tuple (their metadata is not part of the event).
-func (d *wireDecoder) elems(v *Value, t streams.CQLType, name string, depth int) error {
+func (d *wireDecoder) elems(t streams.CQLType, name string, depth int) (Value, error) {
 	mark := len(d.values)
 	err := d.Array(name, func() error {
-		var e Value
-		var meta Meta
-		if _, err := d.cell(&e, &meta, depth); err != nil {
+		e, _, _, err := d.cell(depth)
+		if err != nil {
 			return fmt.Errorf("%s element %d: %w", t, len(d.values)-mark, err)
 		}
 		d.values = append(d.values, e)
 		return nil
 	})
-	*v = Value{Type: t, Elems: take(&d.values, mark)}
-	return err
+	return Value{Type: t, Elems: take(&d.values, mark)}, err
 }
 
 // mapEntries reads the entries of a map, in wire order.
-func (d *wireDecoder) mapEntries(v *Value, name string, depth int) error {
+func (d *wireDecoder) mapEntries(name string, depth int) (Value, error) {
 	mark := len(d.entries)
 	err := d.Array(name, func() error {
 		var e Entry
 		var seenKey, seenValue, seenMeta bool
 		_, err := d.Object("map entry", func(member string) error {
+			var err error
 			switch member {
 			case "key":
 				if seenKey {
 					return errReshape
 				}
 				seenKey = true
-				return d.value(&e.Key, depth)
+				e.Key, err = d.value(depth)
 			case "value":
 				if seenValue {
 					return errReshape
 				}
 				seenValue = true
-				return d.value(&e.Value, depth)
+				e.Value, err = d.value(depth)
 			case "metadata":
 				if seenMeta {
 					return errReshape
 				}
 				seenMeta = true
-				_, _, err := d.metadata()
-				return err
+				_, _, err = d.metadata()
+			default:
+				err = d.Skip()
 			}
-			return d.Skip()
+			return err
 		})
 		if err != nil {
 			return fmt.Errorf("map entry %d: %w", len(d.entries)-mark, err)
@@ -353,25 +355,22 @@ func (d *wireDecoder) mapEntries(v *Value, name string, depth int) error {
 		d.entries = append(d.entries, e)
 		return nil
 	})
-	*v = Value{Type: streams.TypeMap, Entries: take(&d.entries, mark)}
-	return err
+	return Value{Type: streams.TypeMap, Entries: take(&d.entries, mark)}, err
 }
 
 // udt reads the fields of a user-defined type value, in wire order (their metadata is not
 // part of the event).
-func (d *wireDecoder) udt(v *Value, name string, depth int) error {
+func (d *wireDecoder) udt(name string, depth int) (Value, error) {
 	mark := len(d.fields)
 	_, err := d.Object(name, func(field string) error {
-		f := Field{Name: field}
-		var meta Meta
-		if _, err := d.cell(&f.Value, &meta, depth); err != nil {
+		v, _, _, err := d.cell(depth)
+		if err != nil {
 			return fmt.Errorf("udt field %s: %w", field, err)
 		}
-		d.fields = append(d.fields, f)
+		d.fields = append(d.fields, Field{Name: field, Value: v})
 		return nil
 	})
-	*v = Value{Type: streams.TypeUDT, Fields: take(&d.fields, mark)}
-	return err
+	return Value{Type: streams.TypeUDT, Fields: take(&d.fields, mark)}, err
 }
 
 // take pops the values pushed on *stack since mark into a slice of their own (empty, not
