@@ -21,9 +21,9 @@ const maxSkipDepth = 10000
 type Scanner struct {
 	data  []byte
 	pos   int
-	buf   []byte            // scratch for unescaping strings
-	names *Names            // object member names returned without allocating
-	seen  map[string]string // other member names met so far, each allocated once
+	buf   []byte // scratch for unescaping strings
+	names *Names // object member names returned without allocating
+	seen  *Names // other member names met so far, each allocated once
 	alias bool
 }
 
@@ -173,15 +173,15 @@ func (s *Scanner) name(b []byte) string {
 	if name, ok := s.names.Lookup(b); ok {
 		return name
 	}
-	if name, ok := s.seen[string(b)]; ok {
+	if name, ok := s.seen.Lookup(b); ok {
 		return name
 	}
 	name := string(b)
 	if s.seen == nil {
-		s.seen = map[string]string{}
+		s.seen = &Names{}
 	}
-	if len(s.seen) < maxSeenNames {
-		s.seen[name] = name
+	if name != "" && s.seen.n < maxSeenNames {
+		s.seen.add(name)
 	}
 	return name
 }

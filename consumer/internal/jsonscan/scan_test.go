@@ -3,6 +3,7 @@ package jsonscan
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"reflect"
@@ -170,5 +171,27 @@ func TestSpecial8NeverMisses(t *testing.T) {
 		if slices.ContainsFunc(word[:], isSpecial) && !special8(x) {
 			t.Fatalf("%q: missed", word)
 		}
+	}
+}
+
+func TestNamesFindEveryNameAndNoOther(t *testing.T) {
+	var names []string
+	for i := range 2000 {
+		names = append(names, fmt.Sprintf("c%d", i), fmt.Sprintf("column_%d_x", i))
+	}
+	n := NewNames(append(names, "", names[0])...)
+	for _, name := range names {
+		got, ok := n.Lookup([]byte(name))
+		if !ok || got != name {
+			t.Fatalf("%q: got %q, %v", name, got, ok)
+		}
+	}
+	for _, absent := range []string{"", "c", "c2000", "column_1_y", "C1"} {
+		if got, ok := n.Lookup([]byte(absent)); ok {
+			t.Fatalf("%q: found %q", absent, got)
+		}
+	}
+	if n.n != len(names) {
+		t.Fatalf("%d names kept, want %d", n.n, len(names))
 	}
 }
