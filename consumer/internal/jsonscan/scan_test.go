@@ -1,13 +1,10 @@
 package jsonscan
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"reflect"
-	"slices"
 	"testing"
 	"unsafe"
 )
@@ -145,31 +142,6 @@ func TestAliasSharesOnlyPlainValues(t *testing.T) {
 		// A name met again is the same string, not a new copy.
 		if unsafe.StringData(names[0]) != unsafe.StringData(names[3]) {
 			t.Errorf("alias %v: the repeated name %q was allocated twice", alias, names[0])
-		}
-	}
-}
-
-func TestSpecial8NeverMisses(t *testing.T) {
-	isSpecial := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
-	for pos := range 8 {
-		for c := range 256 {
-			word := []byte("abcdefgh")
-			word[pos] = byte(c)
-			if got := special8(binary.LittleEndian.Uint64(word)); got != isSpecial(byte(c)) {
-				t.Fatalf("byte %#x at %d: special8 %v", c, pos, got)
-			}
-		}
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range 1_000_000 {
-		x := rng.Uint64()
-		if i%2 == 0 {
-			x &= 0x7f7f7f7f7f7f7f7f // ASCII only: the other tests must tell
-		}
-		var word [8]byte
-		binary.LittleEndian.PutUint64(word[:], x)
-		if slices.ContainsFunc(word[:], isSpecial) && !special8(x) {
-			t.Fatalf("%q: missed", word)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/internal/jsonstr"
 )
 
 // StrBytes reads a JSON string; the next byte must be its opening quote. The result aliases
@@ -15,7 +17,7 @@ func (s *Scanner) StrBytes() ([]byte, error) {
 	i := start
 	// Eight bytes at a time while none needs a look: most of a record's bytes are in
 	// strings, and this loop reads them at several times the byte-by-byte speed.
-	for i+8 <= len(s.data) && !special8(binary.LittleEndian.Uint64(s.data[i:])) {
+	for i+8 <= len(s.data) && !jsonstr.Special8(binary.LittleEndian.Uint64(s.data[i:])) {
 		i += 8
 	}
 	for ; i < len(s.data); i++ {
@@ -29,19 +31,6 @@ func (s *Scanner) StrBytes() ([]byte, error) {
 	}
 	s.pos = len(s.data)
 	return nil, errEOF
-}
-
-// special8 says whether one of the eight bytes of x (possibly) ends a plain string: a quote,
-// a backslash, a control character or a non-ASCII byte. It never misses one; a false
-// positive only sends the bytes to the byte-by-byte loop.
-func special8(x uint64) bool {
-	const (
-		ones = 0x0101010101010101
-		high = 0x8080808080808080
-	)
-	zeroIn := func(v uint64) uint64 { return (v - ones) &^ v & high } // a byte of v is 0
-	below20 := (x - 0x20*ones) &^ x & high                            // a byte < 0x20 (of the ASCII ones)
-	return (x&high | below20 | zeroIn(x^('"'*ones)) | zeroIn(x^('\\'*ones))) != 0
 }
 
 // strSlow unescapes a string with escapes, control characters or non-ASCII bytes.
