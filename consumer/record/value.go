@@ -2,7 +2,6 @@ package record
 
 import (
 	"fmt"
-	"math/big"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -145,7 +144,7 @@ func checkText(t streams.CQLType, s string) error {
 			return fmt.Errorf("not a UUID")
 		}
 	case streams.TypeVarint:
-		if _, ok := new(big.Int).SetString(s, 10); !ok {
+		if !isInteger(s) { // what big.Int's SetString(s, 10) accepts, without building one
 			return fmt.Errorf("not an integer")
 		}
 	case streams.TypeDecimal:
@@ -261,6 +260,25 @@ func isDecimal(s string) bool {
 	return i == len(s)
 }
 
+// isInteger says whether s is [+-] digits: the only text strconv.ParseInt (base 10) and
+// big.Int's SetString (base 10) accept. Checked first where a value is often not an
+// integer (ISO dates and times), since a failed ParseInt allocates its error.
+func isInteger(s string) bool {
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	return s != "" && allDigits(s)
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 func parseInt(s string, bits int) (int64, error) {
 	return strconv.ParseInt(strings.TrimSpace(s), 10, bits)
 }
@@ -270,8 +288,10 @@ func parseInt(s string, bits int) (int64, error) {
 // milliseconds (CQL's precision).
 func ParseTimestamp(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
-	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.UnixMilli(ms).UTC(), nil
+	if isInteger(s) {
+		if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return time.UnixMilli(ms).UTC(), nil
+		}
 	}
 	for _, layout := range timestampLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
@@ -293,8 +313,10 @@ var timestampLayouts = []string{
 // parseDate reads a CQL date: `yyyy-MM-dd` or days since the epoch (signed).
 func parseDate(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
-	if days, err := strconv.ParseInt(s, 10, 32); err == nil {
-		return time.Unix(0, 0).UTC().AddDate(0, 0, int(days)), nil
+	if isInteger(s) {
+		if days, err := strconv.ParseInt(s, 10, 32); err == nil {
+			return time.Unix(0, 0).UTC().AddDate(0, 0, int(days)), nil
+		}
 	}
 	t, err := time.Parse("2006-01-02", s)
 	if err != nil {
@@ -306,11 +328,13 @@ func parseDate(s string) (time.Time, error) {
 // parseTimeOfDay reads a CQL time: `HH:MM:SS[.fffffffff]` or nanoseconds since midnight.
 func parseTimeOfDay(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
-	if ns, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if ns < 0 || ns >= int64(24*time.Hour) {
-			return 0, fmt.Errorf("time of day out of range")
+	if isInteger(s) {
+		if ns, err := strconv.ParseInt(s, 10, 64); err == nil {
+			if ns < 0 || ns >= int64(24*time.Hour) {
+				return 0, fmt.Errorf("time of day out of range")
+			}
+			return time.Duration(ns), nil
 		}
-		return time.Duration(ns), nil
 	}
 	hms, frac, _ := strings.Cut(s, ".")
 	parts := strings.Split(hms, ":")
