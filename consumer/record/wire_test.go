@@ -107,6 +107,31 @@ func TestDeferredRecordsConvertAlike(t *testing.T) {
 	}
 }
 
+// TestCloneOutlivesTheReusedEvent: a clone keeps its record's content when the event it was
+// cloned from takes the next record (what the Parquet and Iceberg writers rely on).
+func TestCloneOutlivesTheReusedEvent(t *testing.T) {
+	raws := workloadRecords(t, 50)
+	src := record.Source{Keyspace: "ks", Table: "t", ShardID: "s"}
+	var ev record.Event
+	var clones []*record.Event
+	for _, raw := range raws {
+		if _, err := viaWire(raw, src, &ev); err != nil {
+			t.Fatal(err)
+		}
+		clones = append(clones, ev.Clone())
+		ev.Clear()
+	}
+	for i, raw := range raws {
+		want, err := viaTree(raw, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameEvent(clones[i], want) {
+			t.Fatalf("clone %d: %s\nwant %s", i, encode.AppendJSON(nil, clones[i], true), encode.AppendJSON(nil, want, true))
+		}
+	}
+}
+
 // FuzzDeferredRecordsConvertAlike: whatever the bytes, a record converts alike (or is
 // refused alike) straight from the wire and through the tree.
 func FuzzDeferredRecordsConvertAlike(f *testing.F) {
