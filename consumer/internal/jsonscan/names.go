@@ -7,9 +7,14 @@ package jsonscan
 // lookups were a tenth of a JSON worker's CPU). A Names from NewNames is read-only and may
 // be shared by any number of Scanners.
 type Names struct {
-	buckets [256][]string
+	buckets [nameBuckets][]string
 	n       int
 }
+
+// nameBuckets is small, so that a Scanner's table of the names it met (one per GetRecords
+// answer, one per record for DecodeRecord) is cheap to allocate; a table has a few dozen
+// names, rarely hundreds.
+const nameBuckets = 64
 
 // NewNames returns the table of names (duplicates are kept once; the empty name is ignored).
 func NewNames(names ...string) *Names {
@@ -45,5 +50,5 @@ func (n *Names) add(name string) {
 // bucket spreads names over the buckets: columns often share a first letter or a length,
 // rarely all three.
 func bucket(b []byte) uint8 {
-	return b[0] ^ b[len(b)-1]<<2 ^ uint8(len(b))*37
+	return (b[0] ^ b[len(b)-1]<<2 ^ uint8(len(b))*37) % nameBuckets
 }
