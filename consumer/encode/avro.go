@@ -2,7 +2,6 @@ package encode
 
 import (
 	"bytes"
-	"compress/flate"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -10,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/hamba/avro/v2/ocf"
+	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record"
@@ -30,6 +30,7 @@ type avroFile struct {
 	codec      string
 	keepEvents bool
 	zstd       *zstd.Encoder // created on first use, reused for every file of this builder
+	flate      *flate.Writer // the same, for deflate
 
 	schema *AvroSchema
 	dw     *datumWriter
@@ -101,7 +102,14 @@ func (f *avroFile) newOCF(s *AvroSchema) (*ocfWriter, error) {
 		}
 		f.zstd = enc
 	}
-	return newOCFWriter(s, f.codec, f.sync, f.zstd)
+	if f.codec == CodecDeflate && f.flate == nil {
+		fw, err := flate.NewWriter(nil, flate.BestSpeed)
+		if err != nil {
+			return nil, fmt.Errorf("create deflate writer: %w", err)
+		}
+		f.flate = fw
+	}
+	return newOCFWriter(s, f.codec, f.sync, f.zstd, f.flate)
 }
 
 func (f *avroFile) Finish() (*File, error) {
@@ -146,53 +154,100 @@ func SyncMarker(shardID, firstSeq string) [16]byte {
 	return s
 }
 
-// ocfWriter writes an Avro Object Container File. hamba/avro's ocf.Encoder writes the data
-// blocks (and compresses them); the header is written here, because ocf writes its
-// metadata map in Go's random map order, which would make two runs differ.
+// ocfWriter writes an Avro Object Container File: the header (its metadata in sorted key
+// order, where hamba/avro's ocf.Encoder writes Go's random map order, which would make two
+// runs differ), then data blocks of up to ocfBlockRecords datums or ocfBlockBytes bytes, each
+// compressed by the file's codec and ended by the sync marker.
+//
+// The blocks are written here too, not by ocf.Encoder: its deflate codec builds a new
+// compress/flate writer (about a megabyte of tables to allocate and clear) for every block;
+// here one klauspost/compress flate writer, the same level 1 (flate.BestSpeed), is reset
+// for each, and encodes about twice as fast (docs/benchmarks.md, issue 18). Readers see the
+// same format: raw deflate blocks, as the Avro specification asks.
 type ocfWriter struct {
-	schema    *AvroSchema
-	codec     string
-	sync      [16]byte
-	blocks    bytes.Buffer
-	enc       *ocf.Encoder
-	headerLen int
+	schema *AvroSchema
+	codec  string
+	sync   [16]byte
+	zstd   *zstd.Encoder
+	flate  *flate.Writer // deflate; reused from file to file (see avroFile.newOCF)
+
+	block  []byte // the datums of the block being filled
+	count  int    // datums in block
+	blocks []byte // the finished blocks
+	packed bytes.Buffer
 }
 
-func newOCFWriter(s *AvroSchema, codec string, sync [16]byte, zenc *zstd.Encoder) (*ocfWriter, error) {
-	opts := []ocf.EncoderFunc{ocf.WithCodec(ocf.CodecName(codec)), ocf.WithSyncBlock(sync),
-		ocf.WithBlockLength(1000), ocf.WithBlockSize(1 << 20)}
-	if codec == CodecDeflate {
-		// Level 1 encodes twice as fast as the default 6 for files about a quarter larger
-		// (see docs/benchmarks.md); CPU is the scarcer resource of a shard worker.
-		opts = append(opts, ocf.WithCompressionLevel(flate.BestSpeed))
+// The block limits ocf.Encoder had (WithBlockLength, WithBlockSize).
+const (
+	ocfBlockRecords = 1000
+	ocfBlockBytes   = 1 << 20
+)
+
+func newOCFWriter(s *AvroSchema, codec string, sync [16]byte, zenc *zstd.Encoder, fw *flate.Writer) (*ocfWriter, error) {
+	switch codec {
+	case CodecNull, CodecSnappy:
+	case CodecDeflate:
+		if fw == nil {
+			return nil, errors.New("create ocf encoder: deflate without a writer")
+		}
+	case CodecZstandard:
+		if zenc == nil {
+			return nil, errors.New("create ocf encoder: zstandard without an encoder")
+		}
+	default:
+		return nil, fmt.Errorf("create ocf encoder: unknown codec %q", codec)
 	}
-	if zenc != nil {
-		opts = append(opts, ocf.WithZStandardEncoder(zenc))
-	}
-	w := &ocfWriter{schema: s, codec: codec, sync: sync}
-	enc, err := ocf.NewEncoderWithSchema(s.schema, &w.blocks, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("create ocf encoder: %w", err)
-	}
-	w.enc, w.headerLen = enc, w.blocks.Len()
-	return w, nil
+	return &ocfWriter{schema: s, codec: codec, sync: sync, zstd: zenc, flate: fw}, nil
 }
 
 // write appends one encoded datum.
 func (w *ocfWriter) write(datum []byte) error {
-	if _, err := w.enc.Write(datum); err != nil {
-		return fmt.Errorf("write ocf block: %w", err)
+	w.block = append(w.block, datum...)
+	w.count++
+	if w.count >= ocfBlockRecords || len(w.block) >= ocfBlockBytes {
+		return w.flushBlock()
 	}
 	return nil
 }
 
-func (w *ocfWriter) finish() ([]byte, error) {
-	if err := w.enc.Close(); err != nil {
-		return nil, fmt.Errorf("close ocf encoder: %w", err)
+// flushBlock appends the block being filled, compressed, to the finished ones.
+func (w *ocfWriter) flushBlock() error {
+	if w.count == 0 {
+		return nil
 	}
-	blocks := w.blocks.Bytes()[w.headerLen:]
-	out := appendOCFHeader(make([]byte, 0, len(blocks)+len(w.schema.JSON)+64), w.schema.JSON, w.codec, w.sync)
-	return append(out, blocks...), nil
+	var packed []byte
+	switch w.codec {
+	case CodecNull:
+		packed = w.block
+	case CodecDeflate:
+		w.packed.Reset()
+		w.flate.Reset(&w.packed)
+		if _, err := w.flate.Write(w.block); err != nil {
+			return fmt.Errorf("write ocf block: %w", err)
+		}
+		if err := w.flate.Close(); err != nil {
+			return fmt.Errorf("write ocf block: %w", err)
+		}
+		packed = w.packed.Bytes()
+	case CodecSnappy:
+		packed = (&ocf.SnappyCodec{}).Encode(w.block)
+	case CodecZstandard:
+		packed = w.zstd.EncodeAll(w.block, nil)
+	}
+	w.blocks = binary.AppendVarint(w.blocks, int64(w.count))
+	w.blocks = binary.AppendVarint(w.blocks, int64(len(packed)))
+	w.blocks = append(w.blocks, packed...)
+	w.blocks = append(w.blocks, w.sync[:]...)
+	w.block, w.count = w.block[:0], 0
+	return nil
+}
+
+func (w *ocfWriter) finish() ([]byte, error) {
+	if err := w.flushBlock(); err != nil {
+		return nil, err
+	}
+	out := appendOCFHeader(make([]byte, 0, len(w.blocks)+len(w.schema.JSON)+64), w.schema.JSON, w.codec, w.sync)
+	return append(out, w.blocks...), nil
 }
 
 // appendOCFHeader writes the container header with its metadata in sorted key order.

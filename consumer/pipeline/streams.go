@@ -41,7 +41,10 @@ func (s StreamsReader) Iterator(ctx context.Context, shardID, position string) (
 // Records implements Reader. A record that arrived but could not be decoded keeps its place,
 // marked with DecodeErr, so the sink stores it under the error prefix.
 func (s StreamsReader) Records(ctx context.Context, iterator string, limit int) (Batch, error) {
-	out, err := s.API.GetRecords(ctx, &streams.GetRecordsInput{ShardIterator: iterator, MaxResults: limit})
+	// Envelopes only: the sink reads each record's keys and images straight into its event
+	// (record.FromStream), without a tree of CellValues per record to build and collect.
+	in := &streams.GetRecordsInput{ShardIterator: iterator, MaxResults: limit, EnvelopeOnly: true}
+	out, err := s.API.GetRecords(ctx, in)
 	if err != nil {
 		return Batch{}, fmt.Errorf("GetRecords: %w", err)
 	}

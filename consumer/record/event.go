@@ -5,7 +5,9 @@
 package record
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
@@ -48,6 +50,8 @@ type Event struct {
 	OldImage *Image
 	// images are the Images FromStreamInto reuses.
 	images [2]Image
+	// wire reads deferred records; reused with the event.
+	wire *wireDecoder
 }
 
 // Image is a row image.
@@ -68,18 +72,60 @@ type Source struct {
 
 // FromStream converts one change record. An error (a value that cannot be converted
 // exactly) names the column; the caller routes such a record to the error prefix.
+//
+// A caller that converts record after record and keeps the events (a Parquet file being
+// built) does better with FromStreamInto into one event, then Clone: the event's decoder
+// keeps the table's column names from record to record.
 func FromStream(rec *streams.Record, src Source) (*Event, error) {
 	ev := &Event{}
 	if err := FromStreamInto(ev, rec, src); err != nil {
 		return nil, err
 	}
+	ev.wire = nil // not kept with the event
 	return ev, nil
+}
+
+// Clone returns a copy of e for a caller that keeps it: it shares e's values (and, like e,
+// the memory of the stream's answer they were read from), not the room FromStreamInto
+// reuses for the next record.
+func (e *Event) Clone() *Event {
+	c := &Event{Keyspace: e.Keyspace, Table: e.Table, ShardID: e.ShardID, SequenceNumber: e.SequenceNumber,
+		CreatedAt: e.CreatedAt, Origin: e.Origin, Op: e.Op, Keys: slices.Clone(e.Keys)}
+	for i, img := range []*Image{e.NewImage, e.OldImage} {
+		if img == nil {
+			continue
+		}
+		ci := &c.images[i]
+		ci.Columns = slices.Clone(img.Columns)
+		n := 0
+		for _, col := range ci.Columns {
+			if col.Meta != nil {
+				n++
+			}
+		}
+		ci.metas = make([]Meta, 0, n)
+		for j := range ci.Columns {
+			if m := ci.Columns[j].Meta; m != nil {
+				ci.metas = append(ci.metas, *m)
+				ci.Columns[j].Meta = &ci.metas[len(ci.metas)-1]
+			}
+		}
+		if i == 0 {
+			c.NewImage = ci
+		} else {
+			c.OldImage = ci
+		}
+	}
+	return c
 }
 
 // FromStreamInto is FromStream into ev, whose previous content it overwrites, reusing its
 // slices: a caller that is done with each event before converting the next (an encoder
 // that writes it at once) converts without allocating the event again. After an error ev
 // holds nothing meaningful.
+//
+// A deferred record (streams.Record.Deferred: keys and images still in Raw) is read from Raw
+// straight into ev, which gives the event the record's decoded tree would.
 func FromStreamInto(ev *Event, rec *streams.Record, src Source) error {
 	if rec.DecodeErr != nil {
 		return fmt.Errorf("undecodable record: %w", rec.DecodeErr)
@@ -92,9 +138,31 @@ func FromStreamInto(ev *Event, rec *streams.Record, src Source) error {
 		SequenceNumber: rec.SequenceNumber,
 		CreatedAt:      rec.CreatedAt.UTC().Truncate(time.Millisecond),
 		Origin:         rec.Origin,
-		Op:             InferOp(rec, src.ViewType),
+		Keys:           keys,
 		images:         ev.images,
+		wire:           ev.wire,
 	}
+	if !rec.Deferred {
+		return convertTree(ev, rec, src)
+	}
+	err := fromWire(ev, rec.Raw, src.ViewType)
+	if !errors.Is(err, errReshape) {
+		return err
+	}
+	// A shape the one pass leaves to the reference path: the tree, then its conversion.
+	whole, err := streams.DecodeRecord(rec.Raw)
+	if err != nil {
+		return fmt.Errorf("undecodable record: %w", err)
+	}
+	clear(ev.Keys[:cap(ev.Keys)])
+	ev.Keys = ev.Keys[:0]
+	return convertTree(ev, &whole, src)
+}
+
+// convertTree converts rec's decoded keys and images into ev, which holds its envelope.
+func convertTree(ev *Event, rec *streams.Record, src Source) error {
+	ev.Op = InferOp(rec, src.ViewType)
+	keys := ev.Keys
 	if n := len(rec.PartitionKeys) + len(rec.ClusteringKeys); cap(keys) < n {
 		keys = make([]Field, 0, n)
 	}
@@ -128,7 +196,7 @@ func (e *Event) Clear() {
 		clear(img.Columns[:cap(img.Columns)])
 		clear(img.metas[:cap(img.metas)])
 	}
-	*e = Event{Keys: e.Keys[:0], images: e.images}
+	*e = Event{Keys: e.Keys[:0], images: e.images, wire: e.wire}
 }
 
 // convertRow converts r into img, reusing its slices; nil when r is.
@@ -190,21 +258,26 @@ func convertRow(r *streams.Row, img *Image) (*Image, error) {
 //
 // An empty view type is treated as NEW_AND_OLD_IMAGES.
 func InferOp(rec *streams.Record, viewType string) Op {
-	if rec.Origin == "TTL" {
+	return inferOp(rec.Origin, rec.NewImage != nil, rec.OldImage != nil, viewType)
+}
+
+// inferOp is InferOp from the record's origin and which images it has.
+func inferOp(origin string, hasNew, hasOld bool, viewType string) Op {
+	if origin == "TTL" {
 		return OpDelete
 	}
 	switch viewType {
 	case ViewKeysOnly:
 		return OpUnknown
 	case ViewOldImage:
-		if rec.NewImage == nil {
+		if !hasNew {
 			return OpUnknown
 		}
 	}
 	switch {
-	case rec.NewImage != nil && rec.OldImage != nil:
+	case hasNew && hasOld:
 		return OpUpdate
-	case rec.NewImage != nil:
+	case hasNew:
 		return OpInsert
 	default:
 		return OpDelete

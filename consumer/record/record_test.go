@@ -3,8 +3,10 @@ package record
 import (
 	"errors"
 	"math"
+	"math/big"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -252,5 +254,19 @@ func TestFromStreamIntoReusesWithoutTrace(t *testing.T) {
 	}
 	if err := FromStreamInto(&ev, &streams.Record{DecodeErr: errors.New("bad")}, src); err == nil {
 		t.Fatal("an undecodable record converted")
+	}
+}
+
+// isInteger stands for big.Int's SetString(s, 10) in the varint check, and guards ParseInt.
+func TestIsIntegerIsWhatBigIntAccepts(t *testing.T) {
+	for _, s := range []string{"", "0", "-0", "+7", "-", "+", "12a", "1_000", "0x10", " 1", "1 ", "--1",
+		"123456789012345678901234567890", "-98765432109876543210", "1e3", "1.0", "٣"} {
+		_, ok := new(big.Int).SetString(s, 10)
+		if got := isInteger(s); got != ok {
+			t.Errorf("%q: isInteger %v, big.Int %v", s, got, ok)
+		}
+		if _, err := strconv.ParseInt(s, 10, 64); err == nil && !isInteger(s) {
+			t.Errorf("%q: ParseInt takes it, isInteger does not", s)
+		}
 	}
 }

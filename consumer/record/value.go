@@ -2,7 +2,6 @@ package record
 
 import (
 	"fmt"
-	"math/big"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -71,52 +70,63 @@ func (v Value) IsNull() bool { return v.Type == streams.TypeNull }
 // exactly — an unknown union member, a number that does not parse or overflows its CQL
 // type, a bad date — is an error, never a guess.
 func ConvertValue(c streams.CellValue) (Value, error) {
-	if c.Unknown != "" {
+	// Raw is only kept for an unknown member, so it also catches one named "" (found by
+	// FuzzDeferredRecordsConvertAlike: it was taken for a null).
+	if c.Unknown != "" || c.Raw != nil {
 		return Value{}, fmt.Errorf("unknown CQL value type %q", c.Unknown)
 	}
-	v := Value{Type: c.Type}
-	var err error
 	switch c.Type {
-	case streams.TypeNull:
-	case streams.TypeTinyint:
-		v.Int, err = parseInt(c.Text, 8)
-	case streams.TypeSmallint:
-		v.Int, err = parseInt(c.Text, 16)
-	case streams.TypeInt:
-		v.Int, err = parseInt(c.Text, 32)
-	case streams.TypeBigint, streams.TypeCounter:
-		v.Int, err = parseInt(c.Text, 64)
-	case streams.TypeFloat:
-		v.Float, err = strconv.ParseFloat(strings.TrimSpace(c.Text), 32)
-	case streams.TypeDouble:
-		v.Float, err = strconv.ParseFloat(strings.TrimSpace(c.Text), 64)
 	case streams.TypeBool:
-		v.Bool = c.Bool
-	case streams.TypeText, streams.TypeASCII, streams.TypeVarchar, streams.TypeInet, streams.TypeUUID,
-		streams.TypeTimeuuid, streams.TypeVarint, streams.TypeDecimal, streams.TypeDuration:
-		v.Text, err = c.Text, checkText(c.Type, c.Text)
+		return Value{Type: c.Type, Bool: c.Bool}, nil
 	case streams.TypeBlob:
-		v.Bytes = c.Blob
+		v := Value{Type: c.Type, Bytes: c.Blob}
 		if v.Bytes == nil {
 			v.Bytes = []byte{}
 		}
-	case streams.TypeTimestamp:
-		v.Time, err = ParseTimestamp(c.Text)
-	case streams.TypeDate:
-		v.Time, err = parseDate(c.Text)
-	case streams.TypeTime:
-		v.TimeOfDay, err = parseTimeOfDay(c.Text)
+		return v, nil
 	case streams.TypeList, streams.TypeSet, streams.TypeTuple:
 		return convertElems(c)
 	case streams.TypeMap:
 		return convertMap(c)
 	case streams.TypeUDT:
 		return convertUDT(c)
+	}
+	return convertText(c.Type, c.Text)
+}
+
+// convertText converts a value the wire sends as text: every type but bool, blob and the
+// collections (null too: its text is ignored).
+func convertText(t streams.CQLType, text string) (Value, error) {
+	v := Value{Type: t}
+	var err error
+	switch t {
+	case streams.TypeNull:
+	case streams.TypeTinyint:
+		v.Int, err = parseInt(text, 8)
+	case streams.TypeSmallint:
+		v.Int, err = parseInt(text, 16)
+	case streams.TypeInt:
+		v.Int, err = parseInt(text, 32)
+	case streams.TypeBigint, streams.TypeCounter:
+		v.Int, err = parseInt(text, 64)
+	case streams.TypeFloat:
+		v.Float, err = strconv.ParseFloat(strings.TrimSpace(text), 32)
+	case streams.TypeDouble:
+		v.Float, err = strconv.ParseFloat(strings.TrimSpace(text), 64)
+	case streams.TypeText, streams.TypeASCII, streams.TypeVarchar, streams.TypeInet, streams.TypeUUID,
+		streams.TypeTimeuuid, streams.TypeVarint, streams.TypeDecimal, streams.TypeDuration:
+		v.Text, err = text, checkText(t, text)
+	case streams.TypeTimestamp:
+		v.Time, err = ParseTimestamp(text)
+	case streams.TypeDate:
+		v.Time, err = parseDate(text)
+	case streams.TypeTime:
+		v.TimeOfDay, err = parseTimeOfDay(text)
 	default:
-		return Value{}, fmt.Errorf("unknown CQL value type %q", c.Type)
+		return Value{}, fmt.Errorf("unknown CQL value type %q", t)
 	}
 	if err != nil {
-		return Value{}, fmt.Errorf("%s %q: %w", c.Type, c.Text, err)
+		return Value{}, fmt.Errorf("%s %q: %w", t, text, err)
 	}
 	return v, nil
 }
@@ -134,7 +144,7 @@ func checkText(t streams.CQLType, s string) error {
 			return fmt.Errorf("not a UUID")
 		}
 	case streams.TypeVarint:
-		if _, ok := new(big.Int).SetString(s, 10); !ok {
+		if !isInteger(s) { // what big.Int's SetString(s, 10) accepts, without building one
 			return fmt.Errorf("not an integer")
 		}
 	case streams.TypeDecimal:
@@ -250,6 +260,25 @@ func isDecimal(s string) bool {
 	return i == len(s)
 }
 
+// isInteger says whether s is [+-] digits: the only text strconv.ParseInt (base 10) and
+// big.Int's SetString (base 10) accept. Checked first where a value is often not an
+// integer (ISO dates and times), since a failed ParseInt allocates its error.
+func isInteger(s string) bool {
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	return s != "" && allDigits(s)
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 func parseInt(s string, bits int) (int64, error) {
 	return strconv.ParseInt(strings.TrimSpace(s), 10, bits)
 }
@@ -259,8 +288,10 @@ func parseInt(s string, bits int) (int64, error) {
 // milliseconds (CQL's precision).
 func ParseTimestamp(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
-	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.UnixMilli(ms).UTC(), nil
+	if isInteger(s) {
+		if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return time.UnixMilli(ms).UTC(), nil
+		}
 	}
 	for _, layout := range timestampLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
@@ -282,8 +313,10 @@ var timestampLayouts = []string{
 // parseDate reads a CQL date: `yyyy-MM-dd` or days since the epoch (signed).
 func parseDate(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
-	if days, err := strconv.ParseInt(s, 10, 32); err == nil {
-		return time.Unix(0, 0).UTC().AddDate(0, 0, int(days)), nil
+	if isInteger(s) {
+		if days, err := strconv.ParseInt(s, 10, 32); err == nil {
+			return time.Unix(0, 0).UTC().AddDate(0, 0, int(days)), nil
+		}
 	}
 	t, err := time.Parse("2006-01-02", s)
 	if err != nil {
@@ -295,11 +328,13 @@ func parseDate(s string) (time.Time, error) {
 // parseTimeOfDay reads a CQL time: `HH:MM:SS[.fffffffff]` or nanoseconds since midnight.
 func parseTimeOfDay(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
-	if ns, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if ns < 0 || ns >= int64(24*time.Hour) {
-			return 0, fmt.Errorf("time of day out of range")
+	if isInteger(s) {
+		if ns, err := strconv.ParseInt(s, 10, 64); err == nil {
+			if ns < 0 || ns >= int64(24*time.Hour) {
+				return 0, fmt.Errorf("time of day out of range")
+			}
+			return time.Duration(ns), nil
 		}
-		return time.Duration(ns), nil
 	}
 	hms, frac, _ := strings.Cut(s, ".")
 	parts := strings.Split(hms, ":")

@@ -44,6 +44,9 @@ type IcebergWriter struct {
 	table   *iceberg.ChangeTable
 	member  *iceberg.Member
 	builder encode.Builder
+	// event is the one each record is converted into before the copy the builders keep
+	// (record.Event.Clone): its decoder keeps the table's column names from record to record.
+	event record.Event
 
 	// The mirror (nil when not kept): the changes since the mirror's last commit, and the
 	// builder that encodes them at a commit.
@@ -169,7 +172,12 @@ func (w *IcebergWriter) Add(ctx context.Context, rec *streams.Record) error {
 // toChanges, among the mirror's changes if toMirror, or under _errors/ when it cannot be
 // converted (unless the change log holds it: it was stored then).
 func (w *IcebergWriter) add(ctx context.Context, rec *streams.Record, toChanges, toMirror bool) error {
-	ev, err := record.FromStream(rec, w.src)
+	var ev *record.Event
+	err := record.FromStreamInto(&w.event, rec, w.src)
+	if err == nil {
+		ev = w.event.Clone()
+	}
+	w.event.Clear()
 	if err == nil && toMirror {
 		w.mirrorChanges.Add(ev)
 	}

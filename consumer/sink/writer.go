@@ -167,17 +167,20 @@ func (w *ShardWriter) Add(ctx context.Context, rec *streams.Record) error {
 	return nil
 }
 
-// convert converts a record into an event: into the writer's own event, reused for every
-// record, when the builder writes each event at once; else into a new one.
+// convert converts a record into the writer's own event, reused for every record; when the
+// builder keeps the events it is given, into a copy of it.
 func (w *ShardWriter) convert(rec *streams.Record) (*record.Event, error) {
-	if encode.RetainsEvents(w.cur()) {
-		return record.FromStream(rec, w.src)
+	err := record.FromStreamInto(&w.event, rec, w.src)
+	if err != nil || !encode.RetainsEvents(w.cur()) {
+		if err != nil {
+			w.event.Clear()
+			return nil, err
+		}
+		return &w.event, nil
 	}
-	if err := record.FromStreamInto(&w.event, rec, w.src); err != nil {
-		w.event.Clear()
-		return nil, err
-	}
-	return &w.event, nil
+	ev := w.event.Clone()
+	w.event.Clear()
+	return ev, nil
 }
 
 // FlushIfDue cuts the file when its first record was buffered FlushInterval or more

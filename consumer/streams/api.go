@@ -164,6 +164,10 @@ type GetShardIteratorOutput struct {
 type GetRecordsInput struct {
 	ShardIterator string `json:"shardIterator"`
 	MaxResults    int    `json:"maxResults,omitempty"`
+	// EnvelopeOnly decodes only each record's envelope and leaves its keys and images in Raw
+	// (Record.Deferred): for a caller that reads them itself, straight into its own form,
+	// which saves building and collecting a tree of CellValues per record. Not sent.
+	EnvelopeOnly bool `json:"-"`
 }
 
 // GetRecordsOutput is one batch of a shard.

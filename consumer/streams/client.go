@@ -180,7 +180,7 @@ func (c *Client) GetRecords(ctx context.Context, in *GetRecordsInput) (*GetRecor
 	var out *GetRecordsOutput
 	err := c.callRaw(ctx, "GetRecords", in, func(body []byte) error {
 		var err error
-		out, err = decodeGetRecords(body)
+		out, err = decodeGetRecords(body, in.EnvelopeOnly)
 		return err
 	})
 	if err != nil {
@@ -189,11 +189,22 @@ func (c *Client) GetRecords(ctx context.Context, in *GetRecordsInput) (*GetRecor
 	return out, nil
 }
 
+// An answer holds at most maxRecordsPerAnswer records (the API's limit), and few records are
+// under recordBytesGuess bytes of JSON.
+const (
+	maxRecordsPerAnswer = 1000
+	recordBytesGuess    = 512
+)
+
 // decodeGetRecords reads a GetRecords answer in one pass of the scanner. Each record's Raw
 // aliases body.
-func decodeGetRecords(body []byte) (*GetRecordsOutput, error) {
+func decodeGetRecords(body []byte, envelopeOnly bool) (*GetRecordsOutput, error) {
 	d := newAliasDecoder(body) // body is this answer's own, never written again
-	out := &GetRecordsOutput{ChangeRecords: []Record{}}
+	d.envelopeOnly = envelopeOnly
+	// Room for the records guessed from the body's size, so that the slice is not grown
+	// (and copied) ten times over a thousand records; a short guess only means growing.
+	guess := min(len(body)/recordBytesGuess, maxRecordsPerAnswer)
+	out := &GetRecordsOutput{ChangeRecords: make([]Record, 0, guess)}
 	_, err := d.Object("GetRecords answer", func(name string) error {
 		switch name {
 		case "changeRecords":

@@ -465,7 +465,7 @@ func TestDecodeGetRecordsAnswer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := decodeGetRecords([]byte(tt.body))
+			out, err := decodeGetRecords([]byte(tt.body), false)
 			if tt.wantErr {
 				if err == nil {
 					t.Fatal("no error")
@@ -492,7 +492,7 @@ func TestDecodeGetRecordsRecordsAreIndependent(t *testing.T) {
 			`"partitionKeys":{"k":{"intT":"` + seq + `"}}}`
 	}
 	body := []byte(`{"changeRecords":[` + rec("1", "x") + `,` + rec("2", "y") + `,` + rec("3", "z") + `],"nextShardIterator":"next-one"}`)
-	out, err := decodeGetRecords(body)
+	out, err := decodeGetRecords(body, false)
 	if err != nil {
 		t.Fatal(err)
 	}

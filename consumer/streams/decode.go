@@ -14,9 +14,9 @@ import (
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/internal/jsonscan"
 )
 
-// maxNesting bounds how deep collections, tuples and UDTs may nest inside one cell value, so a
+// MaxNesting bounds how deep collections, tuples and UDTs may nest inside one cell value, so a
 // hostile record cannot exhaust the stack. CQL itself rarely nests more than a few levels.
-const maxNesting = 64
+const MaxNesting = 64
 
 // maxEpochSeconds bounds createdAt (about the year 5138): beyond it time.Time arithmetic
 // could overflow and nothing real sends such a value.
@@ -33,6 +33,19 @@ func DecodeRecord(data []byte) (Record, error) {
 	var r Record
 	err := decodeWhole(newAliasDecoder(data), func(d *decoder) error { return d.record(&r) })
 	if err != nil {
+		return Record{}, err
+	}
+	r.Raw = data
+	return r, nil
+}
+
+// DecodeRecordEnvelope is DecodeRecord of the envelope only: the record comes back Deferred,
+// its keys and images left in Raw (see GetRecordsInput.EnvelopeOnly).
+func DecodeRecordEnvelope(data []byte) (Record, error) {
+	var r Record
+	d := newAliasDecoder(data)
+	d.envelopeOnly = true
+	if err := decodeWhole(d, func(d *decoder) error { return d.record(&r) }); err != nil {
 		return Record{}, err
 	}
 	r.Raw = data
@@ -101,6 +114,9 @@ type decoder struct {
 	entryA arena[MapEntry]
 	rowA   arena[Row]
 	metaA  arena[Metadata]
+	// envelopeOnly skips the keys and images of records (syntax checked only), and marks
+	// the records Deferred.
+	envelopeOnly bool
 }
 
 // newDecoder returns a decoder whose strings are copies of data's.
@@ -129,9 +145,16 @@ func decodeWhole(d *decoder, fn func(*decoder) error) error {
 }
 
 func (d *decoder) record(r *Record) error {
+	r.Deferred = d.envelopeOnly
 	present, err := d.Object("record", func(name string) error {
 		var err error
 		switch name {
+		case "partitionKeys", "clusteringKeys", "newImage", "oldImage":
+			if d.envelopeOnly {
+				err = d.Skip()
+				break
+			}
+			err = d.keysOrImage(r, name)
 		case "eventVersion":
 			r.EventVersion, err = d.Text(name, true)
 		case "createdAt":
@@ -141,14 +164,6 @@ func (d *decoder) record(r *Record) error {
 			}
 		case "origin":
 			r.Origin, err = d.Text(name, false)
-		case "partitionKeys":
-			r.PartitionKeys, err = d.columns(name)
-		case "clusteringKeys":
-			r.ClusteringKeys, err = d.columns(name)
-		case "newImage":
-			r.NewImage, err = d.row()
-		case "oldImage":
-			r.OldImage, err = d.row()
 		case "sequenceNumber":
 			// A copy: the last sequence number read outlives its answer (checkpoints, the
 			// read position), and must not keep the answer's memory alive.
@@ -165,6 +180,22 @@ func (d *decoder) record(r *Record) error {
 	})
 	if err == nil && !present {
 		return errors.New("record is null")
+	}
+	return err
+}
+
+// keysOrImage reads the record member name: partitionKeys, clusteringKeys, newImage or oldImage.
+func (d *decoder) keysOrImage(r *Record, name string) error {
+	var err error
+	switch name {
+	case "partitionKeys":
+		r.PartitionKeys, err = d.columns(name)
+	case "clusteringKeys":
+		r.ClusteringKeys, err = d.columns(name)
+	case "newImage":
+		r.NewImage, err = d.row()
+	case "oldImage":
+		r.OldImage, err = d.row()
 	}
 	return err
 }
@@ -269,24 +300,24 @@ func (d *decoder) cell(c *Cell, depth int) error {
 
 // memberNames holds the member names of the protocol's objects, so reading them allocates
 // nothing.
-var memberNames = func() map[string]string {
-	m := map[string]string{}
-	for _, n := range strings.Fields("eventVersion createdAt origin partitionKeys clusteringKeys newImage " +
-		"oldImage sequenceNumber valueCells staticCells rowMetadata value metadata writeTime expirationTime key") {
-		m[n] = n
-	}
+var memberNames = func() *jsonscan.Names {
+	names := strings.Fields("eventVersion createdAt origin partitionKeys clusteringKeys newImage " +
+		"oldImage sequenceNumber valueCells staticCells rowMetadata value metadata writeTime expirationTime key")
 	for n := range memberTypes {
-		m[n] = n
+		names = append(names, n)
 	}
-	return m
+	return jsonscan.NewNames(names...)
 }()
 
-// memberTypes maps a union member name to its type, and says whether the member may also
-// arrive as a JSON number (numeric scalars: their text is kept either way).
-var memberTypes = map[string]struct {
+// unionMember is a union member's type, and whether the member may also arrive as a JSON
+// number (numeric scalars: their text is kept either way).
+type unionMember struct {
 	typ      CQLType
 	numberOK bool
-}{
+}
+
+// memberTypes maps a union member name to its type.
+var memberTypes = map[string]unionMember{
 	"asciiT": {TypeASCII, false}, "bigintT": {TypeBigint, true}, "blobT": {TypeBlob, false},
 	"boolT": {TypeBool, false}, "counterT": {TypeCounter, true}, "dateT": {TypeDate, true},
 	"decimalT": {TypeDecimal, true}, "doubleT": {TypeDouble, true}, "durationT": {TypeDuration, false},
@@ -298,10 +329,46 @@ var memberTypes = map[string]struct {
 	"varcharT": {TypeVarchar, false}, "varintT": {TypeVarint, true},
 }
 
+// memberIndex is memberTypes by the names' first byte: every cell value looks its member
+// up, and comparing a few short strings is cheaper than hashing one.
+var memberIndex = func() (idx [256][]struct {
+	name string
+	unionMember
+}) {
+	for name, m := range memberTypes {
+		idx[name[0]] = append(idx[name[0]], struct {
+			name string
+			unionMember
+		}{name, m})
+	}
+	return idx
+}()
+
+// UnionMember returns the CQL type of the CellValue union member called name ("textT":
+// TypeText), and whether the member may also arrive as a JSON number; ok is false for a
+// member this code does not know.
+func UnionMember(name string) (t CQLType, numberOK bool, ok bool) {
+	m, ok := lookupMember(name)
+	return m.typ, m.numberOK, ok
+}
+
+// lookupMember returns the union member called name.
+func lookupMember(name string) (unionMember, bool) {
+	if name == "" {
+		return unionMember{}, false
+	}
+	for _, m := range memberIndex[name[0]] {
+		if m.name == name {
+			return m.unionMember, true
+		}
+	}
+	return unionMember{}, false
+}
+
 // cellValue reads a union object. {} and null are a null value.
 func (d *decoder) cellValue(v *CellValue, depth int) error {
-	if depth > maxNesting {
-		return fmt.Errorf("values nested deeper than %d", maxNesting)
+	if depth > MaxNesting {
+		return fmt.Errorf("values nested deeper than %d", MaxNesting)
 	}
 	d.Peek()
 	start := d.Offset() // the '{' of the union, if it is one
@@ -311,7 +378,7 @@ func (d *decoder) cellValue(v *CellValue, depth int) error {
 		if members++; members > 1 {
 			return fmt.Errorf("cell value has several union members (%q and more)", name)
 		}
-		m, ok := memberTypes[name]
+		m, ok := lookupMember(name)
 		if !ok {
 			v.Type, v.Unknown, unknown = TypeNull, name, true
 			return d.Skip()

@@ -319,8 +319,8 @@ func (d *tokenDecoder) cell(t json.Token, c *Cell, depth int) error {
 
 // cellValue reads the union object whose first token is t. {} and null are a null value.
 func (d *tokenDecoder) cellValue(t json.Token, v *CellValue, depth int) error {
-	if depth > maxNesting {
-		return fmt.Errorf("decode record: values nested deeper than %d", maxNesting)
+	if depth > MaxNesting {
+		return fmt.Errorf("decode record: values nested deeper than %d", MaxNesting)
 	}
 	start := d.dec.InputOffset() - 1 // the '{' just read
 	members := 0

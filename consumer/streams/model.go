@@ -60,6 +60,11 @@ type Record struct {
 	// DecodeErr is set when the record arrived but could not be decoded: only Raw (and
 	// SequenceNumber, when readable) are meaningful, and the sink stores it as a poison record.
 	DecodeErr error
+	// Deferred is set when only the record's envelope was decoded (GetRecordsInput.EnvelopeOnly):
+	// EventVersion, CreatedAt, Origin and SequenceNumber are set, but PartitionKeys,
+	// ClusteringKeys, NewImage and OldImage are left empty whatever the record holds: they are
+	// still in Raw, unchecked, for the caller to read (record.FromStream does).
+	Deferred bool
 }
 
 // Column is a key column: its name and value.

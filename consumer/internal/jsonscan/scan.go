@@ -21,9 +21,9 @@ const maxSkipDepth = 10000
 type Scanner struct {
 	data  []byte
 	pos   int
-	buf   []byte            // scratch for unescaping strings
-	names map[string]string // object member names returned without allocating
-	seen  map[string]string // other member names met so far, each allocated once
+	buf   []byte // scratch for unescaping strings
+	names *Names // object member names returned without allocating
+	seen  *Names // other member names met so far, each allocated once
 	alias bool
 }
 
@@ -36,16 +36,18 @@ var errEOF = fmt.Errorf("unexpected end of JSON: %w", io.ErrUnexpectedEOF)
 // Init makes s read data from its start. Object member names found in names are returned
 // as names' own strings, so reading a document's usual member names allocates nothing;
 // names may be nil.
-func (s *Scanner) Init(data []byte, names map[string]string) {
+func (s *Scanner) Init(data []byte, names *Names) {
 	*s = Scanner{data: data, names: names}
 }
 
 // InitAlias is Init, but the strings Str and Text return share data's memory when they need
 // no unescaping, instead of being copies: reading them allocates nothing. The caller promises
 // that data is never modified afterwards (a string's bytes must not change). Member names are
-// still copies (each distinct one once), so a name kept for long does not keep data alive.
-func (s *Scanner) InitAlias(data []byte, names map[string]string) {
-	*s = Scanner{data: data, names: names, alias: true}
+// still copies (each distinct one once), so a name kept for long does not keep data alive;
+// those met in the documents s read before are kept, so a Scanner reused for document after
+// document of the same kind (records of one table) allocates each name once.
+func (s *Scanner) InitAlias(data []byte, names *Names) {
+	*s = Scanner{data: data, names: names, alias: true, seen: s.seen, buf: s.buf[:0]}
 }
 
 // Offset returns the offset in data of the next unread byte.
@@ -168,18 +170,18 @@ func (s *Scanner) Object(what string, fn func(name string) error) (present bool,
 // name returns a member name: the document's usual ones, and the ones met before, without
 // allocating.
 func (s *Scanner) name(b []byte) string {
-	if name, ok := s.names[string(b)]; ok {
+	if name, ok := s.names.Lookup(b); ok {
 		return name
 	}
-	if name, ok := s.seen[string(b)]; ok {
+	if name, ok := s.seen.Lookup(b); ok {
 		return name
 	}
 	name := string(b)
 	if s.seen == nil {
-		s.seen = map[string]string{}
+		s.seen = &Names{}
 	}
-	if len(s.seen) < maxSeenNames {
-		s.seen[name] = name
+	if name != "" && s.seen.n < maxSeenNames {
+		s.seen.add(name)
 	}
 	return name
 }
@@ -300,8 +302,7 @@ func (s *Scanner) skip(depth int) error {
 	}
 	switch c := s.Peek(); {
 	case c == '{':
-		_, err := s.Object("", func(string) error { return s.skip(depth + 1) })
-		return err
+		return s.skipObject(depth)
 	case c == '[':
 		return s.Array("", func() error { return s.skip(depth + 1) })
 	case c == '"':
@@ -318,4 +319,37 @@ func (s *Scanner) skip(depth int) error {
 		return err
 	}
 	return s.SyntaxError("looking for beginning of value")
+}
+
+// skipObject consumes an object without looking its member names up (they are not kept).
+func (s *Scanner) skipObject(depth int) error {
+	s.pos++ // '{'
+	if s.Peek() == '}' {
+		s.pos++
+		return nil
+	}
+	for {
+		if s.Peek() != '"' {
+			return s.SyntaxError("looking for the beginning of an object key string")
+		}
+		if _, err := s.StrBytes(); err != nil {
+			return err
+		}
+		if s.Peek() != ':' {
+			return s.SyntaxError("after object key")
+		}
+		s.pos++
+		if err := s.skip(depth + 1); err != nil {
+			return err
+		}
+		switch s.Peek() {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return nil
+		default:
+			return s.SyntaxError("after object key:value pair")
+		}
+	}
 }

@@ -2,6 +2,7 @@ package jsonscan
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"testing"
@@ -72,7 +73,7 @@ func TestScannerEOFIsUnexpected(t *testing.T) {
 }
 
 func TestScannerInternsNamesAndSpans(t *testing.T) {
-	names := map[string]string{"key": "key"}
+	names := NewNames("key")
 	var s Scanner
 	s.Init([]byte(`{"key": [1, 2]} `), names)
 	var start int
@@ -142,5 +143,27 @@ func TestAliasSharesOnlyPlainValues(t *testing.T) {
 		if unsafe.StringData(names[0]) != unsafe.StringData(names[3]) {
 			t.Errorf("alias %v: the repeated name %q was allocated twice", alias, names[0])
 		}
+	}
+}
+
+func TestNamesFindEveryNameAndNoOther(t *testing.T) {
+	var names []string
+	for i := range 2000 {
+		names = append(names, fmt.Sprintf("c%d", i), fmt.Sprintf("column_%d_x", i))
+	}
+	n := NewNames(append(names, "", names[0])...)
+	for _, name := range names {
+		got, ok := n.Lookup([]byte(name))
+		if !ok || got != name {
+			t.Fatalf("%q: got %q, %v", name, got, ok)
+		}
+	}
+	for _, absent := range []string{"", "c", "c2000", "column_1_y", "C1"} {
+		if got, ok := n.Lookup([]byte(absent)); ok {
+			t.Fatalf("%q: found %q", absent, got)
+		}
+	}
+	if n.n != len(names) {
+		t.Fatalf("%d names kept, want %d", n.n, len(names))
 	}
 }

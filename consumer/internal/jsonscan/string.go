@@ -1,9 +1,12 @@
 package jsonscan
 
 import (
+	"encoding/binary"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/internal/jsonstr"
 )
 
 // StrBytes reads a JSON string; the next byte must be its opening quote. The result aliases
@@ -11,7 +14,13 @@ import (
 func (s *Scanner) StrBytes() ([]byte, error) {
 	s.pos++ // '"'
 	start := s.pos
-	for i := start; i < len(s.data); i++ {
+	i := start
+	// Eight bytes at a time while none needs a look: most of a record's bytes are in
+	// strings, and this loop reads them at several times the byte-by-byte speed.
+	for i+8 <= len(s.data) && !jsonstr.Special8(binary.LittleEndian.Uint64(s.data[i:])) {
+		i += 8
+	}
+	for ; i < len(s.data); i++ {
 		switch c := s.data[i]; {
 		case c == '"':
 			s.pos = i + 1

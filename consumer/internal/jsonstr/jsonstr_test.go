@@ -2,14 +2,19 @@ package jsonstr
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
 
 func TestAppendMatchesEncodingJSON(t *testing.T) {
 	for _, s := range []string{"", "plain", "quote\"back\\slash", "ctl\x00\x01\x1f\x7f", "<html>&",
-		"tab\tnl\ncr\r", "\u2028\u2029", "emoji 😀", "bad utf8 \xff\xfe", "é"} {
+		"tab\tnl\ncr\r", "\u2028\u2029", "emoji 😀", "bad utf8 \xff\xfe", "é",
+		"a long plain string of several words", "long then \"quoted\" and \\ then more words", "tail ctl after words\x01",
+		"exactly8", "sixteen bytes ok", "words then é and 😀 then \u2028 and \xff at the end"} {
 		var want bytes.Buffer
 		enc := json.NewEncoder(&want)
 		enc.SetEscapeHTML(false)
@@ -18,6 +23,31 @@ func TestAppendMatchesEncodingJSON(t *testing.T) {
 		}
 		if got := string(Append(nil, s)); got != strings.TrimSuffix(want.String(), "\n") {
 			t.Errorf("Append(%q) = %s, encoding/json %s", s, got, want.String())
+		}
+	}
+}
+
+func TestSpecial8NeverMisses(t *testing.T) {
+	isSpecial := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
+	for pos := range 8 {
+		for c := range 256 {
+			word := []byte("abcdefgh")
+			word[pos] = byte(c)
+			if got := Special8(binary.LittleEndian.Uint64(word)); got != isSpecial(byte(c)) {
+				t.Fatalf("byte %#x at %d: special8 %v", c, pos, got)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 1_000_000 {
+		x := rng.Uint64()
+		if i%2 == 0 {
+			x &= 0x7f7f7f7f7f7f7f7f // ASCII only: the other tests must tell
+		}
+		var word [8]byte
+		binary.LittleEndian.PutUint64(word[:], x)
+		if slices.ContainsFunc(word[:], isSpecial) && !Special8(x) {
+			t.Fatalf("%q: missed", word)
 		}
 	}
 }
