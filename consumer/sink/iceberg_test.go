@@ -44,7 +44,10 @@ func newLakeSink(t *testing.T, catalogFile string, mod func(*Config)) *lakeSink 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	committer, err := iceberg.NewCommitter(ctx, iceberg.CommitterConfig{Table: table, Writer: "w1", Linger: 200 * time.Millisecond})
+	// A round waits for every open writer's answer: a linger of a minute, not of 200 ms,
+	// which a loaded machine exceeded between two writers' answers (the round then committed
+	// one shard, and TestIcebergWriter found two snapshots for one round).
+	committer, err := iceberg.NewCommitter(ctx, iceberg.CommitterConfig{Table: table, Writer: "w1", Linger: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
