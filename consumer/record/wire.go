@@ -219,20 +219,9 @@ func (d *wireDecoder) cell(depth int) (v Value, meta Meta, hasMeta bool, err err
 }
 
 // metadata reads {writeTime, expirationTime}; present is false for null.
-func (d *wireDecoder) metadata() (m Meta, present bool, err error) {
-	present, err = d.Object("metadata", func(name string) error {
-		var err error
-		switch name {
-		case "writeTime":
-			m.WriteTime, err = d.Text(name, true)
-		case "expirationTime":
-			m.ExpirationTime, err = d.Text(name, true)
-		default:
-			err = d.Skip()
-		}
-		return err
-	})
-	return m, present, err
+func (d *wireDecoder) metadata() (Meta, bool, error) {
+	m, present, err := streams.DecodeMetadata(&d.Scanner)
+	return Meta(m), present, err
 }
 
 // value reads a CellValue union object converted: {} and null are a null value; an unknown

@@ -263,23 +263,29 @@ func (d *decoder) namedCells(what string, depth int) ([]NamedCell, error) {
 }
 
 func (d *decoder) metadata() (*Metadata, error) {
-	var m Metadata
-	present, err := d.Object("metadata", func(name string) error {
-		var err error
-		switch name {
-		case "writeTime":
-			m.WriteTime, err = d.Text(name, true)
-		case "expirationTime":
-			m.ExpirationTime, err = d.Text(name, true)
-		default:
-			err = d.Skip()
-		}
-		return err
-	})
+	m, present, err := DecodeMetadata(&d.Scanner)
 	if !present {
 		return nil, err
 	}
 	return d.metaA.one(m), err
+}
+
+// DecodeMetadata reads a cell's or row's {writeTime, expirationTime} at s; present is false
+// for null. The record package's decoder of deferred records reads it with this too.
+func DecodeMetadata(s *jsonscan.Scanner) (m Metadata, present bool, err error) {
+	present, err = s.Object("metadata", func(name string) error {
+		var err error
+		switch name {
+		case "writeTime":
+			m.WriteTime, err = s.Text(name, true)
+		case "expirationTime":
+			m.ExpirationTime, err = s.Text(name, true)
+		default:
+			err = s.Skip()
+		}
+		return err
+	})
+	return m, present, err
 }
 
 // cell reads {value, metadata}; a null cell reads as a null value.
