@@ -99,7 +99,7 @@ func newParquetFile(schemas *Schemas, compression string, keepEvents bool, opts 
 		parquet.WithMaxStatsSize(parquetMaxStatsBytes),
 	}
 	if compression == CompressionZstd || compression == CompressionGzip {
-		// Level 1 (zstd's fastest, deflate's BestSpeed), as Avro's deflate: CPU is the
+		// Level 1 (zstd's fastest, deflate's BestSpeed), the fastest level: CPU is the
 		// scarcer resource of a shard worker, and the files stay smaller than Avro +
 		// deflate's (BENCHMARKS.md).
 		base = append(base, parquet.WithCompressionLevel(1))
