@@ -56,3 +56,33 @@ func TestSchemaFallbackIsLoud(t *testing.T) {
 		t.Errorf("the source was asked with %s left, want at most %s", src.deadline, SourceTimeout)
 	}
 }
+
+// A version derived from the records alone is replaced by the table's definition once the
+// source answers again: the source is asked again at most every SourceRetry while the
+// current version's key is not known, and not at all once it is.
+func TestSchemaFallbackIsAskedAgain(t *testing.T) {
+	ctx := context.Background()
+	api := &recordtest.FakeKeyspaces{}
+	api.Fail(errors.New("ThrottlingException"))
+	schemas := NewSchemas(KeyspacesSource{API: api}, false, nil)
+	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	schemas.now = func() time.Time { return now }
+	derived, err := schemas.For(ctx, allTypesEvent(t, 1))
+	if err != nil || derived.Def.KeysKnown {
+		t.Fatalf("derived: %v, keys known %v", err, derived.Def.KeysKnown)
+	}
+	api.Fail(nil)
+	now = now.Add(SourceRetry - time.Second)
+	if again, _ := schemas.For(ctx, allTypesEvent(t, 2)); again != derived || api.GetTableCalls() != 1 {
+		t.Fatalf("asked again before SourceRetry: %d GetTable calls", api.GetTableCalls())
+	}
+	now = now.Add(time.Second)
+	known, err := schemas.For(ctx, allTypesEvent(t, 3))
+	if err != nil || !known.Def.KeysKnown || api.GetTableCalls() != 2 {
+		t.Fatalf("after SourceRetry: %v, keys known %v, %d GetTable calls", err, known.Def.KeysKnown, api.GetTableCalls())
+	}
+	now = now.Add(time.Hour)
+	if again, _ := schemas.For(ctx, allTypesEvent(t, 4)); again != known || api.GetTableCalls() != 2 {
+		t.Fatalf("asked again with the key known: %d GetTable calls", api.GetTableCalls())
+	}
+}

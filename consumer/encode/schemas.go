@@ -31,14 +31,22 @@ type Schemas struct {
 	logger       *slog.Logger
 	fallbacks    atomic.Int64
 
+	now func() time.Time // time.Now; tests move it
+
 	mu      sync.Mutex
 	current map[string]*AvroSchema // by keyspace.table
+	asked   map[string]time.Time   // when the source was last asked, by keyspace.table
 }
 
 // SourceTimeout bounds one question to the TableSource (GetTable and its GetType calls): an
 // endpoint that never answers (no route, a VPC endpoint that does not serve the API) must not
 // hold every shard's flush for the SDK's retries.
 const SourceTimeout = 10 * time.Second
+
+// SourceRetry is how often the TableSource is asked again while the current schema version
+// came from the records alone (it failed): a transient failure (a throttle) is then replaced
+// by the table's definition, which the Iceberg mirror needs (its key).
+const SourceRetry = 30 * time.Second
 
 // Fallbacks is how many schema versions were derived from the events alone because the
 // TableSource failed.
@@ -50,26 +58,52 @@ func NewSchemas(src TableSource, cellMetadata bool, logger *slog.Logger) *Schema
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Schemas{src: src, cellMetadata: cellMetadata, logger: logger, current: map[string]*AvroSchema{}}
+	return &Schemas{src: src, cellMetadata: cellMetadata, logger: logger, now: time.Now,
+		current: map[string]*AvroSchema{}, asked: map[string]time.Time{}}
 }
 
-// For returns a schema that covers the event: the current one, or a new version.
+// For returns a schema that covers the event: the current one, or a new version. While the
+// current version's key is not the table's (the source failed: it came from the records
+// alone), the source is asked again at most every SourceRetry, outside the lock (the other
+// shards go on with the current version meanwhile), and its answer makes a new version.
 func (s *Schemas) For(ctx context.Context, ev *record.Event) (*AvroSchema, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	id := ev.Keyspace + "." + ev.Table
+	s.mu.Lock()
 	cur := s.current[id]
 	if cur != nil && cur.covers(ev) == nil {
-		return cur, nil
+		if s.src == nil || cur.Def.KeysKnown || s.now().Sub(s.asked[id]) < SourceRetry {
+			s.mu.Unlock()
+			return cur, nil
+		}
+		s.asked[id] = s.now()
+		s.mu.Unlock()
+		fresh, err := s.ask(ctx, ev)
+		if err != nil {
+			return cur, nil // asked again after SourceRetry
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.nextLocked(id, s.current[id], fresh, ev)
 	}
+	defer s.mu.Unlock()
+	var fresh *TableDef
+	if s.src != nil {
+		s.asked[id] = s.now()
+		fresh, _ = s.ask(ctx, ev) // a failure is a fallback, logged by ask
+	}
+	return s.nextLocked(id, cur, fresh, ev)
+}
+
+// nextLocked makes the version after cur (nil: none yet) that covers ev, from the source's
+// answer fresh (nil: the source failed, or there is none) and ev's own values, and makes it
+// the current one.
+func (s *Schemas) nextLocked(id string, cur *AvroSchema, fresh *TableDef, ev *record.Event) (*AvroSchema, error) {
 	def := &TableDef{}
 	if cur != nil {
 		def = cur.Def
 	}
-	if s.src != nil {
-		if fresh, err := s.ask(ctx, ev); err == nil {
-			def = widen(def, fresh, s.logger)
-		}
+	if fresh != nil {
+		def = widen(def, fresh, s.logger)
 	}
 	def, err := deriveFrom(def, ev)
 	if err != nil {
@@ -84,7 +118,7 @@ func (s *Schemas) For(ctx context.Context, ev *record.Event) (*AvroSchema, error
 	}
 	if cur == nil || cur.Fingerprint != next.Fingerprint {
 		s.logger.Info("avro schema version", "keyspace", ev.Keyspace, "table", ev.Table,
-			"fingerprint", next.Fingerprint, "columns", len(next.Def.Columns))
+			"fingerprint", next.Fingerprint, "columns", len(next.Def.Columns), "keys_known", next.Def.KeysKnown)
 	}
 	s.current[id] = next
 	return next, nil
@@ -108,9 +142,9 @@ func (s *Schemas) ask(ctx context.Context, ev *record.Event) (*TableDef, error) 
 // lacks (a dropped column stays readable in older events) and old's knowledge of types it
 // leaves unknown.
 func widen(old, fresh *TableDef, logger *slog.Logger) *TableDef {
-	out := &TableDef{Keys: fresh.Keys}
+	out := &TableDef{Keys: fresh.Keys, KeysKnown: len(fresh.Keys) > 0}
 	if len(out.Keys) == 0 {
-		out.Keys = old.Keys
+		out.Keys, out.KeysKnown = old.Keys, old.KeysKnown
 	}
 	seen := map[string]bool{}
 	for _, c := range fresh.Columns {
@@ -136,7 +170,8 @@ func widen(old, fresh *TableDef, logger *slog.Logger) *TableDef {
 // deriveFrom adds the event's columns that def lacks and fills the types def does not know
 // from the event's values. A value whose type conflicts with a known type is an error.
 func deriveFrom(def *TableDef, ev *record.Event) (*TableDef, error) {
-	out := &TableDef{Keys: append([]record.FieldType(nil), def.Keys...), Columns: append([]record.FieldType(nil), def.Columns...)}
+	out := &TableDef{Keys: append([]record.FieldType(nil), def.Keys...), Columns: append([]record.FieldType(nil), def.Columns...),
+		KeysKnown: def.KeysKnown}
 	add := func(cols *[]record.FieldType, f record.Field) error {
 		vt := typeOf(f.Value)
 		i := columnIndex(*cols, f.Name)

@@ -16,6 +16,10 @@ type TableDef struct {
 	Keys []record.FieldType
 	// Columns are all the columns (keys included) in the table's order.
 	Columns []record.FieldType
+	// KeysKnown says Keys are the whole primary key, as the TableSource answered it. A
+	// definition derived from records alone knows only the key columns its records showed:
+	// a partition delete, or a write of static columns only, shows no clustering column.
+	KeysKnown bool
 }
 
 // TableSource answers a table's definition.
