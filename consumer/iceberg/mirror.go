@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -90,7 +92,49 @@ func MirrorSchema(ps *encode.ParquetSchema) (*ice.Schema, error) {
 	return ice.NewSchemaWithIdentifiers(0, ids, fields...), nil
 }
 
+// ErrMirrorKeyUnknown marks a schema version the mirror cannot be created from: it came from
+// the records alone (the table's definition was unavailable), and records do not tell the
+// whole primary key (a partition delete shows no clustering column). A mirror created with
+// part of the key as its identifier fields would delete every row of a partition at each
+// change of one, and append a second row for a key whose first one no commit finds.
+var ErrMirrorKeyUnknown = errors.New("the table's primary key is unknown")
+
+// checkMirrorKey checks the key of schema version ps against the mirror's identifier fields
+// (sc: the mirror's schema; nil: it does not exist yet). A version whose key is the table's
+// (encode.TableDef.KeysKnown) must have exactly the mirror's identifier fields as its key; one
+// derived from the records alone must have none other (it may lack the clustering columns),
+// and cannot create the mirror.
+func checkMirrorKey(sc *ice.Schema, ps *encode.ParquetSchema) error {
+	def := ps.Avro.Def
+	keys := make([]string, len(def.Keys))
+	for i, k := range def.Keys {
+		keys[i] = k.Name
+	}
+	if sc == nil {
+		if !def.KeysKnown {
+			return fmt.Errorf("mirror: %w: the table's definition is unavailable (see the avro schema fallback error) and "+
+				"records do not tell it (a partition delete shows no clustering column); the mirror is created once "+
+				"GetTable answers (asked again every %s)", ErrMirrorKeyUnknown, encode.SourceRetry)
+		}
+		return nil
+	}
+	ids := identifierNames(sc)
+	agree := !def.KeysKnown || len(keys) == len(ids)
+	for _, k := range keys {
+		agree = agree && slices.Contains(ids, k)
+	}
+	if !agree {
+		return fmt.Errorf("mirror: its identifier fields are (%s) but the table's primary key is (%s): the mirror was "+
+			"made for another key; drop the mirror table (docs/iceberg.md, \"The mirror's key\")",
+			strings.Join(ids, ", "), strings.Join(keys, ", "))
+	}
+	return nil
+}
+
 func createMirrorTable(ctx context.Context, cat *Catalog, ident table.Identifier, ps *encode.ParquetSchema) (*table.Table, error) {
+	if err := checkMirrorKey(nil, ps); err != nil {
+		return nil, err
+	}
 	sc, err := MirrorSchema(ps)
 	if err != nil {
 		return nil, err

@@ -1,8 +1,14 @@
 package iceberg
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/apache/iceberg-go/catalog"
+
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/encode"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record/recordtest"
 )
@@ -104,5 +110,76 @@ func TestMirrorSchemaAndConflicts(t *testing.T) {
 	held, err := a.mt.Committed(t.Context())
 	if err != nil || held["shard-a"] != recordtest.Seq(2) || held["shard-b"] != lb || held["shard-c"] != lc {
 		t.Fatalf("committed %v, %v", held, err)
+	}
+}
+
+// TestMirrorKey: the mirror's identifier fields are the table's whole primary key. A schema
+// version derived from the records alone (GetTable failing) whose first record is a write of
+// the static column only (no clustering key) cannot create the mirror; once GetTable answers,
+// the mirror is created keyed by (id, ck). A derived version that lacks the clustering column
+// then writes into it like any other. A mirror keyed by the partition key alone (as a
+// derived version made it before this check) is refused, naming both keys.
+func TestMirrorKey(t *testing.T) {
+	l := newLake(t)
+	ctx := context.Background()
+	failing := &recordtest.FakeKeyspaces{}
+	failing.Fail(errors.New("ThrottlingException"))
+	w := &mirrorWriter{t: t, mt: newMirror(t, l.open(t)), ks: failing, shard: "shard-1", writer: "w1"}
+
+	var mc MirrorChanges
+	mc.Add(mirrorEvent(t, "shard-1", 1, change{i: 1, static: "s", staticOnly: true}))
+	b, err := encode.NewBuilder(encode.Options{Format: encode.FormatIceberg, KeepEvents: true,
+		Schemas: encode.NewSchemas(encode.KeyspacesSource{API: failing}, false, nil),
+		Parquet: encode.ParquetOptions{Prepare: w.mt.Prepare}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := mc.Rows(ctx, b); !errors.Is(err, ErrMirrorKeyUnknown) || !errors.Is(err, encode.ErrUnavailable) {
+		t.Fatalf("a derived schema created the mirror: %v", err)
+	}
+	if tbl, err := w.mt.Refresh(ctx); tbl != nil || err != nil {
+		t.Fatalf("the mirror exists: %v", err)
+	}
+
+	w.ks, w.seq = &recordtest.FakeKeyspaces{}, 1
+	if res := w.commit(change{i: 1, text: "a", static: "s"}, change{i: 2, text: "b", static: "s"}); len(res.Committed) != 1 {
+		t.Fatalf("first round: %+v", res)
+	}
+	if got := identifierNames(w.mt.Table().Schema()); strings.Join(got, ",") != "id,ck" {
+		t.Fatalf("identifier fields %v, want id, ck", got)
+	}
+	w.ks = failing
+	if res := w.commit(change{i: 1, static: "s2", staticOnly: true}, change{i: 1, text: "a2", static: "s2"}); len(res.Committed) != 1 {
+		t.Fatalf("derived round: %+v", res)
+	}
+	if got, want := strings.Join(mirrorRows(t, w.mt), "|"), "1 a2 s2|2 b s"; got != want {
+		t.Fatalf("after the derived round: %s, want %s", got, want)
+	}
+
+	// A mirror keyed by the partition key alone.
+	cat := l.open(t)
+	ev := mirrorEvent(t, "shard-1", 1, change{i: 1, static: "s", staticOnly: true})
+	a, err := encode.NewSchemas(nil, false, nil).For(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := encode.NewParquetSchemaWith(a, encode.ParquetOptions{TimestampMicros: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := MirrorSchema(ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cat.CreateTable(cat.withAWS(ctx), catalog.ToIdentifier("ks", "partial"), sc, catalog.WithProperties(mirrorTableProperties)); err != nil {
+		t.Fatal(err)
+	}
+	partial, err := NewMirrorTable(cat, ChangeTableConfig{Namespace: "ks", Table: "partial"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = partial.Prepare(ctx, schemaOf(t, mirrorEvent(t, "shard-1", 2, change{i: 1, text: "a", static: "s"})))
+	if err == nil || !strings.Contains(err.Error(), "its identifier fields are (id) but the table's primary key is (id, ck)") {
+		t.Fatalf("a mirror keyed by part of the key: %v", err)
 	}
 }

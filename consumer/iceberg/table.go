@@ -202,6 +202,9 @@ func (t *ChangeTable) Prepare(ctx context.Context, ps *encode.ParquetSchema) (fu
 		lacks := missing(tbl.Schema(), ps)
 		schemaOf := Schema
 		if t.mirror {
+			if err := checkMirrorKey(tbl.Schema(), ps); err != nil {
+				return nil, fmt.Errorf("iceberg %s: %w", strings.Join(t.ident, "."), err)
+			}
 			var err error
 			if lacks, err = mirrorMissing(tbl.Schema(), ps); err != nil {
 				return nil, err

@@ -98,8 +98,9 @@ func sharedCatalog() (*iceberg.Catalog, error) {
 
 // lakeWorld is a scenario's table.
 type lakeWorld struct {
-	cat *iceberg.Catalog // shared; the owners interpose on it
-	ns  string
+	cat    *iceberg.Catalog // shared; the owners interpose on it
+	ns     string
+	source tableSource // the table's definition, as GetTable answers it
 
 	// Persistent effects of the catalog events, consumed by the next matching calls (under
 	// world.mu).
@@ -120,7 +121,12 @@ func newLakeWorld(w *world) (*lakeWorld, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := encode.NewSchemas(nil, false, nil).For(context.Background(), ev)
+	derived, err := encode.NewSchemas(nil, false, nil).For(context.Background(), ev)
+	if err != nil {
+		return nil, err
+	}
+	l.source = tableSource{derived.Def}
+	a, err := encode.NewSchemas(l.source, false, nil).For(context.Background(), ev)
 	if err != nil {
 		return nil, err
 	}
@@ -137,6 +143,14 @@ func newLakeWorld(w *world) (*lakeWorld, error) {
 		_, err = mt.Prepare(context.Background(), ps)
 	}
 	return l, err
+}
+
+// tableSource answers the table's definition: that of the world's records (their key is the
+// partition key id).
+type tableSource struct{ def *encode.TableDef }
+
+func (s tableSource) Table(context.Context, string, string) (*encode.TableDef, error) {
+	return s.def, nil
 }
 
 // target is an owner's view of the lake: its own catalog client (numbering its calls) and

@@ -412,18 +412,20 @@ func (w *world) takeOver() *owner {
 // does whether or not the drain's flush succeeded).
 func (o *owner) run(log *slog.Logger) error {
 	var lake sink.IcebergTarget
+	var tables encode.TableSource // nil: schemas from the records (JSON, Avro)
 	if o.w.lake != nil {
 		var err error
 		if lake, err = o.w.lake.target(o); err != nil {
 			return err
 		}
+		tables = o.w.lake.source // the mirror needs the table's key
 	}
 	snk, err := sink.New(sink.Config{
 		Bucket: "bucket", Prefix: "cdc", Keyspace: "ks", Table: "t",
 		Format: o.w.format, Compression: o.w.compression,
 		FlushRecords: flushRecords, FlushInterval: time.Hour, Iceberg: lake,
 		Upload: sink.RetryPolicy{InitialBackoff: time.Nanosecond, MaxBackoff: time.Nanosecond, MaxAttempts: uploadAttempts},
-	}, o, nil, log)
+	}, o, tables, log)
 	if err != nil {
 		return err
 	}
