@@ -22,7 +22,7 @@ import (
 //	POST /_admin/records?streamArn=ARN   a JSON array or JSON Lines of records → {"sequenceNumbers"}
 //	POST /_admin/split                   {"streamArn","shardId"?} → {"children"}
 //	POST /_admin/merge                   {"streamArn","shardIds":[a,b]} → {"child"}
-//	GET  /_admin/faults, POST /_admin/faults  {"throttleRate","errorRate","dropRate","latency":"50ms"}
+//	GET  /_admin/faults, POST /_admin/faults  {"throttleRate","errorRate","dropRate","latency":"50ms","denySchema"}
 //	POST /_admin/generator/start         GeneratorConfig → GeneratorStatus
 //	POST /_admin/generator/stop          → GeneratorStatus
 //	GET  /_admin/generator/status        → GeneratorStatus
@@ -35,6 +35,7 @@ type faultsJSON struct {
 	ErrorRate    float64  `json:"errorRate"`
 	DropRate     float64  `json:"dropRate"`
 	Latency      Duration `json:"latency"`
+	DenySchema   bool     `json:"denySchema"`
 }
 
 // adminRoute answers one admin call: the value to send back as JSON, or an error for a 400.
@@ -132,7 +133,7 @@ func (s *Server) adminMerge(r *http.Request) (any, error) {
 
 func (s *Server) adminFaults(*http.Request) (any, error) {
 	f := s.Faults()
-	return faultsJSON{f.ThrottleRate, f.ErrorRate, f.DropRate, Duration(f.Latency)}, nil
+	return faultsJSON{f.ThrottleRate, f.ErrorRate, f.DropRate, Duration(f.Latency), f.DenySchema}, nil
 }
 
 func (s *Server) adminSetFaults(r *http.Request) (any, error) {
@@ -140,7 +141,8 @@ func (s *Server) adminSetFaults(r *http.Request) (any, error) {
 	if err := readJSON(r, &in); err != nil {
 		return nil, err
 	}
-	err := s.SetFaults(Faults{ThrottleRate: in.ThrottleRate, ErrorRate: in.ErrorRate, DropRate: in.DropRate, Latency: time.Duration(in.Latency)})
+	err := s.SetFaults(Faults{ThrottleRate: in.ThrottleRate, ErrorRate: in.ErrorRate, DropRate: in.DropRate, Latency: time.Duration(in.Latency),
+		DenySchema: in.DenySchema})
 	return in, err
 }
 

@@ -53,12 +53,15 @@ type Config struct {
 // Faults are the failures injected into protocol requests: each request is throttled
 // (400 ThrottlingException) with probability ThrottleRate, fails with 500
 // InternalServerException with probability ErrorRate, has its connection dropped with
-// probability DropRate, and waits Latency first.
+// probability DropRate, and waits Latency first. DenySchema answers the Keyspaces
+// control-plane calls (GetTable, GetType) 400 AccessDeniedException, as for a role without
+// cassandra:Select: the consumer's schemas then come from the records alone.
 type Faults struct {
 	ThrottleRate float64       `json:"throttleRate"`
 	ErrorRate    float64       `json:"errorRate"`
 	DropRate     float64       `json:"dropRate"`
 	Latency      time.Duration `json:"-"`
+	DenySchema   bool          `json:"denySchema"`
 }
 
 func (f Faults) validate() error {
@@ -257,7 +260,8 @@ func (s *Server) SetFaults(f Faults) error {
 	s.fmu.Lock()
 	s.faults = f
 	s.fmu.Unlock()
-	s.log.Info("faults set", "throttleRate", f.ThrottleRate, "errorRate", f.ErrorRate, "dropRate", f.DropRate, "latency", f.Latency.String())
+	s.log.Info("faults set", "throttleRate", f.ThrottleRate, "errorRate", f.ErrorRate, "dropRate", f.DropRate, "latency", f.Latency.String(),
+		"denySchema", f.DenySchema)
 	return nil
 }
 

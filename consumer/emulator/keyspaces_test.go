@@ -61,4 +61,18 @@ func TestKeyspacesSDKReadsSchema(t *testing.T) {
 	if !errors.As(err, &nf) {
 		t.Fatalf("unknown type: %v, want a ResourceNotFoundException", err)
 	}
+
+	// denySchema: both calls are refused as for a role without cassandra:Select.
+	if err := emu.SetFaults(emulator.Faults{DenySchema: true}); err != nil {
+		t.Fatal(err)
+	}
+	var denied *types.AccessDeniedException
+	_, err = ks.GetTable(ctx, &keyspaces.GetTableInput{KeyspaceName: aws.String("media"), TableName: aws.String("media_content")})
+	if !errors.As(err, &denied) {
+		t.Fatalf("GetTable with denySchema: %v, want an AccessDeniedException", err)
+	}
+	_, err = ks.GetType(ctx, &keyspaces.GetTypeInput{KeyspaceName: aws.String("media"), TypeName: aws.String("license")})
+	if !errors.As(err, &denied) {
+		t.Fatalf("GetType with denySchema: %v, want an AccessDeniedException", err)
+	}
 }

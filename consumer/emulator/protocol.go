@@ -146,10 +146,15 @@ func (s *Server) dispatch(r *http.Request, target string) ([]byte, error) {
 		return s.getShardIterator(body)
 	case "KeyspacesStreams.GetRecords":
 		return s.getRecords(body)
-	case "KeyspacesService.GetTable":
+	case "KeyspacesService.GetTable", "KeyspacesService.GetType":
+		if s.Faults().DenySchema {
+			return nil, &apiError{status: 400, typ: streams.TypeAccessDenied,
+				msg: "User is not authorized to perform: cassandra:Select on the system keyspaces (denySchema)"}
+		}
+		if target == "KeyspacesService.GetType" {
+			return s.getType(body)
+		}
 		return s.getTable(body)
-	case "KeyspacesService.GetType":
-		return s.getType(body)
 	}
 	return nil, &apiError{status: 400, typ: "UnknownOperationException", msg: fmt.Sprintf("unknown operation %q", target)}
 }
