@@ -97,7 +97,18 @@ func ConvertValue(c streams.CellValue) (Value, error) {
 // convertText converts a value the wire sends as text: every type but bool, blob and the
 // collections (null too: its text is ignored).
 func convertText(t streams.CQLType, text string) (Value, error) {
-	v := Value{Type: t}
+	var v Value
+	if err := convertTextInto(&v, t, text); err != nil {
+		return Value{}, err
+	}
+	return v, nil
+}
+
+// convertTextInto is convertText into *v, which must be the zero Value: a Value is large,
+// and the wire reader converts most of a record's values straight into their field rather
+// than copy each a few times on its way there. After an error *v holds nothing meaningful.
+func convertTextInto(v *Value, t streams.CQLType, text string) error {
+	v.Type = t
 	var err error
 	switch t {
 	case streams.TypeNull:
@@ -123,12 +134,12 @@ func convertText(t streams.CQLType, text string) (Value, error) {
 	case streams.TypeTime:
 		v.TimeOfDay, err = parseTimeOfDay(text)
 	default:
-		return Value{}, fmt.Errorf("unknown CQL value type %q", t)
+		return fmt.Errorf("unknown CQL value type %q", t)
 	}
 	if err != nil {
-		return Value{}, fmt.Errorf("%s %q: %w", t, text, err)
+		return fmt.Errorf("%s %q: %w", t, text, err)
 	}
-	return v, nil
+	return nil
 }
 
 // checkText validates the text of a value whose type is kept as text (text, ascii and
