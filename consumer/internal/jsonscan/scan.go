@@ -7,7 +7,6 @@ package jsonscan
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"unsafe"
@@ -369,34 +368,6 @@ func (s *Scanner) Number() ([]byte, error) {
 	}
 	s.pos = i
 	return d[start:i], nil
-}
-
-// Skip consumes any JSON value, checking its syntax.
-func (s *Scanner) Skip() error { return s.skip(0) }
-
-func (s *Scanner) skip(depth int) error {
-	if depth > maxSkipDepth {
-		return errors.New("exceeded max depth")
-	}
-	switch c := s.Peek(); {
-	case c == '{':
-		return s.skipObject(depth)
-	case c == '[':
-		return s.Array("", func() error { return s.skip(depth + 1) })
-	case c == '"':
-		_, err := s.StrBytes()
-		return err
-	case c == 't':
-		return s.Literal("true")
-	case c == 'f':
-		return s.Literal("false")
-	case c == 'n':
-		return s.Literal("null")
-	case c == '-' || (c >= '0' && c <= '9'):
-		_, err := s.Number()
-		return err
-	}
-	return s.SyntaxError("looking for beginning of value")
 }
 
 // skipObject consumes an object without looking its member names up (they are not kept).
