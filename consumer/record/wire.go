@@ -190,62 +190,6 @@ func (d *wireDecoder) cells(img *Image, what string, static bool) error {
 	return err
 }
 
-// cellInto is cell(0) into *v, the zero Value of a column: a cell of a scalar in the compact
-// form (nearly all of them) is converted in place. A Value is large, and returning it from
-// cell through value and member copied it three times on its way into its column, which
-// was a fifth of this reader's time; cell itself returns values because it recurses (see
-// above), and it reads every other cell.
-func (d *wireDecoder) cellInto(v *Value) (meta Meta, hasMeta bool, err error) {
-	start := d.Offset()
-	if d.Expect(`{"value":`) && d.scalarInto(v) {
-		if d.Expect(`}`) {
-			return meta, false, nil
-		}
-		if d.Expect(`,"metadata":`) {
-			if meta, hasMeta, err = d.metadata(); err == nil && d.Expect(`}`) {
-				return meta, hasMeta, nil
-			}
-		}
-	}
-	// Another form, or an error: read again the general way (a scalar's cell is a few
-	// dozen bytes), which also gives the error the reference path gives.
-	d.Rewind(start)
-	*v, meta, hasMeta, err = d.cell(0)
-	return meta, hasMeta, err
-}
-
-// valueInto is value(0) into *v, the zero Value of a key column, as cellInto.
-func (d *wireDecoder) valueInto(v *Value) error {
-	start := d.Offset()
-	if d.scalarInto(v) {
-		return nil
-	}
-	d.Rewind(start)
-	var err error
-	*v, err = d.value(0)
-	return err
-}
-
-// scalarInto reads a union object {"<member>":<text>} in the compact form into *v (the zero
-// Value), for a member whose value the wire sends as text (every scalar but blob and
-// bool). It reports whether it did; when not (another form or type, or an error) it has
-// read an unknown part of the object and *v holds nothing meaningful.
-func (d *wireDecoder) scalarInto(v *Value) bool {
-	if !d.Expect(`{`) {
-		return false
-	}
-	b, ok := d.PlainName()
-	if !ok {
-		return false
-	}
-	m, ok := lookupUnion(b)
-	if !ok || !m.text {
-		return false
-	}
-	text, err := d.Text(m.name, m.numberOK)
-	return err == nil && convertTextInto(v, m.typ, text) == nil && d.Expect(`}`)
-}
-
 // cell reads {value, metadata}; a null cell is a null value. hasMeta says whether metadata
 // was present (not null).
 func (d *wireDecoder) cell(depth int) (v Value, meta Meta, hasMeta bool, err error) {
@@ -352,46 +296,6 @@ func (d *wireDecoder) value(depth int) (Value, error) {
 	return v, err
 }
 
-// unionMember is a CellValue union member as lookupUnion finds it.
-type unionMember struct {
-	name     string
-	typ      streams.CQLType
-	numberOK bool
-	text     bool // the value is sent as text (a JSON string, or a number if numberOK)
-}
-
-// unionIndex holds the union's members by their names' first byte, for lookupUnion.
-var unionIndex = func() (idx [256][]unionMember) {
-	for _, t := range allTypes {
-		name := string(t) + "T"
-		typ, numberOK, ok := streams.UnionMember(name)
-		if !ok {
-			panic("record: no union member " + name)
-		}
-		text := true
-		switch typ {
-		case streams.TypeBlob, streams.TypeBool, streams.TypeList, streams.TypeSet, streams.TypeTuple,
-			streams.TypeMap, streams.TypeUDT:
-			text = false
-		}
-		idx[name[0]] = append(idx[name[0]], unionMember{name, typ, numberOK, text})
-	}
-	return idx
-}()
-
-// lookupUnion returns the union member named b, from its bytes (no string made of them).
-func lookupUnion(b []byte) (unionMember, bool) {
-	if len(b) == 0 {
-		return unionMember{}, false
-	}
-	for _, m := range unionIndex[b[0]] {
-		if m.name == string(b) {
-			return m, true
-		}
-	}
-	return unionMember{}, false
-}
-
 // member reads the value of the union member name, of type t.
 func (d *wireDecoder) member(t streams.CQLType, name string, numberOK bool, depth int) (Value, error) {
 	switch t {
@@ -441,6 +345,15 @@ func (d *wireDecoder) member(t streams.CQLType, name string, numberOK bool, dept
 func (d *wireDecoder) elems(t streams.CQLType, name string, depth int) (Value, error) {
 	mark := len(d.values)
 	err := d.Array(name, func() error {
+		// A scalar element in the compact form is read in place (see cellInto); the depth
+		// check is value's.
+		if depth <= streams.MaxNesting {
+			d.values = append(d.values, Value{})
+			if _, _, ok := d.scalarCell(&d.values[len(d.values)-1]); ok {
+				return nil
+			}
+			d.values = pop(d.values)
+		}
 		e, _, _, err := d.cell(depth)
 		if err != nil {
 			return fmt.Errorf("%s element %d: %w", t, len(d.values)-mark, err)
@@ -455,6 +368,13 @@ func (d *wireDecoder) elems(t streams.CQLType, name string, depth int) (Value, e
 func (d *wireDecoder) mapEntries(name string, depth int) (Value, error) {
 	mark := len(d.entries)
 	err := d.Array(name, func() error {
+		if depth <= streams.MaxNesting {
+			d.entries = append(d.entries, Entry{})
+			if d.scalarEntry(&d.entries[len(d.entries)-1]) {
+				return nil
+			}
+			d.entries = pop(d.entries)
+		}
 		var e Entry
 		var seenKey, seenValue, seenMeta bool
 		_, err := d.Object("map entry", func(member string) error {
@@ -497,6 +417,13 @@ func (d *wireDecoder) mapEntries(name string, depth int) (Value, error) {
 func (d *wireDecoder) udt(name string, depth int) (Value, error) {
 	mark := len(d.fields)
 	_, err := d.Object(name, func(field string) error {
+		if depth <= streams.MaxNesting {
+			d.fields = append(d.fields, Field{Name: field})
+			if _, _, ok := d.scalarCell(&d.fields[len(d.fields)-1].Value); ok {
+				return nil
+			}
+			d.fields = pop(d.fields)
+		}
 		v, _, _, err := d.cell(depth)
 		if err != nil {
 			return fmt.Errorf("udt field %s: %w", field, err)
@@ -515,4 +442,12 @@ func take[T any](stack *[]T, mark int) []T {
 	clear((*stack)[mark:]) // the stack keeps no pointer into the record
 	*stack = (*stack)[:mark]
 	return out
+}
+
+// pop drops the last value pushed on stack, clearing it (the stack keeps no pointer into the
+// record).
+func pop[T any](stack []T) []T {
+	var zero T
+	stack[len(stack)-1] = zero
+	return stack[:len(stack)-1]
 }

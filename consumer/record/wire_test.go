@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"strings"
@@ -104,7 +105,9 @@ func TestDeferredRecordsConvertAlike(t *testing.T) {
 	for _, c := range wireEdgeCases {
 		raws = append(raws, []byte(c))
 	}
-	raws = append(raws, nestedTooDeep(streams.MaxNesting), nestedTooDeep(streams.MaxNesting+1))
+	for _, wrap := range []string{`{"listT":[{"value":%s}]}`, `{"mapT":[{"key":{"intT":"1"},"value":%s}]}`, `{"udtT":{"f":{"value":%s}}}`} {
+		raws = append(raws, nestedTooDeep(streams.MaxNesting, wrap), nestedTooDeep(streams.MaxNesting+1, wrap))
+	}
 	raws = append(raws, workloadRecords(t, 300)...)
 	raws = append(raws, testdataRecords(t)...)
 	// Each again with white space between every token: the wire reader matches the compact
@@ -218,11 +221,12 @@ func viaWire(raw []byte, src record.Source, ev *record.Event) (*record.Event, er
 	return ev, record.FromStreamInto(ev, &rec, src)
 }
 
-// nestedTooDeep is a record whose one value nests lists depth deep.
-func nestedTooDeep(depth int) []byte {
+// nestedTooDeep is a record whose one value nests collections depth deep, each wrap (a
+// format with one %s: a list, map or UDT of it) of the one inside, a scalar innermost.
+func nestedTooDeep(depth int, wrap string) []byte {
 	v := `{"intT":"1"}`
 	for range depth {
-		v = `{"listT":[{"value":` + v + `}]}`
+		v = fmt.Sprintf(wrap, v)
 	}
 	return []byte(`{"newImage":{"valueCells":{"a":{"value":` + v + `}}}}`)
 }
