@@ -548,16 +548,21 @@ func ParseEpochSeconds(s string) (time.Time, error) {
 	if len(intPart) > 12 {
 		return time.Time{}, fmt.Errorf("epoch seconds %q: out of range", s)
 	}
-	sec, err := strconv.ParseInt(intPart, 10, 64)
-	if err != nil || sec >= maxEpochSeconds {
+	// Both parts are checked digits, the integer part at most 12 of them: read digit by
+	// digit (every record of an answer has its createdAt read, and ParseInt and a padded
+	// copy of the fraction were a tenth of the envelope's time).
+	var sec, nsec int64
+	for i := 0; i < len(intPart); i++ {
+		sec = sec*10 + int64(intPart[i]-'0')
+	}
+	if sec >= maxEpochSeconds {
 		return time.Time{}, fmt.Errorf("epoch seconds %q: out of range", s)
 	}
-	if len(fracPart) > 9 {
-		fracPart = fracPart[:9] // below a nanosecond: truncated
-	}
-	var nsec int64
-	if fracPart != "" {
-		nsec, _ = strconv.ParseInt(fracPart+strings.Repeat("0", 9-len(fracPart)), 10, 64)
+	for i := 0; i < 9; i++ { // below a nanosecond: truncated
+		nsec *= 10
+		if i < len(fracPart) {
+			nsec += int64(fracPart[i] - '0')
+		}
 	}
 	if neg {
 		sec, nsec = -sec, -nsec
