@@ -48,7 +48,9 @@ type Event struct {
 	// nil when the record has no such image.
 	NewImage *Image
 	OldImage *Image
-	// images are the Images FromStreamInto reuses.
+	// images are the Images FromStreamInto reuses. Past their lengths, Keys and the images'
+	// slices hold only zero values (reset keeps it so), so that clearing what a record
+	// wrote costs its length, not the room the longest record so far has left.
 	images [2]Image
 	// wire reads deferred records; reused with the event.
 	wire *wireDecoder
@@ -130,7 +132,7 @@ func FromStreamInto(ev *Event, rec *streams.Record, src Source) error {
 	if rec.DecodeErr != nil {
 		return fmt.Errorf("undecodable record: %w", rec.DecodeErr)
 	}
-	keys := ev.Keys[:0]
+	keys := reset(ev.Keys)
 	*ev = Event{
 		Keyspace:       src.Keyspace,
 		Table:          src.Table,
@@ -154,8 +156,7 @@ func FromStreamInto(ev *Event, rec *streams.Record, src Source) error {
 	if err != nil {
 		return fmt.Errorf("undecodable record: %w", err)
 	}
-	clear(ev.Keys[:cap(ev.Keys)])
-	ev.Keys = ev.Keys[:0]
+	ev.Keys = reset(ev.Keys)
 	return convertTree(ev, &whole, src)
 }
 
@@ -189,14 +190,12 @@ func convertTree(ev *Event, rec *streams.Record, src Source) error {
 // Clear drops every value e holds (which may share the memory of the stream's answer it was
 // read from) but keeps the room of its slices for the next FromStreamInto.
 func (e *Event) Clear() {
-	// Up to the capacities: a shorter record leaves a longer one's values past its length.
-	clear(e.Keys[:cap(e.Keys)])
+	e.Keys = reset(e.Keys)
 	for i := range e.images {
 		img := &e.images[i]
-		clear(img.Columns[:cap(img.Columns)])
-		clear(img.metas[:cap(img.metas)])
+		img.Columns, img.metas = reset(img.Columns), reset(img.metas)
 	}
-	*e = Event{Keys: e.Keys[:0], images: e.images, wire: e.wire}
+	*e = Event{Keys: e.Keys, images: e.images, wire: e.wire}
 }
 
 // convertRow converts r into img, reusing its slices; nil when r is.
@@ -205,10 +204,10 @@ func convertRow(r *streams.Row, img *Image) (*Image, error) {
 		return nil, nil
 	}
 	n := len(r.ValueCells) + len(r.StaticCells)
+	img.Columns = reset(img.Columns)
 	if cap(img.Columns) < n {
 		img.Columns = make([]Field, 0, n)
 	}
-	img.Columns = img.Columns[:0]
 	// One allocation for the image's cell metadata, not one per cell.
 	withMeta := 0
 	for _, cells := range [][]streams.NamedCell{r.ValueCells, r.StaticCells} {
@@ -218,10 +217,10 @@ func convertRow(r *streams.Row, img *Image) (*Image, error) {
 			}
 		}
 	}
+	img.metas = reset(img.metas)
 	if cap(img.metas) < withMeta {
 		img.metas = make([]Meta, 0, withMeta)
 	}
-	metas := img.metas[:0]
 	parts := []struct {
 		cells  []streams.NamedCell
 		static bool
@@ -235,8 +234,8 @@ func convertRow(r *streams.Row, img *Image) (*Image, error) {
 			}
 			f := Field{Name: c.Name, Value: v, Static: part.static}
 			if c.Metadata != nil {
-				metas = append(metas, Meta{WriteTime: c.Metadata.WriteTime, ExpirationTime: c.Metadata.ExpirationTime})
-				f.Meta = &metas[len(metas)-1]
+				img.metas = append(img.metas, Meta{WriteTime: c.Metadata.WriteTime, ExpirationTime: c.Metadata.ExpirationTime})
+				f.Meta = &img.metas[len(img.metas)-1]
 			}
 			img.Columns = append(img.Columns, f)
 		}
@@ -332,4 +331,10 @@ func valueSize(v Value) int {
 		return 26
 	}
 	return 2 + len(v.Text) + 20
+}
+
+// reset empties s for reuse, clearing the values it held (see Event.images).
+func reset[T any](s []T) []T {
+	clear(s)
+	return s[:0]
 }

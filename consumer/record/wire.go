@@ -134,7 +134,7 @@ func (d *wireDecoder) keys(ev *Event, what string) error {
 
 // image reads a row image into img, reusing its slices; nil when the image is null.
 func (d *wireDecoder) image(img *Image) (*Image, error) {
-	img.Columns, img.metas = img.Columns[:0], img.metas[:0]
+	img.Columns, img.metas = reset(img.Columns), reset(img.metas)
 	var seenValue, seenStatic, seenMeta bool
 	present, err := d.Object("row", func(name string) error {
 		switch name {
