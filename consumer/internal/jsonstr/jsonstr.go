@@ -81,14 +81,18 @@ func FirstSpecial8(x uint64) int { return bits.TrailingZeros64(special8(x)) >> 3
 // special8 has the high bit of each byte of x that ends a plain string set, and may have
 // some of the bytes above the first such byte set too (a subtraction's borrow), never
 // below it: its lowest bit is exact.
+//
+// A byte b is flagged by b itself when non-ASCII, by b-0x20 when below 0x20, by (b^'"')-1
+// when a quote and by (b^'\\')-1 when a backslash (each subtraction reaches the high bit
+// from an ASCII byte only by wrapping below zero, and borrows from the byte above only
+// then). The non-ASCII bytes those subtractions flag too are flagged anyway, so no term
+// needs the usual "&^ v" that keeps them out: one OR of five words, masked once.
 func special8(x uint64) uint64 {
 	const (
 		ones = 0x0101010101010101
 		high = 0x8080808080808080
 	)
-	zeroIn := func(v uint64) uint64 { return (v - ones) &^ v & high } // a byte of v is 0
-	below20 := (x - 0x20*ones) &^ x & high                            // a byte < 0x20 (of the ASCII ones)
-	return x&high | below20 | zeroIn(x^('"'*ones)) | zeroIn(x^('\\'*ones))
+	return (x | (x - 0x20*ones) | ((x ^ '"'*ones) - ones) | ((x ^ '\\'*ones) - ones)) & high
 }
 
 // load8 reads s[i:i+8] as a little-endian word (the compiler makes it one load).
