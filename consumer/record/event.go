@@ -87,18 +87,18 @@ func FromStream(rec *streams.Record, src Source) (*Event, error) {
 	return ev, nil
 }
 
-// Clone returns a copy of e for a caller that keeps it: it shares e's values (and, like e,
-// the memory of the stream's answer they were read from), not the room FromStreamInto
-// reuses for the next record.
+// Clone returns a copy of e for a caller that keeps it: it shares e's scalar values (and,
+// like e, the memory of the stream's answer they were read from), not the room
+// FromStreamInto reuses for the next record, which holds the slices of its collections.
 func (e *Event) Clone() *Event {
 	c := &Event{Keyspace: e.Keyspace, Table: e.Table, ShardID: e.ShardID, SequenceNumber: e.SequenceNumber,
-		CreatedAt: e.CreatedAt, Origin: e.Origin, Op: e.Op, Keys: slices.Clone(e.Keys)}
+		CreatedAt: e.CreatedAt, Origin: e.Origin, Op: e.Op, Keys: cloneFields(e.Keys)}
 	for i, img := range []*Image{e.NewImage, e.OldImage} {
 		if img == nil {
 			continue
 		}
 		ci := &c.images[i]
-		ci.Columns = slices.Clone(img.Columns)
+		ci.Columns = cloneFields(img.Columns)
 		n := 0
 		for _, col := range ci.Columns {
 			if col.Meta != nil {
@@ -194,6 +194,9 @@ func (e *Event) Clear() {
 	for i := range e.images {
 		img := &e.images[i]
 		img.Columns, img.metas = reset(img.Columns), reset(img.metas)
+	}
+	if e.wire != nil {
+		e.wire.resetRoom()
 	}
 	*e = Event{Keys: e.Keys, images: e.images, wire: e.wire}
 }
@@ -337,4 +340,35 @@ func valueSize(v Value) int {
 func reset[T any](s []T) []T {
 	clear(s)
 	return s[:0]
+}
+
+// cloneFields copies fs and the slices of the collections among their values (see Clone).
+func cloneFields(fs []Field) []Field {
+	fs = slices.Clone(fs)
+	for i := range fs {
+		fs[i].Value = cloneValue(fs[i].Value)
+	}
+	return fs
+}
+
+// cloneValue copies the slices of v's collections, however nested.
+func cloneValue(v Value) Value {
+	if v.Elems != nil {
+		elems := make([]Value, len(v.Elems))
+		for i, e := range v.Elems {
+			elems[i] = cloneValue(e)
+		}
+		v.Elems = elems
+	}
+	if v.Entries != nil {
+		entries := make([]Entry, len(v.Entries))
+		for i, e := range v.Entries {
+			entries[i] = Entry{Key: cloneValue(e.Key), Value: cloneValue(e.Value)}
+		}
+		v.Entries = entries
+	}
+	if v.Fields != nil {
+		v.Fields = cloneFields(v.Fields)
+	}
+	return v
 }

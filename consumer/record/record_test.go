@@ -277,14 +277,14 @@ func TestIsIntegerIsWhatBigIntAccepts(t *testing.T) {
 // wire handing a shape to the tree), Clear leaves no value in the room the event keeps.
 func TestClearLeavesNothingBehind(t *testing.T) {
 	long := `{"partitionKeys":{"a":{"textT":"x"},"b":{"intT":"1"}},"clusteringKeys":{"c":{"textT":"y"}},` +
-		`"newImage":{"valueCells":{"d":{"value":{"textT":"1"},"metadata":{"writeTime":"1"}},"e":{"value":{"listT":[{"value":{"intT":"2"}}]},"metadata":{"writeTime":"2"}},"f":{"value":{"textT":"3"}}},"staticCells":{"g":{"value":{"textT":"4"},"metadata":{"writeTime":"4"}}}},` +
+		`"newImage":{"valueCells":{"d":{"value":{"textT":"1"},"metadata":{"writeTime":"1"}},"e":{"value":{"listT":[{"value":{"intT":"2"}}]},"metadata":{"writeTime":"2"}},"m":{"value":{"mapT":[{"key":{"textT":"k"},"value":{"udtT":{"u":{"value":{"textT":"v"}}}}}]}},"f":{"value":{"textT":"3"}}},"staticCells":{"g":{"value":{"textT":"4"},"metadata":{"writeTime":"4"}}}},` +
 		`"oldImage":{"valueCells":{"d":{"value":{"textT":"5"},"metadata":{"writeTime":"5"}},"h":{"value":{"textT":"6"},"metadata":{"writeTime":"6"}}}}}`
 	short := `{"partitionKeys":{"a":{"textT":"z"}},"newImage":{"valueCells":{"d":{"value":{"textT":"7"}}}}}`
 	reshaped := `{"clusteringKeys":{"c":{"textT":"y"}},"partitionKeys":{"a":{"textT":"x"}},"oldImage":{"valueCells":{"d":{"value":{"textT":"8"},"metadata":{"writeTime":"8"}}}}}`
 	bad := `{"partitionKeys":{"a":{"textT":"x"},"b":{"intT":"x"}}}`
 	decoders := map[string]func([]byte) (streams.Record, error){"wire": streams.DecodeRecordEnvelope, "tree": streams.DecodeRecord}
 	var ev Event
-	for _, order := range [][]string{{long, short}, {long, reshaped}, {long, bad}, {reshaped, short}, {long, long, short}} {
+	for _, order := range [][]string{{long, short}, {long, reshaped}, {long, bad}, {reshaped, short}, {long, long, short}, {short, long}} {
 		for _, way := range []string{"wire", "tree"} {
 			for _, raw := range order { // no Clear between them: each overwrites the last
 				rec, err := decoders[way]([]byte(raw))
@@ -295,7 +295,9 @@ func TestClearLeavesNothingBehind(t *testing.T) {
 			}
 			ev.Clear()
 			if !zeroPastLength(ev.Keys) || !zeroPastLength(ev.images[0].Columns) || !zeroPastLength(ev.images[1].Columns) ||
-				!zeroPastLength(ev.images[0].metas) || !zeroPastLength(ev.images[1].metas) {
+				!zeroPastLength(ev.images[0].metas) || !zeroPastLength(ev.images[1].metas) ||
+				ev.wire != nil && (!zeroPastLength(ev.wire.valueRoom.chunk) || !zeroPastLength(ev.wire.entryRoom.chunk) ||
+					!zeroPastLength(ev.wire.fieldRoom.chunk)) {
 				t.Fatalf("%s %d records: a value is left after Clear: %+v", way, len(order), ev)
 			}
 		}

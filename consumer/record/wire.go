@@ -53,6 +53,21 @@ type wireDecoder struct {
 	values  []Value
 	entries []Entry
 	fields  []Field
+	// Room the collections' slices are taken from, reused from record to record (resetRoom):
+	// a slice of their own each was most of what this reader allocated, and the collector
+	// it ran. The event's values point into it, so it is the event's: Event.Clone copies
+	// them out before the next record overwrites them.
+	valueRoom room[Value]
+	entryRoom room[Entry]
+	fieldRoom room[Field]
+}
+
+// resetRoom makes the collections' room reusable, clearing what it held (pointers into an
+// answer).
+func (d *wireDecoder) resetRoom() {
+	d.valueRoom.reset()
+	d.entryRoom.reset()
+	d.fieldRoom.reset()
 }
 
 // fromWire fills ev's keys, images and operation from raw, the wire JSON of a deferred
@@ -64,6 +79,7 @@ func fromWire(ev *Event, raw []byte, viewType string) error {
 		ev.wire = &wireDecoder{}
 	}
 	d := ev.wire
+	d.resetRoom() // the event's previous values are overwritten
 	d.InitAlias(raw, wireNames)
 	defer d.InitAlias(nil, wireNames) // keep no pointer into the record's answer
 	const (
@@ -361,7 +377,7 @@ func (d *wireDecoder) elems(t streams.CQLType, name string, depth int) (Value, e
 		d.values = append(d.values, e)
 		return nil
 	})
-	return Value{Type: t, Elems: take(&d.values, mark)}, err
+	return Value{Type: t, Elems: take(&d.values, mark, &d.valueRoom)}, err
 }
 
 // mapEntries reads the entries of a map, in wire order.
@@ -409,7 +425,7 @@ func (d *wireDecoder) mapEntries(name string, depth int) (Value, error) {
 		d.entries = append(d.entries, e)
 		return nil
 	})
-	return Value{Type: streams.TypeMap, Entries: take(&d.entries, mark)}, err
+	return Value{Type: streams.TypeMap, Entries: take(&d.entries, mark, &d.entryRoom)}, err
 }
 
 // udt reads the fields of a user-defined type value, in wire order (their metadata is not
@@ -431,13 +447,13 @@ func (d *wireDecoder) udt(name string, depth int) (Value, error) {
 		d.fields = append(d.fields, Field{Name: field, Value: v})
 		return nil
 	})
-	return Value{Type: streams.TypeUDT, Fields: take(&d.fields, mark)}, err
+	return Value{Type: streams.TypeUDT, Fields: take(&d.fields, mark, &d.fieldRoom)}, err
 }
 
-// take pops the values pushed on *stack since mark into a slice of their own (empty, not
-// nil, when there are none).
-func take[T any](stack *[]T, mark int) []T {
-	out := make([]T, len(*stack)-mark)
+// take pops the values pushed on *stack since mark into a slice of their own, exactly
+// sized, from r (empty, not nil, when there are none).
+func take[T any](stack *[]T, mark int, r *room[T]) []T {
+	out := r.alloc(len(*stack) - mark)
 	copy(out, (*stack)[mark:])
 	clear((*stack)[mark:]) // the stack keeps no pointer into the record
 	*stack = (*stack)[:mark]
@@ -450,4 +466,31 @@ func pop[T any](stack []T) []T {
 	var zero T
 	stack[len(stack)-1] = zero
 	return stack[:len(stack)-1]
+}
+
+// room hands out slices from chunks it reuses once reset: after a reset the largest chunk is
+// kept, and a record that needs more gets a larger one (the full chunk stays with the values
+// that use it), so a stream of records allocates only until the room fits its largest.
+type room[T any] struct {
+	chunk []T
+}
+
+// alloc returns n zero values, capped so that appending to them cannot reach the next ones.
+func (r *room[T]) alloc(n int) []T {
+	if n == 0 {
+		return []T{}
+	}
+	if cap(r.chunk)-len(r.chunk) < n {
+		r.chunk = make([]T, 0, max(2*cap(r.chunk), n, 16))
+	}
+	end := len(r.chunk) + n
+	out := r.chunk[len(r.chunk):end:end]
+	r.chunk = r.chunk[:end]
+	return out
+}
+
+// reset clears what the chunk holds and makes it reusable.
+func (r *room[T]) reset() {
+	clear(r.chunk)
+	r.chunk = r.chunk[:0]
 }
