@@ -5,7 +5,6 @@
 package record
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -147,16 +146,24 @@ func FromStreamInto(ev *Event, rec *streams.Record, src Source) error {
 	if !rec.Deferred {
 		return convertTree(ev, rec, src)
 	}
-	err := fromWire(ev, rec.Raw, src.ViewType)
-	if !errors.Is(err, errReshape) {
-		return err
+	if err := fromWire(ev, rec.Raw, src.ViewType); err == nil {
+		return nil
 	}
-	// A shape the one pass leaves to the reference path: the tree, then its conversion.
+	// A shape the one pass leaves to the reference path, or a record it refuses: the tree,
+	// then its conversion, decides. A refusal cannot be trusted to one pass: a member sent
+	// again replaces the one refused (found by FuzzDeferredRecordsConvertAlike), and only
+	// the reference path reads the record whole before converting it. Refused records are
+	// rare, so reading them twice costs nothing that shows.
 	whole, err := streams.DecodeRecord(rec.Raw)
 	if err != nil {
 		return fmt.Errorf("undecodable record: %w", err)
 	}
-	ev.Keys = reset(ev.Keys)
+	// The keys as the record began (nil for a new event, as the tree's conversion leaves
+	// them when there are none), cleared of what the one pass wrote, in their room and in
+	// any larger room it grew them into.
+	clear(ev.Keys)
+	clear(keys[:cap(keys)])
+	ev.Keys = keys
 	return convertTree(ev, &whole, src)
 }
 
