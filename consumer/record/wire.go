@@ -19,7 +19,8 @@ import (
 // (TestDeferredRecordsConvertAlike). The few shapes where the two would need more than one
 // pass to agree (a member twice in one object, where the last one wins; static cells sent
 // before the regular ones; clustering keys before partition keys) are handed to the
-// reference path instead: decode the tree, then convert it.
+// reference path instead: decode the tree, then convert it. So is every record this reader
+// refuses (FromStreamInto): a member sent twice may replace the one it refused.
 
 // errReshape says the record's shape needs the reference path (see above); it may come
 // wrapped.
