@@ -240,10 +240,6 @@ func (s *Scanner) PlainName() (name []byte, ok bool) {
 	return nil, false
 }
 
-// Name returns the member name b (from PlainName) as a string, as Object would: the
-// document's usual names and those met before without allocating.
-func (s *Scanner) Name(b []byte) string { return s.name(b) }
-
 // name returns a member name: the document's usual ones, and the ones met before, without
 // allocating.
 func (s *Scanner) name(b []byte) string {
