@@ -5,7 +5,6 @@
 package record
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -48,7 +47,9 @@ type Event struct {
 	// nil when the record has no such image.
 	NewImage *Image
 	OldImage *Image
-	// images are the Images FromStreamInto reuses.
+	// images are the Images FromStreamInto reuses. Past their lengths, Keys and the images'
+	// slices hold only zero values (reset keeps it so), so that clearing what a record
+	// wrote costs its length, not the room the longest record so far has left.
 	images [2]Image
 	// wire reads deferred records; reused with the event.
 	wire *wireDecoder
@@ -85,18 +86,18 @@ func FromStream(rec *streams.Record, src Source) (*Event, error) {
 	return ev, nil
 }
 
-// Clone returns a copy of e for a caller that keeps it: it shares e's values (and, like e,
-// the memory of the stream's answer they were read from), not the room FromStreamInto
-// reuses for the next record.
+// Clone returns a copy of e for a caller that keeps it: it shares e's scalar values (and,
+// like e, the memory of the stream's answer they were read from), not the room
+// FromStreamInto reuses for the next record, which holds the slices of its collections.
 func (e *Event) Clone() *Event {
 	c := &Event{Keyspace: e.Keyspace, Table: e.Table, ShardID: e.ShardID, SequenceNumber: e.SequenceNumber,
-		CreatedAt: e.CreatedAt, Origin: e.Origin, Op: e.Op, Keys: slices.Clone(e.Keys)}
+		CreatedAt: e.CreatedAt, Origin: e.Origin, Op: e.Op, Keys: cloneFields(e.Keys)}
 	for i, img := range []*Image{e.NewImage, e.OldImage} {
 		if img == nil {
 			continue
 		}
 		ci := &c.images[i]
-		ci.Columns = slices.Clone(img.Columns)
+		ci.Columns = cloneFields(img.Columns)
 		n := 0
 		for _, col := range ci.Columns {
 			if col.Meta != nil {
@@ -130,7 +131,7 @@ func FromStreamInto(ev *Event, rec *streams.Record, src Source) error {
 	if rec.DecodeErr != nil {
 		return fmt.Errorf("undecodable record: %w", rec.DecodeErr)
 	}
-	keys := ev.Keys[:0]
+	keys := reset(ev.Keys)
 	*ev = Event{
 		Keyspace:       src.Keyspace,
 		Table:          src.Table,
@@ -145,17 +146,24 @@ func FromStreamInto(ev *Event, rec *streams.Record, src Source) error {
 	if !rec.Deferred {
 		return convertTree(ev, rec, src)
 	}
-	err := fromWire(ev, rec.Raw, src.ViewType)
-	if !errors.Is(err, errReshape) {
-		return err
+	if err := fromWire(ev, rec.Raw, src.ViewType); err == nil {
+		return nil
 	}
-	// A shape the one pass leaves to the reference path: the tree, then its conversion.
+	// A shape the one pass leaves to the reference path, or a record it refuses: the tree,
+	// then its conversion, decides. A refusal cannot be trusted to one pass: a member sent
+	// again replaces the one refused (found by FuzzDeferredRecordsConvertAlike), and only
+	// the reference path reads the record whole before converting it. Refused records are
+	// rare, so reading them twice costs nothing that shows.
 	whole, err := streams.DecodeRecord(rec.Raw)
 	if err != nil {
 		return fmt.Errorf("undecodable record: %w", err)
 	}
-	clear(ev.Keys[:cap(ev.Keys)])
-	ev.Keys = ev.Keys[:0]
+	// The keys as the record began (nil for a new event, as the tree's conversion leaves
+	// them when there are none), cleared of what the one pass wrote, in their room and in
+	// any larger room it grew them into.
+	clear(ev.Keys)
+	clear(keys[:cap(keys)])
+	ev.Keys = keys
 	return convertTree(ev, &whole, src)
 }
 
@@ -189,14 +197,15 @@ func convertTree(ev *Event, rec *streams.Record, src Source) error {
 // Clear drops every value e holds (which may share the memory of the stream's answer it was
 // read from) but keeps the room of its slices for the next FromStreamInto.
 func (e *Event) Clear() {
-	// Up to the capacities: a shorter record leaves a longer one's values past its length.
-	clear(e.Keys[:cap(e.Keys)])
+	e.Keys = reset(e.Keys)
 	for i := range e.images {
 		img := &e.images[i]
-		clear(img.Columns[:cap(img.Columns)])
-		clear(img.metas[:cap(img.metas)])
+		img.Columns, img.metas = reset(img.Columns), reset(img.metas)
 	}
-	*e = Event{Keys: e.Keys[:0], images: e.images, wire: e.wire}
+	if e.wire != nil {
+		e.wire.resetRoom()
+	}
+	*e = Event{Keys: e.Keys, images: e.images, wire: e.wire}
 }
 
 // convertRow converts r into img, reusing its slices; nil when r is.
@@ -205,10 +214,10 @@ func convertRow(r *streams.Row, img *Image) (*Image, error) {
 		return nil, nil
 	}
 	n := len(r.ValueCells) + len(r.StaticCells)
+	img.Columns = reset(img.Columns)
 	if cap(img.Columns) < n {
 		img.Columns = make([]Field, 0, n)
 	}
-	img.Columns = img.Columns[:0]
 	// One allocation for the image's cell metadata, not one per cell.
 	withMeta := 0
 	for _, cells := range [][]streams.NamedCell{r.ValueCells, r.StaticCells} {
@@ -218,10 +227,10 @@ func convertRow(r *streams.Row, img *Image) (*Image, error) {
 			}
 		}
 	}
+	img.metas = reset(img.metas)
 	if cap(img.metas) < withMeta {
 		img.metas = make([]Meta, 0, withMeta)
 	}
-	metas := img.metas[:0]
 	parts := []struct {
 		cells  []streams.NamedCell
 		static bool
@@ -235,8 +244,8 @@ func convertRow(r *streams.Row, img *Image) (*Image, error) {
 			}
 			f := Field{Name: c.Name, Value: v, Static: part.static}
 			if c.Metadata != nil {
-				metas = append(metas, Meta{WriteTime: c.Metadata.WriteTime, ExpirationTime: c.Metadata.ExpirationTime})
-				f.Meta = &metas[len(metas)-1]
+				img.metas = append(img.metas, Meta{WriteTime: c.Metadata.WriteTime, ExpirationTime: c.Metadata.ExpirationTime})
+				f.Meta = &img.metas[len(img.metas)-1]
 			}
 			img.Columns = append(img.Columns, f)
 		}
@@ -332,4 +341,41 @@ func valueSize(v Value) int {
 		return 26
 	}
 	return 2 + len(v.Text) + 20
+}
+
+// reset empties s for reuse, clearing the values it held (see Event.images).
+func reset[T any](s []T) []T {
+	clear(s)
+	return s[:0]
+}
+
+// cloneFields copies fs and the slices of the collections among their values (see Clone).
+func cloneFields(fs []Field) []Field {
+	fs = slices.Clone(fs)
+	for i := range fs {
+		fs[i].Value = cloneValue(fs[i].Value)
+	}
+	return fs
+}
+
+// cloneValue copies the slices of v's collections, however nested.
+func cloneValue(v Value) Value {
+	if v.Elems != nil {
+		elems := make([]Value, len(v.Elems))
+		for i, e := range v.Elems {
+			elems[i] = cloneValue(e)
+		}
+		v.Elems = elems
+	}
+	if v.Entries != nil {
+		entries := make([]Entry, len(v.Entries))
+		for i, e := range v.Entries {
+			entries[i] = Entry{Key: cloneValue(e.Key), Value: cloneValue(e.Value)}
+		}
+		v.Entries = entries
+	}
+	if v.Fields != nil {
+		v.Fields = cloneFields(v.Fields)
+	}
+	return v
 }

@@ -194,7 +194,8 @@ func TestTextChecksMatchTheirRegexps(t *testing.T) {
 		" 1", "1 ", "1..2", "0x10", "12345678901234567890.123", ".e1", "1.e5",
 		"123e4567-e89b-12d3-a456-426614174000", "123E4567-E89B-12D3-A456-426614174000",
 		"123e4567e89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456-42661417400", "123e4567-e89b-12d3-a456-4266141740000",
-		"123g4567-e89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456_426614174000", "{123e4567-e89b-12d3-a456-426614174000}"}
+		"123g4567-e89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456_426614174000", "123e4567-e89b-12d3-a456-42661417400-",
+		"123e456--e89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456-4266141740\x00\x00", "123e4567-e89b-12d3-a456-42661417400\xe9", "{123e4567-e89b-12d3-a456-426614174000}"}
 	for _, s := range inputs {
 		if got, want := isUUID(s), uuidRE.MatchString(s); got != want {
 			t.Errorf("isUUID(%q) = %v, the regexp says %v", s, got, want)
@@ -269,4 +270,47 @@ func TestIsIntegerIsWhatBigIntAccepts(t *testing.T) {
 			t.Errorf("%q: ParseInt takes it, isInteger does not", s)
 		}
 	}
+}
+
+// TestClearLeavesNothingBehind: however records of different lengths follow one another
+// into a reused event, cleared between them or not, by either path (the wire, the tree, the
+// wire handing a shape to the tree), Clear leaves no value in the room the event keeps.
+func TestClearLeavesNothingBehind(t *testing.T) {
+	long := `{"partitionKeys":{"a":{"textT":"x"},"b":{"intT":"1"}},"clusteringKeys":{"c":{"textT":"y"}},` +
+		`"newImage":{"valueCells":{"d":{"value":{"textT":"1"},"metadata":{"writeTime":"1"}},"e":{"value":{"listT":[{"value":{"intT":"2"}}]},"metadata":{"writeTime":"2"}},"m":{"value":{"mapT":[{"key":{"textT":"k"},"value":{"udtT":{"u":{"value":{"textT":"v"}}}}}]}},"f":{"value":{"textT":"3"}}},"staticCells":{"g":{"value":{"textT":"4"},"metadata":{"writeTime":"4"}}}},` +
+		`"oldImage":{"valueCells":{"d":{"value":{"textT":"5"},"metadata":{"writeTime":"5"}},"h":{"value":{"textT":"6"},"metadata":{"writeTime":"6"}}}}}`
+	short := `{"partitionKeys":{"a":{"textT":"z"}},"newImage":{"valueCells":{"d":{"value":{"textT":"7"}}}}}`
+	reshaped := `{"clusteringKeys":{"c":{"textT":"y"}},"partitionKeys":{"a":{"textT":"x"}},"oldImage":{"valueCells":{"d":{"value":{"textT":"8"},"metadata":{"writeTime":"8"}}}}}`
+	bad := `{"partitionKeys":{"a":{"textT":"x"},"b":{"intT":"x"}}}`
+	decoders := map[string]func([]byte) (streams.Record, error){"wire": streams.DecodeRecordEnvelope, "tree": streams.DecodeRecord}
+	var ev Event
+	for _, order := range [][]string{{long, short}, {long, reshaped}, {long, bad}, {reshaped, short}, {long, long, short}, {short, long}} {
+		for _, way := range []string{"wire", "tree"} {
+			for _, raw := range order { // no Clear between them: each overwrites the last
+				rec, err := decoders[way]([]byte(raw))
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = FromStreamInto(&ev, &rec, Source{})
+			}
+			ev.Clear()
+			if !zeroPastLength(ev.Keys) || !zeroPastLength(ev.images[0].Columns) || !zeroPastLength(ev.images[1].Columns) ||
+				!zeroPastLength(ev.images[0].metas) || !zeroPastLength(ev.images[1].metas) ||
+				ev.wire != nil && (!zeroPastLength(ev.wire.valueRoom.chunk) || !zeroPastLength(ev.wire.entryRoom.chunk) ||
+					!zeroPastLength(ev.wire.fieldRoom.chunk)) {
+				t.Fatalf("%s %d records: a value is left after Clear: %+v", way, len(order), ev)
+			}
+		}
+	}
+}
+
+// zeroPastLength says whether s, up to its capacity, holds only zero values.
+func zeroPastLength[T any](s []T) bool {
+	var zero T
+	for _, v := range s[:cap(s)] {
+		if !reflect.DeepEqual(v, zero) {
+			return false
+		}
+	}
+	return true
 }

@@ -97,7 +97,18 @@ func ConvertValue(c streams.CellValue) (Value, error) {
 // convertText converts a value the wire sends as text: every type but bool, blob and the
 // collections (null too: its text is ignored).
 func convertText(t streams.CQLType, text string) (Value, error) {
-	v := Value{Type: t}
+	var v Value
+	if err := convertTextInto(&v, t, text); err != nil {
+		return Value{}, err
+	}
+	return v, nil
+}
+
+// convertTextInto is convertText into *v, which must be the zero Value: a Value is large,
+// and the wire reader converts most of a record's values straight into their field rather
+// than copy each a few times on its way there. After an error *v holds nothing meaningful.
+func convertTextInto(v *Value, t streams.CQLType, text string) error {
+	v.Type = t
 	var err error
 	switch t {
 	case streams.TypeNull:
@@ -123,12 +134,12 @@ func convertText(t streams.CQLType, text string) (Value, error) {
 	case streams.TypeTime:
 		v.TimeOfDay, err = parseTimeOfDay(text)
 	default:
-		return Value{}, fmt.Errorf("unknown CQL value type %q", t)
+		return fmt.Errorf("unknown CQL value type %q", t)
 	}
 	if err != nil {
-		return Value{}, fmt.Errorf("%s %q: %w", t, text, err)
+		return fmt.Errorf("%s %q: %w", t, text, err)
 	}
-	return v, nil
+	return nil
 }
 
 // checkText validates the text of a value whose type is kept as text (text, ascii and
@@ -200,30 +211,33 @@ func convertUDT(c streams.CellValue) (Value, error) {
 }
 
 // isUUID says whether s is 8-4-4-4-12 hex digits (either case): every record of a table
-// keyed by UUIDs checks several, so it is written out rather than a regular expression.
+// keyed by UUIDs checks several, so it is written out rather than a regular expression, and
+// looks each byte up in uuidBytes rather than compare it by position and range.
 func isUUID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !isHexDigit(c) {
-				return false
-			}
+		if uuidBytes[s[i]]&uuidMask[i] == 0 {
+			return false
 		}
 	}
 	return true
 }
 
-func isHexDigit(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
+// uuidBytes classes each byte for isUUID (1: a hex digit, 2: the dash), and uuidMask says
+// which class each position of a UUID takes.
+var uuidBytes, uuidMask = func() (bytes [256]uint8, mask [36]uint8) {
+	for _, c := range "0123456789abcdefABCDEF" {
+		bytes[c] = 1
+	}
+	bytes['-'] = 2
+	for i := range mask {
+		mask[i] = 1
+	}
+	mask[8], mask[13], mask[18], mask[23] = 2, 2, 2, 2
+	return bytes, mask
+}()
 
 // isDecimal says whether s is [+-] digits [. digits] [e [+-] digits], with at least one digit
 // before the exponent.

@@ -230,6 +230,10 @@ func TestEpochSeconds(t *testing.T) {
 		{"-1.5", time.Unix(-2, 5e8), "-1.5"},
 		{"1.7e9", time.Unix(1700000000, 0), "1700000000"},
 		{"0.000000001", time.Unix(0, 1), "0.000000001"},
+		{"0001.25", time.Unix(1, 25e7), "1.25"},
+		{"1700000000.", time.Unix(1700000000, 0), "1700000000"},
+		{"99999999999.987654321", time.Unix(99999999999, 987654321), "99999999999.987654321"},
+		{"-99999999999.9", time.Unix(-100000000000, 1e8), "-99999999999.9"},
 	}
 	for _, tt := range tests {
 		got, err := ParseEpochSeconds(tt.in)
@@ -240,7 +244,7 @@ func TestEpochSeconds(t *testing.T) {
 			t.Errorf("AppendEpochSeconds(%v) = %s, want %s", got, out, tt.out)
 		}
 	}
-	for _, bad := range []string{"", "abc", "1e400", "99999999999999999999", "1.2.3", "--1", "NaN"} {
+	for _, bad := range []string{"", "abc", "1e400", "99999999999999999999", "100000000000", "000000000000100000000000", "1.2.3", "--1", "NaN", "1.x", "-", "."} {
 		if _, err := ParseEpochSeconds(bad); err == nil {
 			t.Errorf("ParseEpochSeconds(%q): no error", bad)
 		}

@@ -167,3 +167,58 @@ func TestNamesFindEveryNameAndNoOther(t *testing.T) {
 		t.Fatalf("%d names kept, want %d", n.n, len(names))
 	}
 }
+
+// TestExpectPlainNameObjectRest: a reader that matches an object's usual compact form itself
+// and reads the rest the general way meets the same members Object meets, and is refused
+// what Object refuses; what it does not match is left unread.
+func TestExpectPlainNameObjectRest(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+		err  string
+	}{
+		{in: `{"a":1}`, want: []string{"a=1"}},
+		{in: `{"a":1,"b":"x", "c" : 2 }`, want: []string{"a=1", "b=x", "c=2"}},
+		{in: `{"a":1,}`, err: `invalid character '}' looking for the beginning of an object key string at offset 7`},
+		{in: `{"a":1 x`, err: `invalid character 'x' after object key:value pair at offset 7`},
+		{in: `{"a":1,"b"`, err: "unexpected end of JSON: unexpected EOF"},
+	}
+	for _, tt := range tests {
+		var s Scanner
+		s.Init([]byte(tt.in), nil)
+		if !s.Expect(`{`) || s.Expect(`{`) {
+			t.Fatalf("%s: Expect", tt.in)
+		}
+		b, ok := s.PlainName()
+		if !ok || string(b) != "a" {
+			t.Fatalf("%s: PlainName %q %v", tt.in, b, ok)
+		}
+		first, err := s.Text("a", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := []string{"a=" + first}
+		err = s.ObjectRest(func(name string) error {
+			v, err := s.Text(name, true)
+			got = append(got, name+"="+v)
+			return err
+		})
+		if tt.err != "" {
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("%s: error %v, want %s", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || !s.End() || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: got %q, error %v, end %v", tt.in, got, err, s.End())
+		}
+	}
+	// Names PlainName leaves to StrBytes, reading nothing.
+	for _, in := range []string{`"a\u0062":1`, `"é":1`, `"a" :1`, `"a"`, `"a`, ` "a":1`, "\"a\tb\":1"} {
+		var s Scanner
+		s.Init([]byte(in), nil)
+		if b, ok := s.PlainName(); ok || s.Offset() != 0 {
+			t.Errorf("%q: PlainName %q, offset %d", in, b, s.Offset())
+		}
+	}
+}

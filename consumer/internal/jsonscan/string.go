@@ -15,10 +15,21 @@ func (s *Scanner) StrBytes() ([]byte, error) {
 	s.pos++ // '"'
 	start := s.pos
 	i := start
-	// Eight bytes at a time while none needs a look: most of a record's bytes are in
-	// strings, and this loop reads them at several times the byte-by-byte speed.
-	for i+8 <= len(s.data) && !jsonstr.Special8(binary.LittleEndian.Uint64(s.data[i:])) {
-		i += 8
+	// Eight bytes at a time: most of a record's bytes are in strings, and this loop reads
+	// them at several times the byte-by-byte speed. It stops at the first byte that needs a
+	// look, most often the closing quote (most strings are a few bytes long: member names,
+	// numbers sent as text).
+	for i+8 <= len(s.data) {
+		n := jsonstr.FirstSpecial8(binary.LittleEndian.Uint64(s.data[i:]))
+		if n == 8 {
+			i += 8
+			continue
+		}
+		if i += n; s.data[i] == '"' {
+			s.pos = i + 1
+			return s.data[start:i], nil
+		}
+		return s.strSlow(start)
 	}
 	for ; i < len(s.data); i++ {
 		switch c := s.data[i]; {

@@ -3,7 +3,10 @@
 // JSON Lines output (consumer/encode).
 package jsonstr
 
-import "unicode/utf8"
+import (
+	"math/bits"
+	"unicode/utf8"
+)
 
 const hexDigits = "0123456789abcdef"
 
@@ -67,14 +70,29 @@ func Append(b []byte, s string) []byte {
 // Special8 says whether one of the eight bytes of x (possibly) ends a plain string: a quote,
 // a backslash, a control character or a non-ASCII byte. It never misses one; a false
 // positive only sends the bytes to the byte-by-byte loop.
-func Special8(x uint64) bool {
+func Special8(x uint64) bool { return special8(x) != 0 }
+
+// FirstSpecial8 returns the index of the first of the eight bytes of x (read little-endian:
+// the first byte is the lowest) that ends a plain string, as Special8 defines it; 8 when
+// none does. Unlike Special8 it is exact: a reader of strings goes straight to the closing
+// quote of a short one instead of looking at its bytes one by one.
+func FirstSpecial8(x uint64) int { return bits.TrailingZeros64(special8(x)) >> 3 }
+
+// special8 has the high bit of each byte of x that ends a plain string set, and may have
+// some of the bytes above the first such byte set too (a subtraction's borrow), never
+// below it: its lowest bit is exact.
+//
+// A byte b is flagged by b itself when non-ASCII, by b-0x20 when below 0x20, by (b^'"')-1
+// when a quote and by (b^'\\')-1 when a backslash (each subtraction reaches the high bit
+// from an ASCII byte only by wrapping below zero, and borrows from the byte above only
+// then). The non-ASCII bytes those subtractions flag too are flagged anyway, so no term
+// needs the usual "&^ v" that keeps them out: one OR of five words, masked once.
+func special8(x uint64) uint64 {
 	const (
 		ones = 0x0101010101010101
 		high = 0x8080808080808080
 	)
-	zeroIn := func(v uint64) uint64 { return (v - ones) &^ v & high } // a byte of v is 0
-	below20 := (x - 0x20*ones) &^ x & high                            // a byte < 0x20 (of the ASCII ones)
-	return (x&high | below20 | zeroIn(x^('"'*ones)) | zeroIn(x^('\\'*ones))) != 0
+	return (x | (x - 0x20*ones) | ((x ^ '"'*ones) - ones) | ((x ^ '\\'*ones) - ones)) & high
 }
 
 // load8 reads s[i:i+8] as a little-endian word (the compiler makes it one load).

@@ -51,3 +51,30 @@ func TestSpecial8NeverMisses(t *testing.T) {
 		}
 	}
 }
+
+func TestFirstSpecial8IsExact(t *testing.T) {
+	isSpecial := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 1_000_000 {
+		x := rng.Uint64()
+		switch i % 3 {
+		case 0:
+			x &= 0x7f7f7f7f7f7f7f7f // ASCII only
+		case 1:
+			x = x&0x3f3f3f3f3f3f3f3f | 0x4040404040404040 // letters and such, a special byte or none
+			word := rng.IntN(9)
+			if word < 8 {
+				x = x&^(0xff<<(8*word)) | uint64([]byte{'"', '\\', 0, 0x1f, 0x80, 0xff}[rng.IntN(6)])<<(8*word)
+			}
+		}
+		var word [8]byte
+		binary.LittleEndian.PutUint64(word[:], x)
+		want := slices.IndexFunc(word[:], isSpecial)
+		if want < 0 {
+			want = 8
+		}
+		if got := FirstSpecial8(x); got != want {
+			t.Fatalf("%q: first special byte at %d, want %d", word, got, want)
+		}
+	}
+}
