@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -155,6 +156,16 @@ func (t *ChangeTable) Table() *table.Table {
 }
 
 func (t *ChangeTable) setTable(tbl *table.Table) error {
+	// iceberg-go replays a commit itself after a conflict when commit.retry.num-retries is
+	// set: the replay would skip the shards' Prev check (Commit) and rebase the mirror's
+	// position deletes onto a snapshot they were not computed for. Commit retries itself.
+	if n, ok := tbl.Properties()[table.CommitNumRetriesKey]; ok {
+		if v, err := strconv.ParseUint(n, 10, 64); err != nil || v != 0 {
+			return fmt.Errorf("iceberg %s: the table property %s=%s would let iceberg-go replay a commit without the "+
+				"consumer's checks; unset it (ALTER TABLE … UNSET TBLPROPERTIES ('%s'))",
+				strings.Join(t.ident, "."), table.CommitNumRetriesKey, n, table.CommitNumRetriesKey)
+		}
+	}
 	ids, err := FieldIDs(tbl.Schema())
 	if err != nil {
 		return err
