@@ -47,7 +47,7 @@ func (a *AvroSchema) covers(ev *record.Event) error {
 		if !ok {
 			return fmt.Errorf("column %s: not in the schema", f.Name)
 		}
-		if !typeCovers(cols[i].typ, typeOf(f.Value)) {
+		if !fits(&cols[i].typ, &f.Value) && !typeCovers(cols[i].typ, typeOf(f.Value)) {
 			return fmt.Errorf("column %s: %w: %s value in a %s column", f.Name, ErrTypeConflict, typeOf(f.Value), cols[i].typ)
 		}
 		return nil
