@@ -46,19 +46,26 @@ func newAvroFile(schemas *Schemas, codec string, keepEvents bool) *avroFile {
 }
 
 func (f *avroFile) Add(ctx context.Context, ev *record.Event) error {
+	// Encode before anything changes, so that an event that cannot be written fails here,
+	// alone. The file's schema is tried first: writing checks all that covers checks, so
+	// covers (which looks up every column again) is asked only when writing fails, to tell
+	// an event that needs a newer schema from one the schema covers but cannot hold (a
+	// null list element), whose error is the writing's.
 	s := f.schema
-	if s == nil || s.covers(ev) != nil {
-		var err error
+	var datum []byte
+	var err error
+	if s != nil {
+		datum, err = f.datum(s).encode(ev)
+	}
+	if s == nil || (err != nil && s.covers(ev) != nil) {
 		if s, err = f.schemas.For(ctx, ev); err != nil {
 			return err
 		}
+		if !f.keepEvents && f.n > 0 && s != f.schema {
+			return ErrSchemaChanged
+		}
+		datum, err = f.datum(s).encode(ev)
 	}
-	if !f.keepEvents && f.n > 0 && s != f.schema {
-		return ErrSchemaChanged
-	}
-	// Encode before anything changes, so that an event that cannot be written fails here,
-	// alone.
-	datum, err := f.datum(s).encode(ev)
 	if err != nil {
 		return err
 	}

@@ -202,3 +202,39 @@ func randomValue(rng *rand.Rand, t record.Type, depth int) record.Value {
 	}
 	return v
 }
+
+// TestAvroUnwritableEventIsRejectedAlone: an event its file's schema covers but cannot
+// hold (a null list element) fails with the writing's error, and the file goes on.
+func TestAvroUnwritableEventIsRejectedAlone(t *testing.T) {
+	b, err := NewBuilder(Options{Format: FormatAvro, Schemas: NewSchemas(nil, false, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := b.Add(ctx, allTypesEvent(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	bad := allTypesEvent(t, 2)
+	for i, c := range bad.NewImage.Columns {
+		if c.Name == "c_list" {
+			bad.NewImage.Columns[i].Value.Elems[1] = record.Value{}
+		}
+	}
+	err = b.Add(ctx, bad)
+	if err == nil || err.Error() != "image: column c_list: element 1: null where text needs a value" {
+		t.Fatalf("Add(null element) = %v", err)
+	}
+	if err := b.Add(ctx, allTypesEvent(t, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if b.Len() != 2 {
+		t.Errorf("Len = %d, want 2", b.Len())
+	}
+	f, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := decodeOCF(t, f.Body); len(got) != 2 {
+		t.Errorf("file holds %d records, want 2", len(got))
+	}
+}
