@@ -27,10 +27,24 @@ type datumWriter struct {
 	s    *AvroSchema
 	buf  []byte
 	vals []*record.Value // an image's values by schema column, reused
+	// The schema column of each field position in the last keys and image written: the
+	// events of a table list their columns in the same order, so a guess checked by
+	// comparing names saves most lookups in the schema's index map.
+	keyPos, colPos []int
 }
 
 func newDatumWriter(s *AvroSchema) *datumWriter {
-	return &datumWriter{s: s, buf: make([]byte, 0, 4096), vals: make([]*record.Value, max(len(s.columns), len(s.keys)))}
+	d := &datumWriter{s: s, buf: make([]byte, 0, 4096), vals: make([]*record.Value, max(len(s.columns), len(s.keys))),
+		keyPos: make([]int, len(s.keys)), colPos: make([]int, len(s.columns))}
+	// First guess: schema order. Each guess is a column the index map gives for its name,
+	// so a guess whose name matches is what the map would say.
+	for i, c := range s.keys {
+		d.keyPos[i] = s.keyIndex[c.name]
+	}
+	for i, c := range s.columns {
+		d.colPos[i] = s.colIndex[c.name]
+	}
+	return d
 }
 
 // encode returns the event's datum; the slice is valid until the next call. An error
@@ -45,7 +59,7 @@ func (d *datumWriter) encode(ev *record.Event) ([]byte, error) {
 	b = appendAvroBytes(b, ev.Origin)
 	b = appendAvroBytes(b, string(ev.Op))
 	var err error
-	if b, err = d.row(b, d.s.keys, d.s.keyIndex, ev.Keys); err != nil {
+	if b, err = d.row(b, d.s.keys, d.s.keyIndex, d.keyPos, ev.Keys); err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
 	for _, img := range [2]*record.Image{ev.NewImage, ev.OldImage} {
@@ -54,7 +68,7 @@ func (d *datumWriter) encode(ev *record.Event) ([]byte, error) {
 			continue
 		}
 		b = append(b, 2) // branch 1, zig-zag encoded
-		if b, err = d.row(b, d.s.columns, d.s.colIndex, img.Columns); err != nil {
+		if b, err = d.row(b, d.s.columns, d.s.colIndex, d.colPos, img.Columns); err != nil {
 			return nil, fmt.Errorf("image: %w", err)
 		}
 	}
@@ -97,15 +111,23 @@ func appendNullableString(b []byte, s string) []byte {
 }
 
 // row writes a record of nullable columns, in schema order, from the fields present.
-func (d *datumWriter) row(b []byte, cols []avroColumn, idx map[string]int, fields []record.Field) ([]byte, error) {
+func (d *datumWriter) row(b []byte, cols []avroColumn, idx map[string]int, pos []int, fields []record.Field) ([]byte, error) {
 	vals := d.vals[:len(cols)]
 	clear(vals)
 	for i := range fields {
-		j, ok := idx[fields[i].Name]
+		name := fields[i].Name
+		if i < len(pos) && cols[pos[i]].name == name {
+			vals[pos[i]] = &fields[i].Value
+			continue
+		}
+		j, ok := idx[name]
 		if !ok {
-			return b, fmt.Errorf("column %s: not in the schema", fields[i].Name)
+			return b, fmt.Errorf("column %s: not in the schema", name)
 		}
 		vals[j] = &fields[i].Value
+		if i < len(pos) {
+			pos[i] = j
+		}
 	}
 	var null record.Value
 	for j := range cols {
