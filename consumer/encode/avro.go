@@ -1,12 +1,12 @@
 package encode
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/hamba/avro/v2/ocf"
 	"github.com/klauspost/compress/flate"
@@ -35,6 +35,7 @@ type avroFile struct {
 	schema *AvroSchema
 	dw     *datumWriter
 	out    *ocfWriter      // streaming mode
+	last   int             // the length of the last file's body, to size the next one
 	events []*record.Event // keepEvents mode
 	n      int
 	size   int
@@ -46,19 +47,26 @@ func newAvroFile(schemas *Schemas, codec string, keepEvents bool) *avroFile {
 }
 
 func (f *avroFile) Add(ctx context.Context, ev *record.Event) error {
+	// Encode before anything changes, so that an event that cannot be written fails here,
+	// alone. The file's schema is tried first: writing checks all that covers checks, so
+	// covers (which looks up every column again) is asked only when writing fails, to tell
+	// an event that needs a newer schema from one the schema covers but cannot hold (a
+	// null list element), whose error is the writing's.
 	s := f.schema
-	if s == nil || s.covers(ev) != nil {
-		var err error
+	var datum []byte
+	var err error
+	if s != nil {
+		datum, err = f.datum(s).encode(ev)
+	}
+	if s == nil || (err != nil && s.covers(ev) != nil) {
 		if s, err = f.schemas.For(ctx, ev); err != nil {
 			return err
 		}
+		if !f.keepEvents && f.n > 0 && s != f.schema {
+			return ErrSchemaChanged
+		}
+		datum, err = f.datum(s).encode(ev)
 	}
-	if !f.keepEvents && f.n > 0 && s != f.schema {
-		return ErrSchemaChanged
-	}
-	// Encode before anything changes, so that an event that cannot be written fails here,
-	// alone.
-	datum, err := f.datum(s).encode(ev)
 	if err != nil {
 		return err
 	}
@@ -109,7 +117,9 @@ func (f *avroFile) newOCF(s *AvroSchema) (*ocfWriter, error) {
 		}
 		f.flate = fw
 	}
-	return newOCFWriter(s, f.codec, f.sync, f.zstd, f.flate)
+	// A sixteenth more than the last file: files of a shard are alike, and one that grows
+	// past its guess is copied once.
+	return newOCFWriter(s, f.codec, f.sync, f.zstd, f.flate, f.last+f.last/16)
 }
 
 func (f *avroFile) Finish() (*File, error) {
@@ -137,6 +147,7 @@ func (f *avroFile) Finish() (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.last = len(body)
 	file := &File{Body: body, Ext: "avro", ContentType: "application/avro", Records: f.n,
 		UncompressedBytes: f.size, Schema: f.schema,
 		SchemaFile: &SchemaFile{Name: f.schema.Fingerprint + ".avsc", Body: []byte(f.schema.JSON), ContentType: "application/json"}}
@@ -177,10 +188,30 @@ type ocfWriter struct {
 	zstd   *zstd.Encoder
 	flate  *flate.Writer // deflate; reused from file to file (see avroFile.newOCF)
 
-	block  []byte // the datums of the block being filled
-	count  int    // datums in block
-	blocks []byte // the finished blocks
-	packed bytes.Buffer
+	*ocfScratch     // the block being filled, from ocfScratchPool
+	count       int // datums in block
+	// The header and the finished blocks: the file's body, handed out by finish.
+	blocks []byte
+}
+
+// ocfScratch holds the buffers an ocfWriter needs only while it writes: the datums of the
+// block being filled, and its compressed form. They are reused through ocfScratchPool:
+// grown from nothing for every file (a block reaches ocfBlockBytes), they cost more than
+// writing the datums did (BenchmarkAvroDatum/*/file, docs/benchmarks.md). A pool, not a
+// field of each builder, so that an idle shard's builder holds none.
+type ocfScratch struct {
+	block  []byte
+	packed appendWriter
+}
+
+var ocfScratchPool = sync.Pool{New: func() any { return new(ocfScratch) }}
+
+// appendWriter is an io.Writer appending to a slice.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
 }
 
 // The block limits ocf.Encoder had (WithBlockLength, WithBlockSize).
@@ -189,7 +220,9 @@ const (
 	ocfBlockBytes   = 1 << 20
 )
 
-func newOCFWriter(s *AvroSchema, codec string, sync [16]byte, zenc *zstd.Encoder, fw *flate.Writer) (*ocfWriter, error) {
+// newOCFWriter starts a file; bodyHint is the expected size of its body (the last file's
+// is a good guess), to allocate it once.
+func newOCFWriter(s *AvroSchema, codec string, sync [16]byte, zenc *zstd.Encoder, fw *flate.Writer, bodyHint int) (*ocfWriter, error) {
 	switch codec {
 	case CodecNull, CodecSnappy:
 	case CodecDeflate:
@@ -203,7 +236,10 @@ func newOCFWriter(s *AvroSchema, codec string, sync [16]byte, zenc *zstd.Encoder
 	default:
 		return nil, fmt.Errorf("create ocf encoder: unknown codec %q", codec)
 	}
-	return &ocfWriter{schema: s, codec: codec, sync: sync, zstd: zenc, flate: fw}, nil
+	w := &ocfWriter{schema: s, codec: codec, sync: sync, zstd: zenc, flate: fw, ocfScratch: ocfScratchPool.Get().(*ocfScratch)}
+	w.block, w.packed.b = w.block[:0], w.packed.b[:0]
+	w.blocks = appendOCFHeader(make([]byte, 0, max(bodyHint, len(s.JSON)+64)), s.JSON, codec, sync)
+	return w, nil
 }
 
 // write appends one encoded datum.
@@ -226,7 +262,7 @@ func (w *ocfWriter) flushBlock() error {
 	case CodecNull:
 		packed = w.block
 	case CodecDeflate:
-		w.packed.Reset()
+		w.packed.b = w.packed.b[:0]
 		w.flate.Reset(&w.packed)
 		if _, err := w.flate.Write(w.block); err != nil {
 			return fmt.Errorf("write ocf block: %w", err)
@@ -234,11 +270,12 @@ func (w *ocfWriter) flushBlock() error {
 		if err := w.flate.Close(); err != nil {
 			return fmt.Errorf("write ocf block: %w", err)
 		}
-		packed = w.packed.Bytes()
+		packed = w.packed.b
 	case CodecSnappy:
 		packed = (&ocf.SnappyCodec{}).Encode(w.block)
 	case CodecZstandard:
-		packed = w.zstd.EncodeAll(w.block, nil)
+		w.packed.b = w.zstd.EncodeAll(w.block, w.packed.b[:0])
+		packed = w.packed.b
 	}
 	w.blocks = binary.AppendVarint(w.blocks, int64(w.count))
 	w.blocks = binary.AppendVarint(w.blocks, int64(len(packed)))
@@ -248,12 +285,15 @@ func (w *ocfWriter) flushBlock() error {
 	return nil
 }
 
+// finish returns the file's body, and the writer's scratch buffers to the pool: the writer
+// is not used again.
 func (w *ocfWriter) finish() ([]byte, error) {
 	if err := w.flushBlock(); err != nil {
 		return nil, err
 	}
-	out := appendOCFHeader(make([]byte, 0, len(w.blocks)+len(w.schema.JSON)+64), w.schema.JSON, w.codec, w.sync)
-	return append(out, w.blocks...), nil
+	ocfScratchPool.Put(w.ocfScratch)
+	w.ocfScratch = nil
+	return w.blocks, nil
 }
 
 // appendOCFHeader writes the container header with its metadata in sorted key order.

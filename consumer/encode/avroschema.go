@@ -42,27 +42,28 @@ type avroColumn struct {
 // covers checks that every column the event carries is in the schema with a type that
 // holds its value.
 func (a *AvroSchema) covers(ev *record.Event) error {
-	check := func(idx map[string]int, cols []avroColumn, f record.Field) error {
+	// Fields go by pointer: a record.Field is a few hundred bytes.
+	check := func(idx map[string]int, cols []avroColumn, f *record.Field) error {
 		i, ok := idx[f.Name]
 		if !ok {
 			return fmt.Errorf("column %s: not in the schema", f.Name)
 		}
-		if !typeCovers(cols[i].typ, typeOf(f.Value)) {
+		if !fits(&cols[i].typ, &f.Value) && !typeCovers(cols[i].typ, typeOf(f.Value)) {
 			return fmt.Errorf("column %s: %w: %s value in a %s column", f.Name, ErrTypeConflict, typeOf(f.Value), cols[i].typ)
 		}
 		return nil
 	}
-	for _, k := range ev.Keys {
-		if err := check(a.keyIndex, a.keys, k); err != nil {
+	for i := range ev.Keys {
+		if err := check(a.keyIndex, a.keys, &ev.Keys[i]); err != nil {
 			return err
 		}
 	}
-	for _, img := range []*record.Image{ev.NewImage, ev.OldImage} {
+	for _, img := range [2]*record.Image{ev.NewImage, ev.OldImage} {
 		if img == nil {
 			continue
 		}
-		for _, c := range img.Columns {
-			if err := check(a.colIndex, a.columns, c); err != nil {
+		for i := range img.Columns {
+			if err := check(a.colIndex, a.columns, &img.Columns[i]); err != nil {
 				return err
 			}
 		}

@@ -88,9 +88,65 @@ func typeCovers(t, v record.Type) bool {
 	return true
 }
 
+// fits reports whether v can be written under t, as the Avro writer checks it: level by
+// level, every component under its declared type. It is typeCovers(t, typeOf(v)) without
+// building v's type (which allocates for every collection value) and a little stricter:
+// typeOf skips collection elements that conflict with earlier ones, where fits rejects
+// them (they cannot be written). So fits implies typeCovers, and a caller needing the
+// whole comparison's answer asks it only when fits says no.
+func fits(t *record.Type, v *record.Value) bool {
+	if v.IsNull() {
+		return true
+	}
+	if t.Name == "" || avroClass(t.Name) != avroClass(v.Type) {
+		return false
+	}
+	switch t.Name {
+	case streams.TypeList, streams.TypeSet:
+		if len(t.Elems) != 1 {
+			return false
+		}
+		for i := range v.Elems {
+			if !fits(&t.Elems[0], &v.Elems[i]) {
+				return false
+			}
+		}
+		return true
+	case streams.TypeMap:
+		if len(t.Elems) != 2 {
+			return false
+		}
+		for i := range v.Entries {
+			if !fits(&t.Elems[0], &v.Entries[i].Key) || !fits(&t.Elems[1], &v.Entries[i].Value) {
+				return false
+			}
+		}
+		return true
+	case streams.TypeTuple:
+		if len(t.Elems) != len(v.Elems) {
+			return false
+		}
+		for i := range v.Elems {
+			if !fits(&t.Elems[i], &v.Elems[i]) {
+				return false
+			}
+		}
+		return true
+	case streams.TypeUDT:
+		for i := range v.Fields {
+			j := fieldIndex(t.Fields, v.Fields[i].Name)
+			if j < 0 || !fits(&t.Fields[j].Type, &v.Fields[i].Value) {
+				return false
+			}
+		}
+		return true
+	}
+	return len(t.Elems) == 0
+}
+
 func fieldIndex(fs []record.FieldType, name string) int {
-	for i, f := range fs {
-		if f.Name == name {
+	for i := range fs {
+		if fs[i].Name == name {
 			return i
 		}
 	}
