@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,11 +16,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
-	"log/slog"
-
 	"github.com/apache/iceberg-go/catalog"
 	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
@@ -28,7 +28,9 @@ import (
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/encode"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/iceberg"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record/recordtest"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/sink"
+	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/streams"
 )
 
 // The Iceberg part of the fault-injection world (format iceberg): one SQLite catalog file for
@@ -46,8 +48,27 @@ const (
 	staleCommit event = "lease-lost-stale-commit"
 )
 
-// mirrorDeleteIndex is the record that deletes its key (format iceberg: the mirror removes it).
-const mirrorDeleteIndex = 7
+// Format iceberg's records have a clustering column too (key id, c), so that the mirror
+// meets each kind of change under the faults: mirrorDeleteIndex deletes its row, and
+// partitionDeleteIndex deletes its partition (every row of its id: those of earlier records,
+// which may be in earlier commits or in the same one, depending on the faults), after which
+// a later record writes a row of that partition again.
+const (
+	mirrorDeleteIndex    = 7
+	partitionDeleteIndex = 6
+)
+
+// mirrorChange makes record i of format iceberg what the mirror needs: its clustering
+// column c = i%2 and, at the indexes above, a row delete or a partition delete.
+func mirrorChange(r *streams.Record, i int) {
+	r.ClusteringKeys = []streams.Column{{Name: "c", Value: recordtest.S(streams.TypeInt, strconv.Itoa(i%2))}}
+	switch i {
+	case mirrorDeleteIndex:
+		r.OldImage, r.NewImage = r.NewImage, nil
+	case partitionDeleteIndex:
+		r.ClusteringKeys, r.NewImage = nil, nil
+	}
+}
 
 // catalogOutLen is how many catalog calls a catalog outage fails.
 const catalogOutLen = 3
@@ -362,15 +383,21 @@ func (w *world) checkMirror() error {
 	if err != nil {
 		return err
 	}
-	want := map[string]string{}
+	want := map[string]string{} // "id/c": n
 	for i, r := range w.records {
 		id := r.PartitionKeys[0].Value.Text
 		switch {
 		case i == poisonIndex:
+		case r.ClusteringKeys == nil:
+			for k := range want {
+				if strings.HasPrefix(k, id+"/") {
+					delete(want, k)
+				}
+			}
 		case r.NewImage == nil:
-			delete(want, id)
+			delete(want, id+"/"+r.ClusteringKeys[0].Value.Text)
 		default:
-			want[id] = strconv.Itoa(i * 7919) // recordtest.Row's n
+			want[id+"/"+r.ClusteringKeys[0].Value.Text] = strconv.Itoa(i * 7919) // recordtest.Row's n
 		}
 	}
 	at, err := mt.Scan(ctx)
@@ -383,16 +410,18 @@ func (w *world) checkMirror() error {
 	defer tr.Release()
 	for tr.Next() {
 		rec := tr.RecordBatch()
-		ids, ns := rec.Column(rec.Schema().FieldIndices("id")[0]), rec.Column(rec.Schema().FieldIndices("n")[0])
+		col := func(name string) arrow.Array { return rec.Column(rec.Schema().FieldIndices(name)[0]) }
+		ids, cs, ns := col("id"), col("c"), col("n")
 		for i := 0; i < int(rec.NumRows()); i++ {
-			if _, dup := got[ids.ValueStr(i)]; dup {
-				return fmt.Errorf("the mirror holds key %s twice", ids.ValueStr(i))
+			k := ids.ValueStr(i) + "/" + cs.ValueStr(i)
+			if _, dup := got[k]; dup {
+				return fmt.Errorf("the mirror holds key %s twice", k)
 			}
-			got[ids.ValueStr(i)] = ns.ValueStr(i)
+			got[k] = ns.ValueStr(i)
 		}
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
-		return fmt.Errorf("the mirror holds %v (id: n), want %v", got, want)
+		return fmt.Errorf("the mirror holds %v (id/c: n), want %v", got, want)
 	}
 	committed, err := mt.Committed(ctx)
 	if err != nil {

@@ -115,8 +115,8 @@ func newWorld(format, compression string, faults []fault) *world {
 		if i == poisonIndex {
 			r.DecodeErr = errors.New("unexpected token")
 		}
-		if format == encode.FormatIceberg && i == mirrorDeleteIndex {
-			r.OldImage, r.NewImage = r.NewImage, nil // a delete: the mirror removes the key
+		if format == encode.FormatIceberg {
+			mirrorChange(r, i)
 		}
 		w.records = append(w.records, r)
 	}
