@@ -67,10 +67,13 @@ type batch struct {
 	shards   []ShardCommit
 	answered map[int]bool
 	urgent   bool
-	done     chan struct{}
-	res      CommitResult // the change log's
-	mirror   CommitResult // the mirror's
-	err      error
+	// linger takes the batch when the first round it answers has waited Linger; stopped
+	// once the batch is taken or the committer ends, so that it keeps nothing alive.
+	linger *time.Timer
+	done   chan struct{}
+	res    CommitResult // the change log's
+	mirror CommitResult // the mirror's
+	err    error
 }
 
 // NewCommitter returns a committer whose rounds and commits end with ctx.
@@ -91,6 +94,13 @@ func NewCommitter(ctx context.Context, cfg CommitterConfig) (*Committer, error) 
 		cfg.ExpireEvery = time.Hour
 	}
 	c := &Committer{cfg: cfg, ctx: ctx, members: map[int]int64{}}
+	context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.open != nil && c.open.linger != nil {
+			c.open.linger.Stop()
+		}
+	})
 	if cfg.Interval > 0 {
 		go c.tick()
 	}
@@ -121,13 +131,15 @@ func (c *Committer) NextRound() {
 		c.open.round = r
 	}
 	b := c.open
-	time.AfterFunc(c.cfg.Linger, func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.open == b {
-			c.takeLocked()
-		}
-	})
+	if b.linger == nil { // a batch answering a later round too still waits from its first
+		b.linger = time.AfterFunc(c.cfg.Linger, func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.open == b {
+				c.takeLocked()
+			}
+		})
+	}
 	c.takeIfReadyLocked()
 }
 
@@ -253,6 +265,9 @@ func (c *Committer) takeIfReadyLocked() {
 func (c *Committer) takeLocked() {
 	b := c.open
 	c.open = nil
+	if b.linger != nil {
+		b.linger.Stop()
+	}
 	if len(b.shards) == 0 {
 		close(b.done)
 		return
