@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -164,6 +165,35 @@ func newLakeWorld(w *world) (*lakeWorld, error) {
 		_, err = mt.Prepare(context.Background(), ps)
 	}
 	return l, err
+}
+
+// drop removes the scenario's files from the in-memory file IO, which keeps every file for
+// the life of the process: without it, a run of the test with -count=20 held more than 11 GiB.
+func (l *lakeWorld) drop() error {
+	fsys, err := iceio.LoadFS(context.Background(), nil, "mem://bucket/")
+	if err != nil {
+		return err
+	}
+	mem, ok := fsys.(*iceio.MemFS)
+	if !ok {
+		return fmt.Errorf("the lake's file IO is a %T, not the in-memory one", fsys)
+	}
+	var names []string
+	err = mem.WalkDir("s3://bucket/warehouse/"+l.ns+".db", func(name string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			names = append(names, name)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := mem.Remove(name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // tableSource answers the table's definition: that of the world's records (their key is the
@@ -473,3 +503,4 @@ func fastTempDir() string {
 	}
 	return ""
 }
+

@@ -121,6 +121,13 @@ func firstCommitAfter(points []string, i, j int) bool {
 // nil, receives the workers' logs.
 func playScenario(format, compression string, faults []fault, log *bytes.Buffer) (*world, error) {
 	w := newWorld(format, compression, faults)
+	if w.lake != nil {
+		defer func() {
+			if err := w.lake.drop(); err != nil {
+				panic(err) // the scenarios would fill the memory
+			}
+		}()
+	}
 	logger := slog.New(slog.DiscardHandler)
 	if log != nil {
 		logger = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
