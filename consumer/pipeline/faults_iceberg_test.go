@@ -503,4 +503,3 @@ func fastTempDir() string {
 	}
 	return ""
 }
-

@@ -423,6 +423,30 @@ func BenchmarkThroughput(b *testing.B) {
 	}
 }
 
+// BenchmarkSteadyState: what a record costs a worker that is already running.
+// BenchmarkThroughput's figure covers the worker's whole life over 100,000 records,
+// including its start (0.14-0.18 CPU-seconds, `/usr/bin/time keyspaces-cdc-s3 --version`:
+// most of it iceberg-go's substrait package building its function registry at init, in
+// every format), the lease table and its exit after SIGTERM. Here each encoder reads
+// 100,000 and then 250,000 records; the difference of the two runs' CPU time is the cost
+// of 150,000 records alone. One pair of runs: the figure is as noisy as the two runs are.
+func BenchmarkSteadyState(b *testing.B) {
+	const short, long = 100_000, 250_000
+	for _, enc := range []encoder{identity, jsonGzip, avroDeflate} {
+		b.Run(enc.name, func(b *testing.B) {
+			s := runBacklog(b, enc, 1, short)
+			l := runBacklog(b, enc, 1, long)
+			extra := l.usage.CPU() - s.usage.CPU()
+			if extra <= 0 {
+				b.Fatalf("%d records took %s of CPU, %d took %s", long, l.usage.CPU(), short, s.usage.CPU())
+			}
+			b.ReportMetric(float64(long-short)/extra.Seconds(), "marginal_records/cpu_s")
+			b.ReportMetric(s.perCPU(), "records/cpu_s_100k")
+			b.ReportMetric(l.perCPU(), "records/cpu_s_250k")
+		})
+	}
+}
+
 // BenchmarkShards: how the cost grows with the shards one worker reads (JSON Lines + gzip,
 // 128,000 changes spread over 1 to 64 shards). Each shard's last file is cut by age, not
 // size, so the flush interval is 250 ms here: the time it adds at the end stays small
