@@ -222,21 +222,9 @@ func randomValue(rng *rand.Rand, t record.Type, depth int) record.Value {
 // TestAvroUnwritableEventIsRejectedAlone: an event its file's schema covers but cannot
 // hold (a null list element) fails with the writing's error, and the file goes on.
 func TestAvroUnwritableEventIsRejectedAlone(t *testing.T) {
-	b, err := NewBuilder(Options{Format: FormatAvro, Schemas: NewSchemas(nil, false, nil)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	if err := b.Add(ctx, allTypesEvent(t, 1)); err != nil {
-		t.Fatal(err)
-	}
-	bad := allTypesEvent(t, 2)
-	for i, c := range bad.NewImage.Columns {
-		if c.Name == "c_list" {
-			bad.NewImage.Columns[i].Value.Elems[1] = record.Value{}
-		}
-	}
-	err = b.Add(ctx, bad)
+	b, bad := avroWithABadEvent(t, NewSchemas(nil, false, nil), "c_list", func(v *record.Value) { v.Elems[1] = record.Value{} })
+	err := b.Add(ctx, bad)
 	if err == nil || err.Error() != "image: column c_list: element 1: null where text needs a value" {
 		t.Fatalf("Add(null element) = %v", err)
 	}

@@ -379,21 +379,31 @@ func TestSchemaWidensOnNewColumn(t *testing.T) {
 	}
 }
 
-func TestAvroTypeConflictIsRejectedAlone(t *testing.T) {
-	b, err := NewBuilder(Options{Format: FormatAvro, Schemas: NewSchemas(KeyspacesSource{API: &recordtest.FakeKeyspaces{}}, false, nil)})
+// avroWithABadEvent returns an Avro builder holding allTypesEvent 1, and allTypesEvent 2
+// with the value of its column changed by set.
+func avroWithABadEvent(t *testing.T, schemas *Schemas, column string, set func(*record.Value)) (Builder, *record.Event) {
+	t.Helper()
+	b, err := NewBuilder(Options{Format: FormatAvro, Schemas: schemas})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	if err := b.Add(ctx, allTypesEvent(t, 1)); err != nil {
+	if err := b.Add(context.Background(), allTypesEvent(t, 1)); err != nil {
 		t.Fatal(err)
 	}
 	bad := allTypesEvent(t, 2)
 	for i, c := range bad.NewImage.Columns {
-		if c.Name == "c_int" {
-			bad.NewImage.Columns[i].Value = record.Value{Type: streams.TypeText, Text: "not an int"}
+		if c.Name == column {
+			set(&bad.NewImage.Columns[i].Value)
 		}
 	}
+	return b, bad
+}
+
+func TestAvroTypeConflictIsRejectedAlone(t *testing.T) {
+	ctx := context.Background()
+	b, bad := avroWithABadEvent(t, NewSchemas(KeyspacesSource{API: &recordtest.FakeKeyspaces{}}, false, nil), "c_int", func(v *record.Value) {
+		*v = record.Value{Type: streams.TypeText, Text: "not an int"}
+	})
 	if err := b.Add(ctx, bad); !errors.Is(err, ErrTypeConflict) {
 		t.Fatalf("Add(conflicting) = %v, want ErrTypeConflict", err)
 	}
