@@ -232,9 +232,7 @@ func appendValue(b []byte, v record.Value) []byte {
 	case streams.TypeTimestamp:
 		return appendTimestamp(b, v.Time)
 	case streams.TypeDate:
-		b = append(b, '"')
-		b = v.Time.AppendFormat(b, "2006-01-02")
-		return append(b, '"')
+		return appendDate(b, v.Time)
 	case streams.TypeTime:
 		return appendTimeOfDay(b, v.TimeOfDay)
 	case streams.TypeList, streams.TypeSet, streams.TypeTuple:
@@ -293,18 +291,4 @@ func appendMap(b []byte, entries []record.Entry) []byte {
 		b = append(b, '}')
 	}
 	return append(b, ']')
-}
-
-// appendTimestamp writes RFC 3339 UTC with milliseconds: "2024-03-01T00:00:00.123Z".
-func appendTimestamp(b []byte, t time.Time) []byte {
-	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
-	return append(b, '"')
-}
-
-// appendTimeOfDay writes "HH:MM:SS.fffffffff" (CQL's nanosecond precision).
-func appendTimeOfDay(b []byte, d time.Duration) []byte {
-	ns := int64(d)
-	h, m, s, f := ns/int64(time.Hour), ns/int64(time.Minute)%60, ns/int64(time.Second)%60, ns%int64(time.Second)
-	return fmt.Appendf(b, `"%02d:%02d:%02d.%09d"`, h, m, s, f)
 }
