@@ -34,6 +34,11 @@ type jsonLines struct {
 	line  []byte
 	count int
 	size  int
+	// next is the room the next file's buffer is given at its first line: the last file's
+	// compressed size and an eighth more. Grown by doubling instead, a file's buffer was
+	// cleared and copied about twice over (fresh memory each time, as the last file's buffer
+	// is being uploaded), and could hold twice its size.
+	next int
 }
 
 func newJSONLines(compression string, cellMetadata bool) (*jsonLines, error) {
@@ -74,6 +79,9 @@ func (j *jsonLines) reset() {
 }
 
 func (j *jsonLines) Add(_ context.Context, ev *record.Event) error {
+	if j.count == 0 && j.next > 0 {
+		j.buf.Grow(j.next)
+	}
 	j.line = AppendJSON(j.line[:0], ev, j.cellMetadata)
 	j.line = append(j.line, '\n')
 	if _, err := j.w.Write(j.line); err != nil {
@@ -99,6 +107,7 @@ func (j *jsonLines) Finish() (*File, error) {
 		}
 	}
 	f := &File{Body: j.buf.Bytes(), Records: j.count, UncompressedBytes: j.size}
+	j.next = len(f.Body) + len(f.Body)/8
 	f.Ext, f.ContentType = jsonExt(j.compression)
 	j.reset()
 	return f, nil
