@@ -23,6 +23,11 @@ func Append(b []byte, s string) []byte {
 		if i >= len(s) {
 			break
 		}
+		// Fewer than eight bytes left: one word tells whether they are plain too (most
+		// strings are short names and values, whose every byte went one by one before).
+		if i+8 > len(s) && !Special8(tail8(s, i)) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -93,6 +98,19 @@ func special8(x uint64) uint64 {
 		high = 0x8080808080808080
 	)
 	return (x | (x - 0x20*ones) | ((x ^ '"'*ones) - ones) | ((x ^ '\\'*ones) - ones)) & high
+}
+
+// tail8 reads s[i:] (fewer than eight bytes) into a word that is special where s[i:] is:
+// the last eight bytes of s when it has eight (those before i may flag too, which only sends
+// the tail to the byte-by-byte loop), else s[i:] padded with plain bytes.
+func tail8(s string, i int) uint64 {
+	if len(s) >= 8 {
+		return load8(s, len(s)-8)
+	}
+	w := [8]byte{'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'}
+	copy(w[:], s[i:])
+	return uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
 }
 
 // load8 reads s[i:i+8] as a little-endian word (the compiler makes it one load).

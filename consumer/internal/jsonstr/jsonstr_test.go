@@ -27,6 +27,36 @@ func TestAppendMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+// TestAppendMatchesEncodingJSONOnShortStrings: strings of 0-24 bytes drawn from plain
+// letters and every kind of byte Append treats apart, in every position (the word-at-a-time
+// check of a string's last bytes must never hide one).
+func TestAppendMatchesEncodingJSONOnShortStrings(t *testing.T) {
+	alphabet := []string{"a", "Z", " ", "~", `"`, `\`, "\x00", "\x1f", "\n", "\x7f", "é", "\u2028", "\xff", "😀"}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 200_000 {
+		var sb strings.Builder
+		n := rng.IntN(25)
+		special := rng.IntN(3) // none, one, or any number of bytes other than letters
+		for j := 0; sb.Len() < n; j++ {
+			c := alphabet[rng.IntN(2)]
+			if special == 2 || (special == 1 && j == n/2) {
+				c = alphabet[rng.IntN(len(alphabet))]
+			}
+			sb.WriteString(c)
+		}
+		s := sb.String()
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(Append(nil, s)); got != strings.TrimSuffix(want.String(), "\n") {
+			t.Fatalf("Append(%q) = %s, encoding/json %s", s, got, want.String())
+		}
+	}
+}
+
 func TestSpecial8NeverMisses(t *testing.T) {
 	isSpecial := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
 	for pos := range 8 {
