@@ -2,6 +2,7 @@ package record
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/big"
 	"reflect"
@@ -313,4 +314,31 @@ func zeroPastLength[T any](s []T) bool {
 		}
 	}
 	return true
+}
+
+// TestCanonicalDateAgreesWithTimeParse: the fast reading of "yyyy-mm-dd" gives time.Parse's
+// time for every day of years around the edges (leap years of every kind), and leaves to it
+// every string it does not read (bad days and months, other shapes).
+func TestCanonicalDateAgreesWithTimeParse(t *testing.T) {
+	var inputs []string
+	for _, y := range []int{0, 1, 4, 100, 400, 1900, 1970, 2000, 2023, 2024, 2100, 9999} {
+		for m := 0; m <= 13; m++ {
+			for d := 0; d <= 32; d++ {
+				inputs = append(inputs, fmt.Sprintf("%04d-%02d-%02d", y, m, d))
+			}
+		}
+	}
+	inputs = append(inputs, "2024-1-01", "2024-01-1", "2024/01/01", "+024-01-01", "2024-01-0a", "2024-01-01 ", "20240101", "")
+	for _, s := range inputs {
+		want, wantErr := time.Parse("2006-01-02", s)
+		got, ok := canonicalDate(s)
+		switch {
+		case ok && wantErr != nil:
+			t.Errorf("canonicalDate(%q) = %v, time.Parse refuses it: %v", s, got, wantErr)
+		case ok && got != want:
+			t.Errorf("canonicalDate(%q) = %v, time.Parse %v", s, got, want)
+		case !ok && wantErr == nil && len(s) == 10:
+			t.Errorf("canonicalDate(%q) left a canonical date to time.Parse", s)
+		}
+	}
 }

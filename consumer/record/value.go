@@ -332,11 +332,35 @@ func parseDate(s string) (time.Time, error) {
 			return time.Unix(0, 0).UTC().AddDate(0, 0, int(days)), nil
 		}
 	}
+	if t, ok := canonicalDate(s); ok {
+		return t, nil
+	}
 	t, err := time.Parse("2006-01-02", s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("not a date (yyyy-MM-dd or days since epoch)")
 	}
 	return t, nil
+}
+
+// canonicalDate reads a date written as the stream writes it, "yyyy-mm-dd", as time.Parse
+// with the layout "2006-01-02" does, without walking the layout (a date column costs that
+// once per value). Anything else, valid or not, is left to time.Parse: ok false.
+func canonicalDate(s string) (time.Time, bool) {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' || !allDigits(s[:4]) || !allDigits(s[5:7]) || !allDigits(s[8:]) {
+		return time.Time{}, false
+	}
+	y := int(s[0]-'0')*1000 + int(s[1]-'0')*100 + int(s[2]-'0')*10 + int(s[3]-'0')
+	m := time.Month(int(s[5]-'0')*10 + int(s[6]-'0'))
+	d := int(s[8]-'0')*10 + int(s[9]-'0')
+	if m < time.January || m > time.December || d < 1 || d > daysIn(m, y) {
+		return time.Time{}, false
+	}
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), true
+}
+
+// daysIn is the number of days of month m in year y (proleptic Gregorian).
+func daysIn(m time.Month, y int) int {
+	return time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
 // parseTimeOfDay reads a CQL time: `HH:MM:SS[.fffffffff]` or nanoseconds since midnight.
