@@ -10,19 +10,25 @@ import (
 	"testing"
 )
 
+// encodingJSON is s as encoding/json writes it (HTML characters left as they are).
+func encodingJSON(t *testing.T, s string) string {
+	t.Helper()
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(out.String(), "\n")
+}
+
 func TestAppendMatchesEncodingJSON(t *testing.T) {
 	for _, s := range []string{"", "plain", "quote\"back\\slash", "ctl\x00\x01\x1f\x7f", "<html>&",
 		"tab\tnl\ncr\r", "\u2028\u2029", "emoji 😀", "bad utf8 \xff\xfe", "é",
 		"a long plain string of several words", "long then \"quoted\" and \\ then more words", "tail ctl after words\x01",
 		"exactly8", "sixteen bytes ok", "words then é and 😀 then \u2028 and \xff at the end"} {
-		var want bytes.Buffer
-		enc := json.NewEncoder(&want)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(s); err != nil {
-			t.Fatal(err)
-		}
-		if got := string(Append(nil, s)); got != strings.TrimSuffix(want.String(), "\n") {
-			t.Errorf("Append(%q) = %s, encoding/json %s", s, got, want.String())
+		if got, want := string(Append(nil, s)), encodingJSON(t, s); got != want {
+			t.Errorf("Append(%q) = %s, encoding/json %s", s, got, want)
 		}
 	}
 }
@@ -45,14 +51,8 @@ func TestAppendMatchesEncodingJSONOnShortStrings(t *testing.T) {
 			sb.WriteString(c)
 		}
 		s := sb.String()
-		var want bytes.Buffer
-		enc := json.NewEncoder(&want)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(s); err != nil {
-			t.Fatal(err)
-		}
-		if got := string(Append(nil, s)); got != strings.TrimSuffix(want.String(), "\n") {
-			t.Fatalf("Append(%q) = %s, encoding/json %s", s, got, want.String())
+		if got, want := string(Append(nil, s)), encodingJSON(t, s); got != want {
+			t.Fatalf("Append(%q) = %s, encoding/json %s", s, got, want)
 		}
 	}
 }
