@@ -6,9 +6,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"slices"
 	"sync"
 
-	"github.com/hamba/avro/v2/ocf"
+	"github.com/golang/snappy"
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zstd"
 
@@ -272,7 +274,11 @@ func (w *ocfWriter) flushBlock() error {
 		}
 		packed = w.packed.b
 	case CodecSnappy:
-		packed = (&ocf.SnappyCodec{}).Encode(w.block)
+		var err error
+		if w.packed.b, err = appendSnappyBlock(w.packed.b[:0], w.block); err != nil {
+			return fmt.Errorf("write ocf block: %w", err)
+		}
+		packed = w.packed.b
 	case CodecZstandard:
 		w.packed.b = w.zstd.EncodeAll(w.block, w.packed.b[:0])
 		packed = w.packed.b
@@ -283,6 +289,23 @@ func (w *ocfWriter) flushBlock() error {
 	w.blocks = append(w.blocks, w.sync[:]...)
 	w.block, w.count = w.block[:0], 0
 	return nil
+}
+
+// appendSnappyBlock appends block as an Avro container's snappy codec writes it (what
+// ocf.SnappyCodec.Encode returns): the snappy block format, then the CRC-32 (IEEE) of the
+// uncompressed bytes, big-endian. Unlike Encode it compresses into dst's room, reused from
+// block to block, not into a new slice each time.
+func appendSnappyBlock(dst, block []byte) ([]byte, error) {
+	n := snappy.MaxEncodedLen(len(block))
+	if n < 0 {
+		return dst, fmt.Errorf("a block of %d bytes is too large for snappy", len(block))
+	}
+	if cap(dst)-len(dst) < n+4 {
+		dst = slices.Grow(dst, n+4)
+	}
+	packed := snappy.Encode(dst[len(dst):len(dst)+n], block)
+	dst = dst[:len(dst)+len(packed)]
+	return binary.BigEndian.AppendUint32(dst, crc32.ChecksumIEEE(block)), nil
 }
 
 // finish returns the file's body, and the writer's scratch buffers to the pool: the writer

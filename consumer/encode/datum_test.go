@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
+	"github.com/hamba/avro/v2/ocf"
 
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record"
 	"github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/record/recordtest"
@@ -240,5 +241,32 @@ func TestAvroUnwritableEventIsRejectedAlone(t *testing.T) {
 	}
 	if got, _ := decodeOCF(t, f.Body); len(got) != 2 {
 		t.Errorf("file holds %d records, want 2", len(got))
+	}
+}
+
+// TestSnappyBlockAsTheOCFCodec: a block compressed into the writer's reused room is the bytes
+// hamba/avro's own snappy codec gives (which its reader and every other one read), after
+// whatever the room held, for empty, small, repetitive, random and block-sized inputs.
+func TestSnappyBlockAsTheOCFCodec(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}
+	blocks := [][]byte{nil, {0}, []byte("a record"), bytes.Repeat([]byte("media_content "), 5000), random(1000), random(ocfBlockBytes)}
+	room := []byte("kept")
+	for _, block := range blocks {
+		got, err := appendSnappyBlock(room, block)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := append([]byte("kept"), (&ocf.SnappyCodec{}).Encode(block)...)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("block of %d bytes: %d bytes, the codec's %d differ", len(block), len(got), len(want))
+		}
+		room = got[:4] // the room is reused, with what it held
 	}
 }
