@@ -4,6 +4,7 @@
 package jsonstr
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"unicode/utf8"
 )
@@ -109,8 +110,7 @@ func tail8(s string, i int) uint64 {
 	}
 	w := [8]byte{'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'}
 	copy(w[:], s[i:])
-	return uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+	return binary.LittleEndian.Uint64(w[:])
 }
 
 // load8 reads s[i:i+8] as a little-endian word (the compiler makes it one load).
