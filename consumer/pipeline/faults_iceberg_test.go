@@ -97,6 +97,9 @@ var (
 	lakeNS      atomic.Int64
 )
 
+// lakeWarehouse is where the shared catalog puts its tables (in the bucket "bucket").
+const lakeWarehouse = "s3://bucket/warehouse"
+
 // sharedCatalog opens, once per test process, the SQLite catalog the scenarios share, with
 // s3:// locations in iceberg-go's in-memory file IO.
 func sharedCatalog() (*iceberg.Catalog, error) {
@@ -111,7 +114,7 @@ func sharedCatalog() (*iceberg.Catalog, error) {
 			return
 		}
 		lakeCatalog, lakeErr = iceberg.OpenCatalog(context.Background(), iceberg.CatalogConfig{
-			Type: iceberg.CatalogSQL, URI: filepath.Join(dir, "catalog.db"), Warehouse: "s3://bucket/warehouse",
+			Type: iceberg.CatalogSQL, URI: filepath.Join(dir, "catalog.db"), Warehouse: lakeWarehouse,
 			AWS: aws.Config{Region: "us-east-1"},
 		})
 	})
@@ -179,7 +182,7 @@ func (l *lakeWorld) drop() error {
 		return fmt.Errorf("the lake's file IO is a %T, not the in-memory one", fsys)
 	}
 	var names []string
-	err = mem.WalkDir("s3://bucket/warehouse/"+l.ns+".db", func(name string, d fs.DirEntry, err error) error {
+	err = mem.WalkDir(lakeWarehouse+"/"+l.ns+".db", func(name string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			names = append(names, name)
 		}
