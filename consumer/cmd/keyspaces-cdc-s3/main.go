@@ -35,7 +35,9 @@ const (
 var hardExit = os.Exit
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+	code := run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	stopProfile()
+	os.Exit(code)
 }
 
 // run runs the command with args (without the program name) and environ (KEY=value items)

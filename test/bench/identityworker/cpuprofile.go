@@ -8,3 +8,6 @@ package main
 import "github.com/keyspaces-cdc-s3/keyspaces-cdc-s3/consumer/cdcprofile"
 
 func init() { cdcprofile.Start("identityworker") }
+
+// stopProfile writes the CPU profile's end before the process exits.
+func stopProfile() { cdcprofile.Stop() }

@@ -40,12 +40,15 @@ const KeyFolder = "_identity/"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	code := 0
 	if err := run(ctx, logger); err != nil {
 		logger.Error("identity worker stopped", "err", err)
-		os.Exit(1)
+		code = 1
 	}
+	stop()
+	stopProfile()
+	os.Exit(code)
 }
 
 func run(ctx context.Context, logger *slog.Logger) error {
