@@ -174,3 +174,20 @@ clean: ## Remove build output (keeps the installed tools)
 .PHONY: bench-pipeline
 bench-pipeline: $(DYNALITE) $(VERSITYGW) ## Run only the pipeline benchmarks (docs/benchmarks.md, section pipeline)
 	$(GO) test -run '^$$' -bench . -benchtime=1x -timeout 30m -v ./test/bench
+
+# The consumer is built with profile-guided optimisation: `go build` reads the CPU profile
+# beside its main package (default.pgo). This refreshes that profile from the pipeline
+# benchmarks, each format's worker profiled once (docs/development.md, "Profile-guided
+# optimisation"). Minutes; commit the new file. Each profile is read alone first: a profile
+# that does not decode fails the target, where the merge would only leave it out.
+PGO_PROFILE := consumer/cmd/keyspaces-cdc-s3/default.pgo
+PGO_BENCH := SteadyState/(json|avro)|Throughput/parquet|Iceberg$$
+
+.PHONY: pgo-profile
+pgo-profile: $(DYNALITE) $(VERSITYGW) ## Refresh the consumer's build profile (default.pgo) from the pipeline benchmarks
+	@set -e; dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	GOFLAGS=-tags=cdcprofile CDC_TEST_CPU_PROFILE_DIR=$$dir \
+		$(GO) test -run '^$$' -bench '$(PGO_BENCH)' -benchtime=1x -timeout 30m ./test/bench; \
+	for f in $$dir/keyspaces-cdc-s3-*.prof; do $(GO) tool pprof -proto $$f > /dev/null; done; \
+	$(GO) tool pprof -proto $$dir/keyspaces-cdc-s3-*.prof > $(PGO_PROFILE).new; \
+	mv $(PGO_PROFILE).new $(PGO_PROFILE); ls -l $(PGO_PROFILE)
