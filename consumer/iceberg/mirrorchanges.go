@@ -41,8 +41,9 @@ type mirrorChange struct {
 
 // keyText identifies a key: its columns' names and values, in the event's order (partition
 // columns first), each ending with a NUL (no NUL is left unquoted inside), so that a
-// partition's key is a prefix of its rows'. ends receives the offset after each column.
-func (m *MirrorChanges) keyText(ev *record.Event) string {
+// partition's key is a prefix of its rows'. ends are the offsets after each column (m's
+// scratch, overwritten by the next call).
+func (m *MirrorChanges) keyText(ev *record.Event) (text string, ends []int) {
 	b, ends := m.buf[:0], m.ends[:0]
 	for _, k := range ev.Keys {
 		b = strconv.AppendQuote(b, k.Name)
@@ -52,7 +53,7 @@ func (m *MirrorChanges) keyText(ev *record.Event) string {
 		ends = append(ends, len(b))
 	}
 	m.buf, m.ends = b, ends
-	return string(b)
+	return string(b), ends
 }
 
 // appendKeyValue writes a key column's value: its type, then the field of Value that type
@@ -91,8 +92,8 @@ func (m *MirrorChanges) Add(ev *record.Event) {
 	if m.byKey == nil {
 		m.byKey = map[string]mirrorChange{}
 	}
-	k := m.keyText(ev)
-	n := len(m.ends)
+	k, ends := m.keyText(ev)
+	n := len(ends)
 	if ev.Op == record.OpDelete {
 		for covered := range m.index(n)[k] {
 			m.remove(covered) // the delete covers it
@@ -103,7 +104,7 @@ func (m *MirrorChanges) Add(ev *record.Event) {
 		m.byKey[k] = c
 		return
 	}
-	c := mirrorChange{ev: ev, ends: slices.Clone(m.ends)}
+	c := mirrorChange{ev: ev, ends: slices.Clone(ends)}
 	m.byKey[k] = c
 	for i, idx := range m.under {
 		if i < n {
